@@ -1,1 +1,41 @@
-"""lake stage."""
+"""The lake: where `mmhealth ingest` puts every modality, and the mechanics all modalities share.
+
+Layout (local folder LAKE, or the same keys under s3://bucket/prefix)::
+
+    LAKE/<database>/<table>/lake_run=<run-id>/part-<run-id>-<n>.parquet   zstd Parquet, one folder per run
+    LAKE/_lake/manifest.json     the committed state: which parts make each table, which source files
+                                 (with checksums) are in the lake. Replacing this one file commits a run.
+    LAKE/_lake/staging/<run-id>/ parts of a run that has not committed yet (deleted on commit or next run)
+    LAKE/lake.duckdb             one schema per database (healthlake, omics, imaging, lake_meta) with one view
+                                 per table over exactly the committed parts (rebuilt on every commit)
+
+Databases: `healthlake` (FHIR, HealthLake's Athena view shape), `omics` (variants, annotations,
+reference_contigs), `imaging` (owned by the imaging reader), `lake_meta` (quarantine, ingest_log). Every table
+has a `lake_source` column (relative path of the source file) and, like a Hive partition, `lake_run`.
+
+How a modality plugs in
+-----------------------
+A modality is a class implementing `mmhealth.ingest.records.ModalityReader` (`name`, `discover(root)`,
+`read(files, ctx)`), listed in `mmhealth.lake.modalities.READERS` under its `--modality` name
+(`fhir`, `genomics`, `imaging`). For each modality asked for, the ingest command:
+
+1. calls `discover(SOURCE)`, checksums each file and compares with `lake_meta.ingest_log`: unchanged files
+   are not read (incremental); `ctx.unchanged` lists them for readers that need context;
+2. calls `read(changed_files, ctx)` and consumes what it yields (all dataclasses in `ingest/records.py`):
+   - `TableBatch(database, table, source, arrow_data)`: rows; the lake adds `lake_source` and writes Parquet;
+   - `ParquetPart(database, table, path, rows, sources)`: a Parquet file the reader wrote itself at
+     `ctx.part_path(database, table)` (fast path, e.g. a DuckDB COPY) holding a `lake_source` column;
+   - `Quarantined(source, position, modality, reason, raw)`: goes to `lake_meta.quarantine`;
+   - `Skipped(source, position, reason, count)`: counted, not stored;
+   - `FileDone(source, read, loaded, quarantined, skipped)`: one per file, read = loaded + quarantined +
+     skipped; files without one are not logged as ingested (a rerun reads them again);
+3. commits: rows of changed files are removed from older parts, the new parts move into place, the manifest
+   is replaced atomically, `lake.duckdb` is rebuilt (and, for S3, objects uploaded and Glue tables updated).
+   A run killed at any point leaves the previous manifest, hence the previous lake, intact.
+
+Options reach readers through `ctx.options`: `reference` (FASTA path), `segmenter` (name), `workers` (int).
+Readers never raise for bad input: they quarantine it and carry on. They may raise `MMHealthError` for
+problems the user must fix before anything can be read (e.g. a missing --reference file).
+
+Python entry point: `mmhealth.lake.ingest.run_ingest(source, lake, modalities, options) -> IngestReport`.
+"""

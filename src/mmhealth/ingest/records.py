@@ -1,0 +1,131 @@
+"""Records every source-format reader hands to the lake.
+
+They live in `ingest/` (not `lake/`) because readers produce them and a stage never imports a later one:
+`lake` imports these, `ingest` never imports `lake`. See `mmhealth.lake` for how they are consumed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Protocol, Union
+
+if TYPE_CHECKING:  # pyarrow is heavy; readers import it lazily
+    import pyarrow as pa
+
+# Every lake table carries the relative path of the source file a row came from. The lake uses it to replace
+# the rows of a changed file; analysts use it for lineage. Readers that write their own Parquet must add it.
+SOURCE_COLUMN = "lake_source"
+# Raw excerpts in the quarantine are cut to this many characters.
+EXCERPT_LIMIT = 1024
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One input file. `rel` is its path relative to the ingest SOURCE root, with forward slashes; it is the
+    file's identity in `lake_meta.ingest_log` and in the `lake_source` column."""
+
+    path: Path
+    rel: str
+    size: int
+    checksum: str
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A record (or a whole file) that could not be loaded. `position` says where: `line 12`, `entry 3`,
+    `record 7`, `byte 1024`, or `file`. `reason` starts with a stable kind (`malformed-json: ...`,
+    `missing-id`, `ref-mismatch: ...`) so tests and dashboards can group by it."""
+
+    source: str
+    position: str
+    modality: str
+    reason: str
+    raw: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.raw) > EXCERPT_LIMIT:
+            object.__setattr__(self, "raw", self.raw[:EXCERPT_LIMIT])
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Input that is deliberately not loaded and not an error (e.g. `log.ndjson`, an OperationOutcome line in
+    a bulk export, a DICOMDIR). Counted in the run summary, not written to the quarantine."""
+
+    source: str
+    position: str
+    reason: str
+    count: int = 1
+
+
+@dataclass
+class TableBatch:
+    """Rows for one lake table from one source file. The lake adds the `lake_source` column, writes zstd
+    Parquet into the run's staging area and merges the schema of successive batches by name."""
+
+    database: str
+    table: str
+    source: str
+    data: "pa.Table | pa.RecordBatch"
+
+
+@dataclass(frozen=True)
+class ParquetPart:
+    """A Parquet file the reader wrote itself (the fast path: e.g. DuckDB `COPY ... TO`) at a path it got from
+    `ReadContext.part_path(database, table)`. It must hold the `lake_source` column. `sources` lists the
+    source files whose rows it contains."""
+
+    database: str
+    table: str
+    path: Path
+    rows: int
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FileDone:
+    """Closes one source file: its record counts, which must satisfy read = loaded + quarantined + skipped.
+    A file is committed to `lake_meta.ingest_log` only after its FileDone and only when the run commits."""
+
+    source: str
+    read: int
+    loaded: int
+    quarantined: int
+    skipped: int
+
+
+Output = Union[TableBatch, ParquetPart, Quarantined, Skipped, FileDone]
+
+
+@dataclass
+class ReadContext:
+    """What the lake gives a reader for one run of one modality."""
+
+    run_id: str
+    staging_dir: Path
+    options: dict = field(default_factory=dict)  # CLI options: reference, segmenter, workers, ...
+    unchanged: list[SourceFile] = field(default_factory=list)  # files already in the lake, not re-read
+    progress: "object | None" = None  # a tqdm-like object; readers call progress.update(bytes_done)
+    _parts: int = 0
+
+    def part_path(self, database: str, table: str) -> Path:
+        """A fresh path for a Parquet part in this run's staging area."""
+        self._parts += 1
+        folder = self.staging_dir / database / table
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"part-{self.run_id}-{self._parts:05d}.parquet"
+
+
+class ModalityReader(Protocol):
+    """The contract between the `ingest` command (in `mmhealth.lake`) and one modality's reader."""
+
+    name: str  # "fhir", "genomics", "imaging": the value of --modality
+
+    def discover(self, root: Path) -> Iterator[Path]:
+        """Files under `root` this modality reads (the lake walks nothing itself)."""
+        ...
+
+    def read(self, files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
+        """Read new or changed files and yield outputs; never raise for bad input (quarantine it)."""
+        ...
