@@ -1,0 +1,501 @@
+"""DICOM discovery and header reading: which files are DICOM, what their headers say, and which must be
+quarantined before any pixel is touched.
+
+Everything here reads headers only (`stop_before_pixels`): that is what makes metadata ingest run close to a
+bare pydicom loop. Pixel decoding happens later, per image set, in `volume.py`.
+
+Column names are DICOM keywords lower-cased (`studyinstanceuid`, `patientid`, `modality`, ...), the names an
+AWS Glue crawler gives the attributes of HealthImaging's metadata JSON, so the same SQL reads both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+# Media Storage Directory (DICOMDIR): an index of a file-set, not an image. The files it references are found
+# by walking the tree, so it is counted as skipped rather than read.
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # Pixel Data, Float Pixel Data, Double Float Pixel Data
+# A DICOM extension on a file pydicom cannot parse means a damaged DICOM file (quarantine), whereas an
+# unparseable README in the same folder is simply not DICOM (skipped).
+DICOM_EXTENSIONS = (".dcm", ".dicom", ".dic", ".ima")
+# Files that belong to the other modalities or to the generator; the imaging reader does not even look at them,
+# so a mixed SOURCE folder does not count every NDJSON line as a skipped "not DICOM" file.
+OTHER_MODALITY_SUFFIXES = (
+    ".ndjson", ".json", ".vcf", ".vcf.gz", ".bcf", ".fa", ".fasta", ".fa.gz", ".fai", ".gzi", ".tbi", ".csi",
+    ".bam", ".cram", ".parquet", ".duckdb", ".csv", ".nrrd", ".nii", ".nii.gz",
+)
+
+# Attributes kept per level, following HealthImaging's Patient / Study / Series / Instance metadata levels.
+# Each keyword has an Arrow-friendly kind: str, int, float, floats (list<double>), strs (list<string>).
+PATIENT_KEYWORDS = {
+    "PatientID": "str", "PatientName": "str", "PatientBirthDate": "str", "PatientSex": "str",
+}
+STUDY_KEYWORDS = {
+    "StudyInstanceUID": "str", "StudyID": "str", "StudyDate": "str", "StudyTime": "str",
+    "StudyDescription": "str", "AccessionNumber": "str", "ReferringPhysicianName": "str",
+    "PatientAge": "str", "PatientSize": "float", "PatientWeight": "float",
+}
+SERIES_KEYWORDS = {
+    "SeriesInstanceUID": "str", "Modality": "str", "SeriesNumber": "int", "SeriesDescription": "str",
+    "SeriesDate": "str", "SeriesTime": "str", "BodyPartExamined": "str", "Laterality": "str",
+    "ProtocolName": "str", "Manufacturer": "str", "ManufacturerModelName": "str", "FrameOfReferenceUID": "str",
+}
+INSTANCE_KEYWORDS = {
+    "SOPInstanceUID": "str", "SOPClassUID": "str", "InstanceNumber": "int", "ImageType": "strs",
+    "AcquisitionDate": "str", "ContentDate": "str", "ContentTime": "str",
+    "ImagePositionPatient": "floats", "ImageOrientationPatient": "floats", "PixelSpacing": "floats",
+    "SliceThickness": "float", "SpacingBetweenSlices": "float", "SliceLocation": "float",
+    "Rows": "int", "Columns": "int", "NumberOfFrames": "int", "SamplesPerPixel": "int",
+    "PhotometricInterpretation": "str", "BitsAllocated": "int", "BitsStored": "int",
+    "PixelRepresentation": "int", "RescaleSlope": "float", "RescaleIntercept": "float", "RescaleType": "str",
+    "WindowCenter": "floats", "WindowWidth": "floats",
+}
+ALL_KEYWORDS = {**PATIENT_KEYWORDS, **STUDY_KEYWORDS, **SERIES_KEYWORDS, **INSTANCE_KEYWORDS}
+
+
+# ---------------------------------------------------------------------------------------------------- records
+@dataclass(frozen=True)
+class FrameGeometry:
+    """Where one frame sits in patient space (mm). Any part may be unknown (None) in real data."""
+
+    position: tuple[float, float, float] | None
+    orientation: tuple[float, float, float, float, float, float] | None
+    spacing: tuple[float, float] | None  # PixelSpacing: (between rows, between columns)
+    thickness: float | None = None
+
+
+@dataclass
+class DicomHeader:
+    """A DICOM file whose header is good enough to load: identifiers, geometry and the instance row."""
+
+    path: Path
+    source: str  # the file's identity in the lake (relative path)
+    patient_id: str
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    instance_number: int | None
+    rows: int | None
+    columns: int | None
+    frames: int
+    samples_per_pixel: int
+    has_pixels: bool
+    transfer_syntax: str
+    frame_geometry: list[FrameGeometry]
+    attributes: dict[str, Any] = field(default_factory=dict)  # lower-cased keyword -> value
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A file that is DICOM (or claims to be) but cannot be loaded; becomes a quarantine record."""
+
+    source: str
+    reason: str  # starts with a stable kind: unreadable, truncated, missing-patientid, ...
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class NotLoaded:
+    """A file deliberately not loaded (not DICOM, a DICOMDIR index, a duplicate instance); counted as skipped."""
+
+    source: str
+    reason: str
+
+
+HeaderOutcome = DicomHeader | Rejection | NotLoaded
+
+
+# ---------------------------------------------------------------------------------------------------- discovery
+def discover(root: Path) -> Iterator[Path]:
+    """Every file under `root` the imaging reader should look at, in a stable (sorted) order.
+
+    Names do not matter (DICOMDIR trees use extension-less names like `IM000001`); only files that plainly
+    belong to another modality are left out. Whether a file is DICOM is decided in `read_header`."""
+    root = Path(root)
+    if root.is_file():
+        yield root
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            lower = name.lower()
+            if name.startswith(".") or lower.endswith(OTHER_MODALITY_SUFFIXES):
+                continue
+            yield Path(dirpath) / name
+
+
+def _looks_like_bare_dataset(head: bytes) -> bool:
+    """True for a dataset written without preamble and file meta (old ACR-NEMA style): it starts with a
+    little-endian tag of group 0x0002 or 0x0008, the lowest groups any real dataset carries."""
+    if len(head) < 8:
+        return False
+    group, elem = struct.unpack("<HH", head[:4])
+    return group in (0x0002, 0x0008) and elem < 0x1000
+
+
+# ---------------------------------------------------------------------------------------------------- values
+def _scalar(value: Any, kind: str) -> Any:
+    """A pydicom value as a plain Python value of `kind`; None when absent or not convertible."""
+    if value is None or value == "":
+        return None
+    try:
+        if kind == "str":
+            if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+                return "\\".join(str(v) for v in value)
+            return str(value)
+        if kind == "int":
+            if type(value).__name__ == "MultiValue":
+                value = value[0]
+            return int(value)
+        if kind == "float":
+            if type(value).__name__ == "MultiValue":
+                value = value[0]
+            f = float(value)
+            return f if math.isfinite(f) else None
+        if kind == "floats":
+            items = value if type(value).__name__ == "MultiValue" or isinstance(value, (list, tuple)) else [value]
+            return [float(v) for v in items]
+        if kind == "strs":
+            items = value if type(value).__name__ == "MultiValue" or isinstance(value, (list, tuple)) else [value]
+            return [str(v) for v in items]
+    except (TypeError, ValueError):
+        return None
+    raise ValueError(f"unknown kind {kind}")
+
+
+def _get(ds: Any, keyword: str) -> Any:
+    try:
+        elem = ds.get(keyword)
+    except Exception:  # a malformed value pydicom cannot convert: treat as absent, the rest still loads
+        return None
+    return elem
+
+
+def _first_item(ds: Any, keyword: str) -> Any:
+    seq = _get(ds, keyword)
+    try:
+        return seq[0] if seq else None
+    except Exception:
+        return None
+
+
+def _frame_geometry(ds: Any, frames: int) -> list[FrameGeometry]:
+    """Geometry per frame: from the top-level attributes for classic images, from the shared and per-frame
+    functional groups for enhanced multi-frame images (per-frame values win over shared ones)."""
+    top = FrameGeometry(
+        position=_triple(_get(ds, "ImagePositionPatient")),
+        orientation=_sextuple(_get(ds, "ImageOrientationPatient")),
+        spacing=_pair(_get(ds, "PixelSpacing")),
+        thickness=_scalar(_get(ds, "SliceThickness"), "float"),
+    )
+    shared = _first_item(ds, "SharedFunctionalGroupsSequence")
+    per_frame = _get(ds, "PerFrameFunctionalGroupsSequence")
+    if shared is None and not per_frame:
+        return [top] * max(frames, 1)
+
+    def from_groups(groups: Any, base: FrameGeometry) -> FrameGeometry:
+        if groups is None:
+            return base
+        pos = _first_item(groups, "PlanePositionSequence")
+        ori = _first_item(groups, "PlaneOrientationSequence")
+        meas = _first_item(groups, "PixelMeasuresSequence")
+        return FrameGeometry(
+            position=_triple(_get(pos, "ImagePositionPatient")) if pos is not None else base.position,
+            orientation=_sextuple(_get(ori, "ImageOrientationPatient")) if ori is not None else base.orientation,
+            spacing=_pair(_get(meas, "PixelSpacing")) if meas is not None else base.spacing,
+            thickness=_scalar(_get(meas, "SliceThickness"), "float") if meas is not None else base.thickness,
+        )
+
+    base = from_groups(shared, top)
+    out = []
+    for i in range(max(frames, 1)):
+        item = per_frame[i] if per_frame is not None and i < len(per_frame) else None
+        out.append(from_groups(item, base))
+    return out
+
+
+def _floats(value: Any, n: int) -> tuple[float, ...] | None:
+    vals = _scalar(value, "floats")
+    if not vals or len(vals) != n or not all(math.isfinite(v) for v in vals):
+        return None
+    return tuple(vals)
+
+
+def _triple(value: Any):
+    return _floats(value, 3)
+
+
+def _sextuple(value: Any):
+    return _floats(value, 6)
+
+
+def _pair(value: Any):
+    return _floats(value, 2)
+
+
+# ---------------------------------------------------------------------------------------------------- headers
+def read_header(path: Path, source: str) -> HeaderOutcome:
+    """Read one file's header and decide: a loadable `DicomHeader`, a `Rejection` (quarantine) or `NotLoaded`.
+
+    Never raises for bad input."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        with open(path, "rb") as fp:
+            head = fp.read(132)
+            fp.seek(0)
+            is_dicm = head[128:132] == b"DICM"
+            if not is_dicm and not _looks_like_bare_dataset(head):
+                if path.name.lower().endswith(DICOM_EXTENSIONS):
+                    return Rejection(source, "unreadable: no DICOM preamble and no parseable dataset",
+                                     _excerpt(head))
+                return NotLoaded(source, "not-dicom")
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=not is_dicm)
+            # stop_before_pixels leaves the file positioned at the Pixel Data element (if any): check that
+            # the pixel bytes are all there without reading them.
+            pixel_problem, has_pixels = _check_pixel_element(fp, ds, path)
+    except InvalidDicomError as exc:
+        return Rejection(source, f"unreadable: {exc}")
+    except (EOFError, struct.error) as exc:
+        return Rejection(source, f"truncated: header ends early ({type(exc).__name__}: {exc})")
+    except OSError as exc:
+        return Rejection(source, f"unreadable: {exc.strerror or exc}")
+    except Exception as exc:  # pydicom raises many kinds on damaged headers; none may stop the run
+        return Rejection(source, f"unreadable: {type(exc).__name__}: {exc}")
+
+    sop_class = _scalar(_get(ds, "SOPClassUID"), "str") or _meta(ds, "MediaStorageSOPClassUID")
+    if sop_class == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
+        return NotLoaded(source, "dicomdir: media index, the files it lists are read directly")
+
+    patient_id = (_scalar(_get(ds, "PatientID"), "str") or "").strip()
+    study_uid = (_scalar(_get(ds, "StudyInstanceUID"), "str") or "").strip()
+    series_uid = (_scalar(_get(ds, "SeriesInstanceUID"), "str") or "").strip()
+    sop_uid = (_scalar(_get(ds, "SOPInstanceUID"), "str") or _meta(ds, "MediaStorageSOPInstanceUID") or "").strip()
+    for name, value in (("PatientID", patient_id), ("StudyInstanceUID", study_uid),
+                        ("SeriesInstanceUID", series_uid), ("SOPInstanceUID", sop_uid)):
+        if not value:
+            return Rejection(source, f"missing-{name.lower()}: {name} is absent or empty", _identity(ds))
+    if pixel_problem:
+        return Rejection(source, pixel_problem, _identity(ds))
+
+    frames = _scalar(_get(ds, "NumberOfFrames"), "int") or 1
+    attributes = {kw.lower(): _scalar(_get(ds, kw), kind) for kw, kind in ALL_KEYWORDS.items()}
+    attributes["sopclassuid"] = sop_class
+    attributes["sopinstanceuid"] = sop_uid
+    transfer_syntax = _meta(ds, "TransferSyntaxUID") or ""
+    attributes["transfersyntaxuid"] = transfer_syntax
+    geometry = _frame_geometry(ds, frames)
+    # Enhanced images carry geometry in functional groups; surface the first frame's at the top level too,
+    # so instance rows of classic and enhanced images answer the same questions.
+    if attributes["imagepositionpatient"] is None and geometry[0].position is not None:
+        attributes["imagepositionpatient"] = list(geometry[0].position)
+    if attributes["imageorientationpatient"] is None and geometry[0].orientation is not None:
+        attributes["imageorientationpatient"] = list(geometry[0].orientation)
+    if attributes["pixelspacing"] is None and geometry[0].spacing is not None:
+        attributes["pixelspacing"] = list(geometry[0].spacing)
+    if attributes["slicethickness"] is None and geometry[0].thickness is not None:
+        attributes["slicethickness"] = geometry[0].thickness
+    return DicomHeader(
+        path=path, source=source, patient_id=patient_id, study_uid=study_uid, series_uid=series_uid,
+        sop_uid=sop_uid, instance_number=attributes["instancenumber"], rows=attributes["rows"],
+        columns=attributes["columns"], frames=frames, samples_per_pixel=attributes["samplesperpixel"] or 1,
+        has_pixels=has_pixels, transfer_syntax=transfer_syntax, frame_geometry=geometry, attributes=attributes,
+    )
+
+
+def _meta(ds: Any, keyword: str) -> str | None:
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        return None
+    return _scalar(_get(meta, keyword), "str")
+
+
+def _identity(ds: Any) -> str:
+    parts = []
+    for kw in ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "Modality"):
+        parts.append(f"{kw}={_scalar(_get(ds, kw), 'str') or ''}")
+    return " ".join(parts)
+
+
+def _excerpt(data: bytes) -> str:
+    return data[:256].decode("latin-1").encode("unicode_escape").decode("ascii")
+
+
+def _check_pixel_element(fp: Any, ds: Any, path: Path) -> tuple[str | None, bool]:
+    """(problem, has_pixels) for the Pixel Data element at the file's current position.
+
+    Native pixel data must be as long as Rows x Columns x Frames x Samples x BitsAllocated says and fully
+    present in the file; encapsulated (compressed) data must have complete fragments up to its sequence
+    delimiter. Decoding is left to the pixel stage; this only catches files cut short, cheaply."""
+    start = fp.tell()
+    header = fp.read(12)
+    if len(header) < 8:
+        return None, False
+    implicit, little = _encoding(ds)
+    endian = "<" if little else ">"
+    group, elem = struct.unpack(endian + "HH", header[:4])
+    tag = (group << 16) | elem
+    if tag not in PIXEL_DATA_TAGS:
+        return None, False
+    if implicit:
+        (length,) = struct.unpack(endian + "L", header[4:8])
+        value_start = start + 8
+    else:
+        if len(header) < 12:
+            return "truncated: pixel data element header cut short", True
+        (length,) = struct.unpack(endian + "L", header[8:12])
+        value_start = start + 12
+    size = os.fstat(fp.fileno()).st_size
+    if length == 0xFFFFFFFF:
+        return _check_fragments(fp, value_start, size, endian), True
+    if value_start + length > size:
+        return f"truncated: pixel data declares {length} bytes, the file holds {max(size - value_start, 0)}", True
+    rows = _scalar(_get(ds, "Rows"), "int") or 0
+    cols = _scalar(_get(ds, "Columns"), "int") or 0
+    frames = _scalar(_get(ds, "NumberOfFrames"), "int") or 1
+    samples = _scalar(_get(ds, "SamplesPerPixel"), "int") or 1
+    bits = _scalar(_get(ds, "BitsAllocated"), "int") or 0
+    expected = (rows * cols * frames * samples * bits + 7) // 8
+    if length < expected:
+        return f"truncated: pixel data holds {length} bytes, {rows}x{cols}x{frames} frames need {expected}", True
+    return None, True
+
+
+def _check_fragments(fp: Any, pos: int, size: int, endian: str) -> str | None:
+    """Walk the items of encapsulated pixel data (seeking, not reading) up to the sequence delimiter."""
+    while True:
+        fp.seek(pos)
+        item = fp.read(8)
+        if len(item) < 8:
+            return "truncated: compressed pixel data ends before its sequence delimiter"
+        group, elem, length = struct.unpack(endian + "HHL", item)
+        if (group, elem) == (0xFFFE, 0xE0DD):
+            return None
+        if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
+            return f"truncated: malformed compressed pixel data at byte {pos}"
+        pos += 8 + length
+        if pos > size:
+            return f"truncated: compressed pixel fragment runs past the end of the file (byte {size})"
+
+
+def _encoding(ds: Any) -> tuple[bool, bool]:
+    """(implicit VR, little endian) the dataset body was read with."""
+    enc = getattr(ds, "original_encoding", None)
+    if enc and enc[0] is not None:
+        return bool(enc[0]), bool(enc[1])
+    ts = _meta(ds, "TransferSyntaxUID")
+    if ts == "1.2.840.10008.1.2":
+        return True, True
+    if ts == "1.2.840.10008.1.2.2":
+        return False, False
+    return False, True
+
+
+# ---------------------------------------------------------------------------------------------------- series
+def image_set_id(study_uid: str, series_uid: str) -> str:
+    """Stable image set id: 32 hex digits (HealthImaging's id width) from the Study and Series UIDs, so the
+    same series gets the same id in every run and every lake."""
+    return hashlib.sha256(f"{study_uid}|{series_uid}".encode()).hexdigest()[:32]
+
+
+def drop_duplicates(headers: list[DicomHeader]) -> tuple[list[DicomHeader], list[NotLoaded]]:
+    """One file per SOPInstanceUID. The same instance in several files (e.g. one image re-encoded in several
+    transfer syntaxes) would otherwise stack as several slices at one position. The first by source path is
+    kept, the others are counted as skipped with the file that won."""
+    seen: dict[tuple[str, str, str], str] = {}
+    kept, dropped = [], []
+    for h in sorted(headers, key=lambda h: h.source):
+        key = (h.study_uid, h.series_uid, h.sop_uid)
+        if key in seen:
+            dropped.append(NotLoaded(h.source, f"duplicate-instance: SOPInstanceUID {h.sop_uid} already loaded "
+                                               f"from {seen[key]}"))
+        else:
+            seen[key] = h.source
+            kept.append(h)
+    return kept, dropped
+
+
+def group_series(headers: list[DicomHeader]) -> dict[tuple[str, str], list[DicomHeader]]:
+    """Headers grouped by (StudyInstanceUID, SeriesInstanceUID), each group sorted by source path."""
+    groups: dict[tuple[str, str], list[DicomHeader]] = {}
+    for h in sorted(headers, key=lambda h: h.source):
+        groups.setdefault((h.study_uid, h.series_uid), []).append(h)
+    return groups
+
+
+ORIENTATION_TOLERANCE = 1e-3  # direction cosines
+SPACING_TOLERANCE = 1e-3  # relative, pixel spacing
+SLICE_GAP_TOLERANCE = 0.2  # relative deviation of a slice gap from the median gap
+
+
+def series_geometry_problem(headers: list[DicomHeader]) -> str | None:
+    """Why the image frames of one series cannot form one volume, or None when they can.
+
+    Checked from headers alone: one size, one orientation, one pixel spacing, distinct slice positions along
+    the normal and evenly spaced slices. Series without pixels (SR, RT, waveforms) have no geometry to check."""
+    imaging = [h for h in headers if h.has_pixels]
+    if len(imaging) == 0:
+        return None
+    sizes = {(h.rows, h.columns) for h in imaging}
+    if len(sizes) > 1:
+        return "inconsistent-geometry: frame sizes differ (" + ", ".join(f"{r}x{c}" for r, c in sorted(
+            sizes, key=str)) + ")"
+    frames = [g for h in imaging for g in h.frame_geometry]
+    if len(frames) < 2:
+        return None
+    orientations = [g.orientation for g in frames if g.orientation is not None]
+    if orientations:
+        ref = orientations[0]
+        if len(orientations) != len(frames):
+            return "inconsistent-geometry: ImageOrientationPatient present on some frames only"
+        if any(max(abs(a - b) for a, b in zip(ref, o)) > ORIENTATION_TOLERANCE for o in orientations):
+            return "inconsistent-geometry: ImageOrientationPatient differs between frames"
+    spacings = [g.spacing for g in frames if g.spacing is not None]
+    if spacings:
+        ref_s = spacings[0]
+        if any(max(abs(a - b) / max(abs(b), 1e-9) for a, b in zip(s, ref_s)) > SPACING_TOLERANCE for s in spacings):
+            return "inconsistent-geometry: PixelSpacing differs between frames"
+    positions = [g.position for g in frames if g.position is not None]
+    if orientations and len(positions) == len(frames):
+        normal = slice_normal(orientations[0])
+        proj = sorted(sum(p[i] * normal[i] for i in range(3)) for p in positions)
+        gaps = [b - a for a, b in zip(proj, proj[1:])]
+        if any(g < 1e-4 for g in gaps):
+            return "inconsistent-geometry: two frames at the same position along the slice normal"
+        median = sorted(gaps)[len(gaps) // 2]
+        if any(abs(g - median) > SLICE_GAP_TOLERANCE * median for g in gaps):
+            return (f"inconsistent-geometry: uneven slice spacing (gaps {min(gaps):.3g} to {max(gaps):.3g} mm, "
+                    f"median {median:.3g})")
+    return None
+
+
+def slice_normal(orientation: tuple[float, ...]) -> tuple[float, float, float]:
+    """The unit normal of the image plane: row direction x column direction."""
+    r, c = orientation[:3], orientation[3:6]
+    n = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
+    norm = math.sqrt(sum(v * v for v in n)) or 1.0
+    return (n[0] / norm, n[1] / norm, n[2] / norm)
+
+
+# ---------------------------------------------------------------------------------------------------- reader
+class ImagingReader:
+    """`--modality imaging`: the lake's entry point (see `mmhealth.lake`). The work is in `imaging_reader`,
+    imported on use so that importing this module stays cheap."""
+
+    name = "imaging"
+
+    def discover(self, root: Path) -> Iterator[Path]:
+        return discover(root)
+
+    def read(self, files, ctx):
+        from mmhealth.ingest.imaging_reader import read_imaging
+
+        return read_imaging(files, ctx)

@@ -1,0 +1,124 @@
+"""Writes small, valid DICOM series for the imaging tests (and the benchmark when no generator output exists).
+
+Each series is a CT volume with a soft-tissue "organ" (an ellipsoid) and a brighter spherical "lesion" inside
+it, plus noise. Geometry is real: ImagePositionPatient steps along the slice normal, so ordering can be
+checked. File names are chosen by the caller (to test that names never decide slice order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pydicom
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    patient_id: str
+    lesion_radius_mm: float
+    size: int = 48
+    slices: int = 24
+    pixel_mm: float = 1.0
+    slice_mm: float = 2.0
+    seed: int = 0
+    study_uid: str = ""
+    series_uid: str = ""
+
+
+def phantom(spec: SeriesSpec) -> np.ndarray:
+    """HU volume (z, y, x): air -1000, organ ~40 HU, lesion ~180 HU, Gaussian noise sd 12."""
+    rng = np.random.default_rng(spec.seed)
+    z, y, x = np.mgrid[0:spec.slices, 0:spec.size, 0:spec.size].astype(np.float32)
+    zc, yc, xc = (spec.slices - 1) / 2, (spec.size - 1) / 2, (spec.size - 1) / 2
+    zmm, ymm, xmm = (z - zc) * spec.slice_mm, (y - yc) * spec.pixel_mm, (x - xc) * spec.pixel_mm
+    vol = np.full(z.shape, -1000.0, np.float32)
+    organ = (xmm / (spec.size * 0.42)) ** 2 + (ymm / (spec.size * 0.36)) ** 2 + (zmm / (spec.slices * spec.slice_mm * 0.45)) ** 2 <= 1
+    vol[organ] = 40.0
+    lesion = (xmm - 3) ** 2 + (ymm + 2) ** 2 + zmm ** 2 <= spec.lesion_radius_mm ** 2
+    vol[lesion] = 180.0
+    vol += rng.normal(0, 12, vol.shape).astype(np.float32)
+    return vol
+
+
+def write_series(folder: Path, spec: SeriesSpec, name: Callable[[int], str] = lambda i: f"{i + 1}.dcm",
+                 origin: tuple[float, float, float] = (-24.0, -24.0, -100.0)) -> list[Path]:
+    """One file per slice; slice i (in space) is written to `name(i)`. Returns paths in spatial order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    vol = phantom(spec)
+    study = spec.study_uid or generate_uid()
+    series = spec.series_uid or generate_uid()
+    slope, intercept = 1.0, -1024.0
+    paths = []
+    for i in range(spec.slices):
+        stored = np.clip(np.round((vol[i] - intercept) / slope), 0, 4095).astype(np.uint16)
+        ds = _base(spec.patient_id, study, series, CTImageStorage, "CT")
+        ds.InstanceNumber = i + 1
+        ds.ImagePositionPatient = [origin[0], origin[1], origin[2] + i * spec.slice_mm]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing = [spec.pixel_mm, spec.pixel_mm]
+        ds.SliceThickness = spec.slice_mm
+        ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+        _pixels(ds, stored)
+        path = folder / name(i)
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def write_enhanced(path: Path, spec: SeriesSpec, frame_order: list[int]) -> np.ndarray:
+    """One enhanced multi-frame file; frame k holds spatial slice frame_order[k]. Returns the HU volume."""
+    vol = phantom(spec)
+    ds = _base(spec.patient_id, spec.study_uid or generate_uid(), spec.series_uid or generate_uid(),
+               ENHANCED_MR, "MR")
+    ds.NumberOfFrames = len(frame_order)
+    shared = pydicom.Dataset()
+    ori, meas, pvt = pydicom.Dataset(), pydicom.Dataset(), pydicom.Dataset()
+    ori.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    meas.PixelSpacing = [spec.pixel_mm, spec.pixel_mm]
+    meas.SliceThickness = spec.slice_mm
+    pvt.RescaleSlope, pvt.RescaleIntercept, pvt.RescaleType = 1, -1024, "US"
+    shared.PlaneOrientationSequence = [ori]
+    shared.PixelMeasuresSequence = [meas]
+    shared.PixelValueTransformationSequence = [pvt]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    per_frame = []
+    for k in frame_order:
+        item, pos = pydicom.Dataset(), pydicom.Dataset()
+        pos.ImagePositionPatient = [0.0, 0.0, k * spec.slice_mm]
+        item.PlanePositionSequence = [pos]
+        per_frame.append(item)
+    ds.PerFrameFunctionalGroupsSequence = per_frame
+    stored = np.clip(np.round(vol[frame_order] + 1024), 0, 4095).astype(np.uint16)
+    _pixels(ds, stored)
+    ds.save_as(path, enforce_file_format=True)
+    return vol
+
+
+def _base(patient_id: str, study: str, series: str, sop_class: str, modality: str) -> pydicom.Dataset:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    sop = generate_uid()
+    meta.MediaStorageSOPInstanceUID = sop
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, sop
+    ds.PatientID, ds.PatientName = patient_id, f"Test^{patient_id}"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+    ds.Modality, ds.StudyDate, ds.SeriesNumber = modality, "20240101", 1
+    ds.FrameOfReferenceUID = study + ".1"
+    return ds
+
+
+def _pixels(ds: pydicom.Dataset, stored: np.ndarray) -> None:
+    ds.Rows, ds.Columns = stored.shape[-2:]
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = stored.tobytes()
