@@ -1,0 +1,53 @@
+"""results.md: the table a reader checks first, with the baselines beside every number."""
+
+from __future__ import annotations
+
+from mmhealth.ml.train import CellResult
+
+POPULATION_LABEL = {"has_set": "has the set", "all_three": "has all three"}
+MODEL_LABEL = {"logistic": "LR", "lightgbm": "LGBM", "stacked": "Stack"}
+
+
+def _ci(est) -> str:
+    return f"{est.value:.3f} ({est.low:.3f}-{est.high:.3f})"
+
+
+def results_markdown(cells: list[CellResult], run: dict) -> str:
+    prov = run["provenance"]
+    cfg = run["config"]
+    lines = [
+        "# Baseline models: cardiovascular and neurological outcomes by modality set",
+        "",
+        f"Data: feature group `{prov.get('feature_group')}` version `{prov.get('version')}` from {prov['source']} "
+        f"(`{prov['location']}`), {prov['rows']} rows, data hash `{prov['data_hash'][:16]}`"
+        + (f", publisher hash `{prov['store_hash'][:16]}`" if prov.get("store_hash") else "") + ".",
+        f"Evaluation: {cfg['repeats']} x repeated stratified {cfg['folds']}-fold CV grouped by patient "
+        f"(seed {cfg['seed']}); out-of-fold metrics averaged over repeats; 95% intervals from "
+        f"{cfg['n_boot']} patient bootstrap resamples. LR = logistic regression, LGBM = LightGBM "
+        f"({cfg['params']['n_estimators']} trees), Stack = logistic regression on both models' out-of-fold "
+        "probabilities.",
+        "Population: *has the set* = patients with every modality of the set; *has all three* = the same models "
+        "trained and tested only on patients with all three modalities, so rows of one outcome compare like for "
+        "like. Baselines: a constant score has AUROC 0.5 and AUPRC = prevalence; the Brier score of always "
+        "predicting the prevalence is p(1-p).",
+        "",
+    ]
+    for outcome in dict.fromkeys(c.outcome for c in cells):
+        lines += [f"## {outcome}", "",
+                  "| Modalities | Population | n | Positives | Prevalence | Model | AUROC (95% CI) | "
+                  "AUPRC (95% CI) | Brier (95% CI) | Brier of prevalence |",
+                  "|---|---|---:|---:|---:|---|---|---|---|---:|"]
+        for cell in (c for c in cells if c.outcome == outcome):
+            head = (f"| {'+'.join(cell.modalities)} | {POPULATION_LABEL[cell.population]} | {cell.n_patients} | "
+                    f"{cell.positives} | {cell.baselines.get('prevalence', float('nan')):.3f} |")
+            if cell.status != "ok":
+                lines.append(f"{head} - | not evaluated: {cell.status} | | | |")
+                continue
+            for model, m in cell.metrics.items():
+                lines.append(f"{head} {MODEL_LABEL[model]} | {_ci(m['auroc'])} | {_ci(m['auprc'])} | "
+                             f"{_ci(m['brier'])} | {cell.baselines['brier']:.3f} |")
+        lines.append("")
+    skipped = [c for c in cells if c.status != "ok"]
+    if skipped:
+        lines += [f"{len(skipped)} cell(s) were not evaluated; the reason is in the table.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,219 @@
+"""What each column of the feature table is: identifier, index date, label, modality flag or a feature of one
+modality. The mapping comes from metadata - the feature group definition, the dbt manifest's column meta, or
+the column-name prefix convention below - never from hand lists of feature names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import pandas as pd
+
+MODALITIES = ("clinical", "genomic", "imaging")
+OUTCOMES = ("stroke", "hypertension", "coronary_heart_disease", "alzheimers")
+
+# The naming convention of the features mart: a feature column starts with its modality. Metadata that names
+# the modality explicitly (definition or dbt meta) wins over this.
+MODALITY_PREFIXES = {
+    "clinical": ("clinical_", "clin_"),
+    "genomic": ("genomic_", "genomics_", "gen_"),
+    "imaging": ("imaging_", "img_"),
+}
+# Columns saying whether a patient has any data of a modality. `has_genomics` is the mart's spelling.
+PRESENCE_FLAG_NAMES = {
+    "clinical": ("has_clinical",),
+    "genomic": ("has_genomics", "has_genomic"),
+    "imaging": ("has_imaging",),
+}
+ID_NAMES = ("patient_key",)
+INDEX_DATE_NAMES = ("index_date",)
+# Feature-store bookkeeping columns: never features.
+BOOKKEEPING = {"event_time", "write_time", "api_invocation_time", "is_deleted", "ingested_at", "published_at"}
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    modality: str
+    kind: str  # "numeric" or "categorical"
+
+
+@dataclass
+class FeatureSchema:
+    """The roles of the feature table's columns, stored with every trained model (serving validates with it)."""
+
+    id_column: str
+    index_date_column: str | None
+    features: list[Feature]
+    labels: dict[str, str]  # outcome -> column
+    presence: dict[str, str] = field(default_factory=dict)  # modality -> flag column
+    ignored: dict[str, str] = field(default_factory=dict)  # column -> why it is not a feature
+    dated_columns: list[str] = field(default_factory=list)
+
+    def features_of(self, modalities: tuple[str, ...]) -> list[Feature]:
+        return [f for f in self.features if f.modality in modalities]
+
+    def to_json(self) -> dict:
+        return {
+            "id_column": self.id_column,
+            "index_date_column": self.index_date_column,
+            "features": [vars(f) for f in self.features],
+            "labels": self.labels,
+            "presence": self.presence,
+            "ignored": self.ignored,
+            "dated_columns": self.dated_columns,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "FeatureSchema":
+        return cls(
+            id_column=data["id_column"],
+            index_date_column=data.get("index_date_column"),
+            features=[Feature(**f) for f in data["features"]],
+            labels=dict(data["labels"]),
+            presence=dict(data.get("presence", {})),
+            ignored=dict(data.get("ignored", {})),
+            dated_columns=list(data.get("dated_columns", [])),
+        )
+
+
+def modality_sets(names: list[str] | None = None) -> list[tuple[str, ...]]:
+    """Every non-empty combination of the modalities (singles, pairs, all three), or the ones asked for.
+
+    `names` holds entries like "clinical", "clinical+imaging" or "all"."""
+    every = [c for r in range(1, len(MODALITIES) + 1) for c in combinations(MODALITIES, r)]
+    if not names:
+        return every
+    out: list[tuple[str, ...]] = []
+    for name in names:
+        if name == "all":
+            wanted = MODALITIES
+        else:
+            parts = tuple(p.strip() for p in name.split("+") if p.strip())
+            bad = [p for p in parts if p not in MODALITIES]
+            if bad:
+                raise ValueError(f"unknown modality {bad[0]!r}; choose from {', '.join(MODALITIES)} or all")
+            wanted = tuple(m for m in MODALITIES if m in parts)
+        if wanted not in out:
+            out.append(wanted)
+    return out
+
+
+def set_name(modalities: tuple[str, ...]) -> str:
+    return "+".join(modalities)
+
+
+def _modality_from_prefix(column: str) -> str | None:
+    lower = column.lower()
+    for modality, prefixes in MODALITY_PREFIXES.items():
+        if lower.startswith(prefixes):
+            return modality
+    return None
+
+
+def _is_dated(series: pd.Series, name: str) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return True
+    if series.dtype == object and name.endswith(("_date", "_at", "_time", "_datetime")):
+        sample = series.dropna().head(20)
+        return len(sample) > 0 and all(hasattr(v, "year") or _parses_as_date(v) for v in sample)
+    return False
+
+
+def _parses_as_date(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def infer_schema(
+    frame: pd.DataFrame,
+    *,
+    column_meta: dict[str, dict] | None = None,
+    id_column: str | None = None,
+    event_time_column: str | None = None,
+) -> FeatureSchema:
+    """Assign every column a role. `column_meta` maps column -> metadata dict (from the feature group
+    definition or dbt's manifest); a `modality` entry there decides the column's modality."""
+    column_meta = column_meta or {}
+    columns = list(frame.columns)
+    id_col = id_column or next((c for c in ID_NAMES if c in columns), None)
+    if id_col is None:
+        raise ValueError(f"no patient identifier column (expected one of {', '.join(ID_NAMES)})")
+    index_col = next((c for c in INDEX_DATE_NAMES if c in columns), None)
+
+    labels: dict[str, str] = {}
+    for outcome in OUTCOMES:
+        for candidate in (outcome, f"label_{outcome}", f"{outcome}_label"):
+            if candidate in columns:
+                labels[outcome] = candidate
+                break
+    presence: dict[str, str] = {}
+    for modality, names in PRESENCE_FLAG_NAMES.items():
+        for candidate in names:
+            if candidate in columns:
+                presence[modality] = candidate
+                break
+
+    reserved = {id_col, index_col, event_time_column, *labels.values(), *presence.values()} - {None}
+    features: list[Feature] = []
+    ignored: dict[str, str] = {}
+    dated: list[str] = []
+    for column in columns:
+        if column in reserved:
+            continue
+        if column in BOOKKEEPING:
+            ignored[column] = "feature-store bookkeeping"
+            continue
+        series = frame[column]
+        if _is_dated(series, column):
+            dated.append(column)
+            ignored[column] = "date column: checked against the index date, not used as a feature"
+            continue
+        meta = column_meta.get(column, {})
+        modality = meta.get("modality") or _modality_from_prefix(column)
+        if modality == "genomics":
+            modality = "genomic"
+        if modality not in MODALITIES:
+            ignored[column] = "no modality in metadata or name prefix"
+            continue
+        if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+            kind = "numeric"
+        elif series.dtype == object or isinstance(series.dtype, pd.StringDtype) or isinstance(
+            series.dtype, pd.CategoricalDtype
+        ):
+            kind = "categorical"
+        else:
+            ignored[column] = f"unsupported type {series.dtype}"
+            continue
+        if series.isna().all():
+            ignored[column] = "always null"
+            continue
+        features.append(Feature(column, modality, kind))
+    return FeatureSchema(
+        id_column=id_col,
+        index_date_column=index_col,
+        features=features,
+        labels=labels,
+        presence=presence,
+        ignored=ignored,
+        dated_columns=dated,
+    )
+
+
+def presence_mask(frame: pd.DataFrame, schema: FeatureSchema, modalities: tuple[str, ...]) -> pd.Series:
+    """Rows of patients who have every modality in the set: the mart's has_* flag where there is one,
+    otherwise any non-null feature of that modality."""
+    mask = pd.Series(True, index=frame.index)
+    for modality in modalities:
+        flag = schema.presence.get(modality)
+        if flag is not None:
+            mask &= frame[flag].fillna(False).astype(bool)
+        else:
+            cols = [f.name for f in schema.features_of((modality,))]
+            mask &= frame[cols].notna().any(axis=1) if cols else False
+    return mask

@@ -1,0 +1,142 @@
+"""The evaluation table: every outcome x modality set x population, three model families each.
+
+For one cell: the population is the patients who have every modality of the set (or, for the like-for-like
+comparison, the patients who have all three); repeated grouped stratified CV gives out-of-fold probabilities
+per repeat; metrics are averaged over repeats with patient-bootstrap intervals. After CV, the stack (which
+holds the other two) is refit on the whole population and kept as the model of that outcome x set."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from mmhealth.ml import estimators
+from mmhealth.ml.cv import grouped_splits
+from mmhealth.ml.dataset import FeatureData
+from mmhealth.ml.metrics import baselines, bootstrap_metrics
+from mmhealth.ml.schema import MODALITIES, OUTCOMES, modality_sets, presence_mask, set_name
+
+POPULATIONS = ("has_set", "all_three")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    outcomes: tuple[str, ...] = OUTCOMES
+    modality_sets: tuple[tuple[str, ...], ...] = tuple(modality_sets())
+    folds: int = 5
+    repeats: int = 2
+    seed: int = 0
+    n_boot: int = 1000
+    params: estimators.ModelParams = estimators.ModelParams()
+    model_types: tuple[str, ...] = estimators.MODEL_TYPES
+
+
+@dataclass
+class CellResult:
+    outcome: str
+    modalities: tuple[str, ...]
+    population: str
+    n_patients: int
+    n_rows: int
+    positives: int
+    status: str  # "ok" or why the cell was not evaluated
+    baselines: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)  # model type -> {auroc, auprc, brier: Estimate}
+    oof: dict = field(default_factory=dict)  # model type -> (R, n) out-of-fold probabilities (not serialized)
+    y: np.ndarray | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "outcome": self.outcome,
+            "modalities": set_name(self.modalities),
+            "population": self.population,
+            "n_patients": self.n_patients,
+            "n_rows": self.n_rows,
+            "positives": self.positives,
+            "status": self.status,
+            "baselines": {k: (round(v, 4) if np.isfinite(v) else None) for k, v in self.baselines.items()},
+            "models": {m: {k: e.to_json() for k, e in ms.items()} for m, ms in self.metrics.items()},
+            "seconds": round(self.seconds, 2),
+        }
+
+
+@dataclass
+class FittedModel:
+    outcome: str
+    modalities: tuple[str, ...]
+    features: list
+    model: object  # fitted StackingClassifier (holds the logistic and LightGBM members)
+    n_patients: int
+    importances: list[dict]
+
+
+def population(data: FeatureData, modalities: tuple[str, ...], which: str) -> pd.DataFrame:
+    wanted = modalities if which == "has_set" else MODALITIES
+    return data.frame[presence_mask(data.frame, data.schema, wanted)]
+
+
+def evaluate_cell(data: FeatureData, outcome: str, modalities: tuple[str, ...], which: str,
+                  config: TrainConfig) -> CellResult:
+    start = time.perf_counter()
+    schema = data.schema
+    rows = population(data, modalities, which)
+    label_col = schema.labels[outcome]
+    rows = rows[rows[label_col].notna()]
+    y = rows[label_col].astype(bool).to_numpy()
+    groups = rows[schema.id_column].astype(str).to_numpy()
+    features = schema.features_of(modalities)
+    cell = CellResult(outcome, modalities, which, n_patients=int(pd.unique(groups).size), n_rows=len(rows),
+                      positives=int(y.sum()), status="ok", baselines=baselines(y), y=y)
+    if not features:
+        cell.status = "no features for this modality set"
+        return cell
+    # Each test fold needs positives and negatives for AUROC to exist: require at least one per fold.
+    minority = int(min(y.sum(), (~y).sum()))
+    if minority < config.folds:
+        cell.status = f"too few {'positives' if y.sum() <= (~y).sum() else 'negatives'} ({minority}) for " \
+                      f"{config.folds}-fold CV"
+        return cell
+    X = estimators.model_input(rows, features)
+    oof = {m: np.full((config.repeats, len(y)), np.nan) for m in estimators.MODEL_TYPES}
+    for split in grouped_splits(y, groups, folds=config.folds, repeats=config.repeats, seed=config.seed):
+        stack = estimators.stacked(features, config.seed + split.repeat, config.params)
+        stack.fit(X.iloc[split.train], y[split.train])
+        for name, model in estimators.members(stack).items():
+            oof[name][split.repeat, split.test] = model.predict_proba(X.iloc[split.test])[:, 1]
+    cell.oof = {m: oof[m] for m in config.model_types}
+    cell.metrics = {m: bootstrap_metrics(y, oof[m], n_boot=config.n_boot, seed=config.seed)
+                    for m in config.model_types}
+    cell.seconds = time.perf_counter() - start
+    return cell
+
+
+def fit_final(data: FeatureData, outcome: str, modalities: tuple[str, ...], config: TrainConfig) -> FittedModel | None:
+    schema = data.schema
+    rows = population(data, modalities, "has_set")
+    rows = rows[rows[schema.labels[outcome]].notna()]
+    y = rows[schema.labels[outcome]].astype(bool).to_numpy()
+    features = schema.features_of(modalities)
+    if not features or min(y.sum(), (~y).sum()) < config.params.stack_folds:
+        return None
+    stack = estimators.stacked(features, config.seed, config.params)
+    stack.fit(estimators.model_input(rows, features), y)
+    return FittedModel(outcome, modalities, features, stack, int(rows[schema.id_column].nunique()),
+                       estimators.importances(stack))
+
+
+def plan(data: FeatureData, config: TrainConfig) -> list[tuple[str, tuple[str, ...], str]]:
+    """The cells to evaluate. The all-three population of the all-three set is the same as its own
+    population, so it is evaluated once."""
+    cells = []
+    for outcome in config.outcomes:
+        if outcome not in data.schema.labels:
+            continue
+        for mods in config.modality_sets:
+            cells.append((outcome, mods, "has_set"))
+            if mods != MODALITIES:
+                cells.append((outcome, mods, "all_three"))
+    return cells
