@@ -1,0 +1,43 @@
+"""`lake_meta` tables: the quarantine and the ingest log. Their schemas are fixed (dbt and dashboards read them)."""
+
+from __future__ import annotations
+
+QUARANTINE = "lake_meta.quarantine"
+INGEST_LOG = "lake_meta.ingest_log"
+
+# column -> DuckDB type; order is the table's column order. `lake_source` is the source file (as everywhere).
+QUARANTINE_COLUMNS = {
+    "run_id": "VARCHAR",
+    "lake_source": "VARCHAR",
+    "position": "VARCHAR",
+    "modality": "VARCHAR",
+    "reason": "VARCHAR",
+    "raw_excerpt": "VARCHAR",
+    "quarantined_at": "TIMESTAMP WITH TIME ZONE",
+}
+INGEST_LOG_COLUMNS = {
+    "run_id": "VARCHAR",
+    "lake_source": "VARCHAR",
+    "modality": "VARCHAR",
+    "checksum": "VARCHAR",
+    "size_bytes": "BIGINT",
+    "records_read": "BIGINT",
+    "records_loaded": "BIGINT",
+    "records_quarantined": "BIGINT",
+    "records_skipped": "BIGINT",
+    "duration_s": "DOUBLE",
+    "ingested_at": "TIMESTAMP WITH TIME ZONE",
+}
+META_COLUMNS = {QUARANTINE: QUARANTINE_COLUMNS, INGEST_LOG: INGEST_LOG_COLUMNS}
+
+
+def arrow_schema(columns: dict[str, str]):
+    import pyarrow as pa
+
+    types = {
+        "VARCHAR": pa.string(),
+        "BIGINT": pa.int64(),
+        "DOUBLE": pa.float64(),
+        "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz="UTC"),
+    }
+    return pa.schema([(name, types[t]) for name, t in columns.items()])

@@ -1,0 +1,172 @@
+"""Where the lake's bytes live: a local folder or an S3 prefix, behind the few operations a run needs.
+
+Parts are written locally first (a run's staging folder) and `publish` moves them to their final key; only the
+manifest makes them part of the lake, so a published-but-uncommitted part is garbage, never a duplicate.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from mmhealth.errors import MMHealthError
+from mmhealth.lake.manifest import MANIFEST_KEY, Manifest
+
+
+class LocalStore:
+    kind = "local"
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.work = self.root / "_lake"
+        self.work.mkdir(exist_ok=True)
+
+    @property
+    def uri(self) -> str:
+        return str(self.root)
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def read_manifest(self) -> Manifest:
+        p = self.path(MANIFEST_KEY)
+        return Manifest.from_json(p.read_text()) if p.exists() else Manifest()
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        p = self.path(MANIFEST_KEY)
+        tmp = p.with_suffix(".json.tmp")
+        with open(tmp, "w") as fh:
+            fh.write(manifest.to_json())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)  # the commit point
+
+    def publish(self, local: Path, key: str) -> None:
+        dest = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(local, dest)
+
+    def fetch(self, key: str, scratch: Path) -> Path:
+        return self.path(key)
+
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            try:
+                self.path(key).unlink()
+            except FileNotFoundError:
+                pass
+
+    def collect_garbage(self, keep: set[str], databases: tuple[str, ...]) -> int:
+        """Delete Parquet files under the databases' folders that no committed manifest names (left by a
+        killed run) and empty folders."""
+        removed = 0
+        for db in databases:
+            base = self.root / db
+            if not base.is_dir():
+                continue
+            for dirpath, _dirs, files in os.walk(base, topdown=False):
+                for fn in files:
+                    full = Path(dirpath) / fn
+                    if fn.endswith(".parquet") and full.relative_to(self.root).as_posix() not in keep:
+                        full.unlink()
+                        removed += 1
+                if not os.listdir(dirpath):
+                    os.rmdir(dirpath)
+        return removed
+
+
+def parse_s3(uri: str) -> tuple[str, str]:
+    rest = uri[len("s3://"):]
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise MMHealthError(f"{uri}: no bucket in the lake URI - use s3://bucket/prefix")
+    return bucket, prefix.strip("/")
+
+
+class S3Store:
+    """The lake under s3://bucket/prefix. A local work folder holds staging parts and the run's scratch files.
+
+    The endpoint comes from the environment as boto3 reads it (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`), so
+    the same code talks to AWS, to MinIO or to the moto server in tests."""
+
+    kind = "s3"
+
+    def __init__(self, uri: str, work: Path):
+        import boto3
+
+        self.bucket, self.prefix = parse_s3(uri)
+        self.s3 = boto3.client("s3")
+        self.work = work
+        self.work.mkdir(parents=True, exist_ok=True)
+        (self.work / "_lake").mkdir(exist_ok=True)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+    def key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def location(self, folder: str) -> str:
+        return f"s3://{self.bucket}/{self.key(folder)}/"
+
+    def read_manifest(self) -> Manifest:
+        try:
+            obj = self.s3.get_object(Bucket=self.bucket, Key=self.key(MANIFEST_KEY))
+        except self.s3.exceptions.NoSuchKey:
+            return Manifest()
+        except self.s3.exceptions.NoSuchBucket as exc:
+            raise MMHealthError(f"{self.uri}: bucket does not exist - create it first") from exc
+        return Manifest.from_json(obj["Body"].read().decode())
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        # One PUT replaces the object atomically: readers see the old or the new manifest, never a mix.
+        self.s3.put_object(Bucket=self.bucket, Key=self.key(MANIFEST_KEY), Body=manifest.to_json().encode())
+
+    def publish(self, local: Path, key: str) -> None:
+        self.s3.upload_file(str(local), self.bucket, self.key(key))
+        local.unlink()
+
+    def fetch(self, key: str, scratch: Path) -> Path:
+        dest = scratch / key
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self.s3.download_file(self.bucket, self.key(key), str(dest))
+        return dest
+
+    def delete(self, keys: list[str]) -> None:
+        for i in range(0, len(keys), 1000):
+            chunk = keys[i : i + 1000]
+            if chunk:
+                self.s3.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": self.key(k)} for k in chunk], "Quiet": True}
+                )
+
+    def collect_garbage(self, keep: set[str], databases: tuple[str, ...]) -> int:
+        stale = []
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for db in databases:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key(db) + "/"):
+                for obj in page.get("Contents", []):
+                    rel = obj["Key"][len(self.prefix) + 1 :] if self.prefix else obj["Key"]
+                    if rel.endswith(".parquet") and rel not in keep:
+                        stale.append(rel)
+        self.delete(stale)
+        return len(stale)
+
+
+def open_store(lake: str, scratch_root: Path | None = None):
+    if lake.startswith("s3://"):
+        import hashlib
+
+        base = scratch_root or Path(os.environ.get("MMHEALTH_CACHE", Path.home() / ".cache" / "mmhealth"))
+        work = base / ("s3-" + hashlib.sha256(lake.encode()).hexdigest()[:16])
+        return S3Store(lake, work)
+    if "://" in lake:
+        raise MMHealthError(f"{lake}: unsupported lake URI - use a local folder or s3://bucket/prefix")
+    return LocalStore(Path(lake))
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
