@@ -143,10 +143,14 @@ def _empty_like(image: "sitk.Image") -> "sitk.Image":
 
 @register("whole-volume", version="1")
 def whole_volume(image: "sitk.Image") -> "sitk.Image":
-    """Every voxel: what the reference notebook effectively did (all shape features constant). Kept only as a
-    baseline to compare against; never the default."""
+    """(Nearly) every voxel: what the reference notebook effectively did, which makes every shape feature
+    constant. Kept only as a baseline to compare against; never the default. A one-voxel border is left out
+    in-plane because pyradiomics refuses a mask without any background."""
+    import numpy as np
     import SimpleITK as sitk
 
-    mask = sitk.Image(image.GetSize(), sitk.sitkUInt8) + 1
+    arr = np.zeros(sitk.GetArrayViewFromImage(image).shape, np.uint8)
+    arr[..., 1:-1, 1:-1] = 1
+    mask = sitk.GetImageFromArray(arr)
     mask.CopyInformation(image)
     return mask

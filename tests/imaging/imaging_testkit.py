@@ -1,4 +1,5 @@
-"""Writes small, valid DICOM series for the imaging tests (and the benchmark when no generator output exists).
+"""Test kit for imaging: writes small, valid DICOM series (also used by the benchmark when no generator output
+exists) and runs the imaging reader over a folder.
 
 Each series is a CT volume with a soft-tissue "organ" (an ellipsoid) and a brighter spherical "lesion" inside
 it, plus noise. Geometry is real: ImagePositionPatient steps along the slice normal, so ordering can be
@@ -113,7 +114,7 @@ def _base(patient_id: str, study: str, series: str, sop_class: str, modality: st
     ds.PatientID, ds.PatientName = patient_id, f"Test^{patient_id}"
     ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
     ds.Modality, ds.StudyDate, ds.SeriesNumber = modality, "20240101", 1
-    ds.FrameOfReferenceUID = study + ".1"
+    ds.FrameOfReferenceUID = generate_uid(entropy_srcs=[study])
     return ds
 
 
@@ -122,3 +123,54 @@ def _pixels(ds: pydicom.Dataset, stored: np.ndarray) -> None:
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
     ds.PixelData = stored.tobytes()
+
+
+def lesion_volume_mm3(spec: SeriesSpec) -> float:
+    """Ground truth: the voxels the phantom's lesion covers, times the voxel volume."""
+    z, y, x = np.mgrid[0:spec.slices, 0:spec.size, 0:spec.size].astype(np.float32)
+    zmm = (z - (spec.slices - 1) / 2) * spec.slice_mm
+    ymm = (y - (spec.size - 1) / 2) * spec.pixel_mm
+    xmm = (x - (spec.size - 1) / 2) * spec.pixel_mm
+    lesion = (xmm - 3) ** 2 + (ymm + 2) ** 2 + zmm ** 2 <= spec.lesion_radius_mm ** 2
+    return float(lesion.sum()) * spec.pixel_mm * spec.pixel_mm * spec.slice_mm
+
+
+def write_volume(folder: Path, image, patient_id: str, names: Callable[[int], str] = lambda i: f"{i}.dcm") -> None:
+    """A SimpleITK image (integer voxels) written as one classic DICOM file per slice, geometry preserved."""
+    import SimpleITK as sitk
+
+    folder.mkdir(parents=True, exist_ok=True)
+    arr = sitk.GetArrayFromImage(image)
+    d = image.GetDirection()
+    row_dir, col_dir = (d[0], d[3], d[6]), (d[1], d[4], d[7])
+    sx, sy, _ = image.GetSpacing()
+    study, series = generate_uid(), generate_uid()
+    offset = int(min(arr.min(), 0))
+    for k in range(arr.shape[0]):
+        ds = _base(patient_id, study, series, "1.2.840.10008.5.1.4.1.1.4", "MR")
+        ds.InstanceNumber = k + 1
+        ds.ImagePositionPatient = list(image.TransformIndexToPhysicalPoint((0, 0, k)))
+        ds.ImageOrientationPatient = list(row_dir) + list(col_dir)
+        ds.PixelSpacing = [sy, sx]
+        ds.RescaleSlope, ds.RescaleIntercept = 1, offset
+        _pixels(ds, (arr[k] - offset).astype(np.uint16))
+        ds.BitsStored, ds.HighBit = 16, 15
+        ds.save_as(folder / names(k), enforce_file_format=True)
+
+
+def read_folder(root: Path, staging: Path, **options):
+    """Run the imaging reader over every file under `root`; returns (outputs, {table: pyarrow.Table})."""
+    import pyarrow.parquet as pq
+
+    from mmhealth.ingest.dicom import ImagingReader
+    from mmhealth.ingest.records import ParquetPart, ReadContext, SourceFile
+
+    reader = ImagingReader()
+    files = [SourceFile(p, p.relative_to(root).as_posix(), p.stat().st_size, "") for p in reader.discover(root)]
+    options.setdefault("workers", 1)
+    options.setdefault("progress", False)
+    ctx = ReadContext("test", staging, options=options)
+    outputs = list(reader.read(files, ctx))
+    tables = {o.table: pq.read_table(o.path) for o in outputs if isinstance(o, ParquetPart)}
+    return outputs, tables
+

@@ -1,0 +1,49 @@
+"""Imaging test fixtures: small DICOM series written once per session."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+# pytest runs with --import-mode=importlib, which puts no test folder on sys.path; the helper module is shared
+# by these tests and scripts/bench_imaging.py, so it is imported by path.
+sys.path.insert(0, str(Path(__file__).parent))
+from imaging_testkit import SeriesSpec, lesion_volume_mm3, read_folder, write_series  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _quiet_pydicom():
+    # Real test files carry values pydicom warns about (UI lengths, odd VRs); the warnings are not under test.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+COHORT_RADII_MM = (4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0)
+
+
+@pytest.fixture(scope="session")
+def cohort(tmp_path_factory) -> tuple[Path, list[dict]]:
+    """Ten CT series of ten patients, lesions of 4-13 mm radius; returns (root, manifest-like imaging list)."""
+    root = tmp_path_factory.mktemp("cohort")
+    manifest = []
+    for i, radius in enumerate(COHORT_RADII_MM):
+        spec = SeriesSpec(f"patient-{i:02d}", radius, seed=100 + i)
+        paths = write_series(root / spec.patient_id / "study" / "series", spec)
+        import pydicom
+
+        ds = pydicom.dcmread(paths[0], stop_before_pixels=True)
+        manifest.append({"patient_id": spec.patient_id, "study_instance_uid": ds.StudyInstanceUID,
+                         "series_instance_uid": ds.SeriesInstanceUID, "modality": "CT",
+                         "n_slices": spec.slices, "lesion_volume_mm3": lesion_volume_mm3(spec)})
+    return root, manifest
+
+
+@pytest.fixture(scope="session")
+def cohort_read(cohort, tmp_path_factory):
+    root, manifest = cohort
+    outputs, tables = read_folder(root, tmp_path_factory.mktemp("cohort-staging"))
+    return manifest, outputs, tables
