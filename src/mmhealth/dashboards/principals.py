@@ -1,0 +1,75 @@
+"""Who may see the dashboards: the QuickSight group named in the governance policy (`governance/*.yml`).
+
+The policy's `principals` map holds entries of `type: quicksight_group` with an `arn` and a `clearance`
+(public < internal < phi). The dashboards grant that group read access and leave out of its data sets every
+column classified above its clearance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmhealth.errors import MMHealthError
+
+
+@dataclass(frozen=True)
+class QuickSightGroup:
+    name: str
+    arn: str
+    clearance: str
+    source: str  # the policy file, or "command line"
+
+
+def _policy_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        return []
+    return sorted([*path.glob("*.yml"), *path.glob("*.yaml")])
+
+
+def groups_in_policy(path: Path) -> list[QuickSightGroup]:
+    import yaml
+
+    found = []
+    for file in _policy_files(path):
+        try:
+            doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise MMHealthError(f"{file}: not valid YAML ({exc.__class__.__name__}) - fix the policy file") from None
+        principals = doc.get("principals") if isinstance(doc, dict) else None
+        if not isinstance(principals, dict):
+            continue
+        for name, spec in principals.items():
+            if isinstance(spec, dict) and spec.get("type") == "quicksight_group" and spec.get("arn"):
+                found.append(QuickSightGroup(name, spec["arn"], spec.get("clearance", "public"), str(file)))
+    return found
+
+
+def resolve_group(
+    policy: Path, *, group: str | None, group_arn: str | None, clearance: str | None, account: str, region: str,
+    namespace: str = "default",
+) -> QuickSightGroup:
+    """The group to grant. Order: an explicit --group-arn; a policy principal matching --group (by principal
+    name or the group name at the end of its ARN); the policy's only QuickSight group; else --group built into
+    an ARN in this account. Clearance defaults to the policy's, else `internal`."""
+    if group_arn:
+        return QuickSightGroup(group_arn.rsplit("/", 1)[-1], group_arn, clearance or "internal", "command line")
+    in_policy = groups_in_policy(policy)
+    if group:
+        for g in in_policy:
+            if group in (g.name, g.arn.rsplit("/", 1)[-1]):
+                return QuickSightGroup(g.name, g.arn, clearance or g.clearance, g.source)
+        arn = f"arn:aws:quicksight:{region}:{account}:group/{namespace}/{group}"
+        return QuickSightGroup(group, arn, clearance or "internal", "command line")
+    if len(in_policy) == 1:
+        g = in_policy[0]
+        return QuickSightGroup(g.name, g.arn, clearance or g.clearance, g.source)
+    if not in_policy:
+        raise MMHealthError(
+            f"{policy}: no principal of type quicksight_group in the governance policy - add one, or pass "
+            "--group NAME or --group-arn ARN"
+        )
+    names = ", ".join(g.name for g in in_policy)
+    raise MMHealthError(f"{policy}: several QuickSight groups ({names}) - choose one with --group NAME")

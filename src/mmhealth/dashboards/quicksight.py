@@ -1,0 +1,400 @@
+"""QuickSight as code: the request bodies for the data source, the data sets and the two dashboards.
+
+Everything here is pure: it turns `layout.py` and the dbt manifest into the parameters of the QuickSight API's
+CreateDataSource / CreateDataSet / CreateDashboard calls. `deploy.py` sends them; `--dry-run` only writes them
+as JSON for review. Each body is checked against botocore's service model (`validate_request`), so a definition
+that AWS would reject fails here, offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mmhealth.dashboards.layout import Dashboard, Field, Visual
+from mmhealth.dashboards.manifest import Manifest, Model, quicksight_type, sensitivity_rank
+from mmhealth.errors import MMHealthError
+
+PATIENT_PARAMETER = "PatientKey"
+DATA_SOURCE_ID = "mmhealth-athena"
+ID_PREFIX = "mmhealth-"
+
+# Least privilege for the analysts group: read and use, never change or delete.
+DATA_SOURCE_ACTIONS = [
+    "quicksight:DescribeDataSource",
+    "quicksight:DescribeDataSourcePermissions",
+    "quicksight:PassDataSource",
+]
+DATA_SET_ACTIONS = [
+    "quicksight:DescribeDataSet",
+    "quicksight:DescribeDataSetPermissions",
+    "quicksight:PassDataSet",
+    "quicksight:DescribeIngestion",
+    "quicksight:ListIngestions",
+]
+DASHBOARD_ACTIONS = [
+    "quicksight:DescribeDashboard",
+    "quicksight:ListDashboardVersions",
+    "quicksight:QueryDashboard",
+]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the assets go and who may see them."""
+
+    account: str
+    region: str
+    data_source_arn: str
+    group_arn: str
+    group_clearance: str = "internal"  # highest column sensitivity the group may read
+    catalog: str = "AwsDataCatalog"
+    import_mode: str = "DIRECT_QUERY"
+
+    def arn(self, kind: str, resource_id: str) -> str:
+        return f"arn:aws:quicksight:{self.region}:{self.account}:{kind}/{resource_id}"
+
+
+@dataclass
+class Plan:
+    """All request bodies, keyed by API operation, plus what was left out and why."""
+
+    data_source: dict | None
+    data_sets: list[dict]
+    dashboards: list[dict]
+    notes: list[str] = field(default_factory=list)
+
+
+def group_arn(account: str, region: str, group: str, namespace: str = "default") -> str:
+    return f"arn:aws:quicksight:{region}:{account}:group/{namespace}/{group}"
+
+
+def data_set_id(model: str) -> str:
+    return f"{ID_PREFIX}{model.replace('_', '-')}"
+
+
+def data_source_request(target: Target, workgroup: str, data_source_id: str = DATA_SOURCE_ID) -> dict:
+    return {
+        "AwsAccountId": target.account,
+        "DataSourceId": data_source_id,
+        "Name": "mmhealth Athena",
+        "Type": "ATHENA",
+        "DataSourceParameters": {"AthenaParameters": {"WorkGroup": workgroup}},
+        "Permissions": [{"Principal": target.group_arn, "Actions": DATA_SOURCE_ACTIONS}],
+        "Tags": [{"Key": "project", "Value": "mmhealth"}],
+    }
+
+
+def data_set_request(model: Model, target: Target, needed: set[str], notes: list[str]) -> dict:
+    """CreateDataSet body for one dbt model: an Athena relational table with the manifest's column types.
+    Columns above the group's clearance, and nested types QuickSight cannot read, are left out (noted); a
+    column a visual needs must survive, else this is an error naming the column and the fix."""
+    limit = sensitivity_rank(target.group_clearance)
+    input_columns, descriptions = [], []
+    for col in model.columns:
+        try:
+            qs_type = quicksight_type(col.data_type)
+        except ValueError as exc:
+            raise MMHealthError(
+                f"{model.path}: column '{col.name}' of {model.name}: {exc} - declare data_type in the model's "
+                "YAML (contract) so QuickSight gets the right column type"
+            ) from None
+        if qs_type is None:
+            notes.append(f"{model.name}.{col.name}: nested type {col.data_type} left out of the data set")
+            continue
+        if sensitivity_rank(col.sensitivity) > limit:
+            notes.append(
+                f"{model.name}.{col.name}: sensitivity {col.sensitivity or 'unclassified'} above the group's "
+                f"clearance {target.group_clearance}; left out of the data set"
+            )
+            continue
+        input_columns.append({"Name": col.name, "Type": qs_type})
+        if col.description:
+            descriptions.append(
+                {"TagColumnOperation": {"ColumnName": col.name, "Tags": [{"ColumnDescription": {"Text": col.description[:500]}}]}}
+            )
+    kept = {c["Name"] for c in input_columns}
+    missing = sorted(needed - kept)
+    if missing:
+        raise MMHealthError(
+            f"{model.path}: {model.name} lacks column(s) {', '.join(missing)} that the dashboards use (absent, "
+            f"untyped or above clearance '{target.group_clearance}') - fix the model or the group's clearance"
+        )
+    if not input_columns:
+        raise MMHealthError(f"{model.path}: {model.name} has no columns in the manifest - describe them in its YAML")
+    logical = {"Alias": model.name, "Source": {"PhysicalTableId": "dbt"}}
+    if descriptions:
+        logical["DataTransforms"] = descriptions
+    return {
+        "AwsAccountId": target.account,
+        "DataSetId": data_set_id(model.name),
+        "Name": f"mmhealth {model.name}",
+        "PhysicalTableMap": {
+            "dbt": {
+                "RelationalTable": {
+                    "DataSourceArn": target.data_source_arn,
+                    "Catalog": target.catalog,
+                    "Schema": model.schema,
+                    "Name": model.alias,
+                    "InputColumns": input_columns,
+                }
+            }
+        },
+        "LogicalTableMap": {"dbt": logical},
+        "ImportMode": target.import_mode,
+        "Permissions": [{"Principal": target.group_arn, "Actions": DATA_SET_ACTIONS}],
+        "Tags": [{"Key": "project", "Value": "mmhealth"}, {"Key": "dbt_model", "Value": model.name}],
+    }
+
+
+def _text(text: str) -> dict:
+    return {"Visibility": "VISIBLE", "FormatText": {"PlainText": text}}
+
+
+class _Fields:
+    """Turns layout fields into QuickSight field shapes, knowing each column's type."""
+
+    def __init__(self, visual: Visual, types: dict[str, str], min_cell: int):
+        self.visual = visual
+        self.types = types
+        self.min_cell = min_cell
+
+    def column(self, f: Field) -> dict:
+        return {"DataSetIdentifier": self.visual.model, "ColumnName": f.column}
+
+    def field_id(self, f: Field, slot: str) -> str:
+        return f"{self.visual.id}.{slot}.{f.column}"
+
+    def dimension(self, f: Field, slot: str) -> dict:
+        qs_type = self.types[f.column]
+        body = {"FieldId": self.field_id(f, slot), "Column": self.column(f)}
+        if qs_type == "DATETIME":
+            return {"DateDimensionField": {**body, "DateGranularity": "YEAR"}}
+        if qs_type in ("INTEGER", "DECIMAL"):
+            return {"NumericalDimensionField": body}
+        return {"CategoricalDimensionField": body}
+
+    def measure(self, f: Field, slot: str) -> dict:
+        qs_type = self.types[f.column]
+        body = {"FieldId": self.field_id(f, slot), "Column": self.column(f)}
+        if qs_type not in ("INTEGER", "DECIMAL"):
+            # Counting rows of a text column (e.g. events): QuickSight's categorical COUNT.
+            return {"CategoricalMeasureField": {**body, "AggregationFunction": "COUNT"}}
+        measure = {**body, "AggregationFunction": {"SimpleNumericalAggregation": f.aggregation}}
+        if f.suppressible:
+            # Suppressed counts are NULL in the marts; show them as "<11", never blank or zero.
+            measure["FormatConfiguration"] = {
+                "FormatConfiguration": {
+                    "NumberDisplayFormatConfiguration": {
+                        "NullValueFormatConfiguration": {"NullString": f"<{self.min_cell}"}
+                    }
+                }
+            }
+        return {"NumericalMeasureField": measure}
+
+    def unaggregated(self, f: Field) -> dict:
+        body: dict = {"FieldId": self.field_id(f, "col"), "Column": self.column(f)}
+        if f.suppressible:
+            body["FormatConfiguration"] = {
+                "NumberFormatConfiguration": {
+                    "FormatConfiguration": {
+                        "NumberDisplayFormatConfiguration": {
+                            "NullValueFormatConfiguration": {"NullString": f"<{self.min_cell}"}
+                        }
+                    }
+                }
+            }
+        return body
+
+
+def visual_definition(visual: Visual, types: dict[str, str], min_cell: int) -> dict:
+    fields = _Fields(visual, types, min_cell)
+    common = {"VisualId": visual.id, "Title": _text(visual.title)}
+    if visual.subtitle:
+        common["Subtitle"] = _text(visual.subtitle)
+    if visual.kind in ("bar", "line"):
+        wells: dict = {
+            "Category": [fields.dimension(visual.x, "x")] if visual.x else [],
+            "Values": [fields.measure(v, "y") for v in visual.values],
+        }
+        if visual.color:
+            wells["Colors"] = [fields.dimension(visual.color, "color")]
+        if visual.kind == "bar":
+            config = {
+                "FieldWells": {"BarChartAggregatedFieldWells": wells},
+                "Orientation": "VERTICAL",
+                "BarsArrangement": "CLUSTERED",
+            }
+            return {"BarChartVisual": {**common, "ChartConfiguration": config, "Actions": []}}
+        config = {"FieldWells": {"LineChartAggregatedFieldWells": wells}}
+        return {"LineChartVisual": {**common, "ChartConfiguration": config, "Actions": []}}
+    if visual.kind == "table":
+        config = {"FieldWells": {"TableUnaggregatedFieldWells": {"Values": [fields.unaggregated(c) for c in visual.columns]}}}
+        return {"TableVisual": {**common, "ChartConfiguration": config, "Actions": []}}
+    raise ValueError(f"visual kind {visual.kind!r} has no QuickSight rendering")
+
+
+def dashboard_request(
+    dash: Dashboard, target: Target, types_by_model: dict[str, dict[str, str]], min_cell: int = 11
+) -> dict:
+    declarations = [
+        {"Identifier": model, "DataSetArn": target.arn("dataset", data_set_id(model))} for model in dash.models()
+    ]
+    sheets = []
+    for sheet in dash.sheets:
+        body: dict = {
+            "SheetId": sheet.id,
+            "Name": sheet.name,
+            "Title": sheet.name,
+            "Visuals": [visual_definition(v, types_by_model[v.model], min_cell) for v in sheet.visuals],
+            "Layouts": [
+                {
+                    "Configuration": {
+                        "GridLayout": {
+                            "Elements": [
+                                {"ElementId": v.id, "ElementType": "VISUAL", "ColumnSpan": 18, "RowSpan": 12}
+                                for v in sheet.visuals
+                            ]
+                        }
+                    }
+                }
+            ],
+            "ContentType": "INTERACTIVE",
+        }
+        if sheet.description:
+            body["Description"] = sheet.description
+        if dash.patient_filter_column:
+            body["ParameterControls"] = [
+                {
+                    "Dropdown": {
+                        "ParameterControlId": f"{sheet.id}-patient-control",
+                        "Title": "Patient",
+                        "SourceParameterName": PATIENT_PARAMETER,
+                        "Type": "SINGLE_SELECT",
+                        "SelectableValues": {
+                            "LinkToDataSetColumn": {
+                                "DataSetIdentifier": dash.patient_list_model,
+                                "ColumnName": dash.patient_filter_column,
+                            }
+                        },
+                    }
+                }
+            ]
+        sheets.append(body)
+    definition: dict = {"DataSetIdentifierDeclarations": declarations, "Sheets": sheets}
+    if dash.patient_filter_column:
+        definition["ParameterDeclarations"] = [
+            {"StringParameterDeclaration": {"ParameterValueType": "SINGLE_VALUED", "Name": PATIENT_PARAMETER}}
+        ]
+        definition["FilterGroups"] = patient_filter_groups(dash)
+    return {
+        "AwsAccountId": target.account,
+        "DashboardId": dash.id,
+        "Name": dash.name,
+        "Definition": definition,
+        "Permissions": [{"Principal": target.group_arn, "Actions": DASHBOARD_ACTIONS}],
+        "DashboardPublishOptions": {
+            "AdHocFilteringOption": {"AvailabilityStatus": "DISABLED"},
+            "ExportToCSVOption": {"AvailabilityStatus": "DISABLED"},
+            "SheetControlsOption": {"VisibilityState": "EXPANDED"},
+        },
+        "Tags": [{"Key": "project", "Value": "mmhealth"}],
+    }
+
+
+def patient_filter_groups(dash: Dashboard) -> list[dict]:
+    """One filter group per data set: a filter reads one data set's column, so each modality's data set gets
+    its own `patient_key = ${PatientKey}` filter, scoped to exactly the visuals built on it."""
+    groups = []
+    for model in dash.models():
+        visual_ids_by_sheet = {
+            sheet.id: [v.id for v in sheet.visuals if v.model == model] for sheet in dash.sheets
+        }
+        scoping = [
+            {"SheetId": sheet_id, "Scope": "SELECTED_VISUALS", "VisualIds": ids}
+            for sheet_id, ids in visual_ids_by_sheet.items()
+            if ids
+        ]
+        if not scoping:
+            continue
+        groups.append(
+            {
+                "FilterGroupId": f"patient-{model.replace('_', '-')}",
+                "Filters": [
+                    {
+                        "CategoryFilter": {
+                            "FilterId": f"patient-{model.replace('_', '-')}-key",
+                            "Column": {"DataSetIdentifier": model, "ColumnName": dash.patient_filter_column},
+                            "Configuration": {
+                                "CustomFilterConfiguration": {
+                                    "MatchOperator": "EQUALS",
+                                    "ParameterName": PATIENT_PARAMETER,
+                                    "NullOption": "NON_NULLS_ONLY",
+                                }
+                            },
+                        }
+                    }
+                ],
+                "ScopeConfiguration": {"SelectedSheets": {"SheetVisualScopingConfigurations": scoping}},
+                "Status": "ENABLED",
+                "CrossDataset": "SINGLE_DATASET",
+            }
+        )
+    return groups
+
+
+def build_plan(
+    dashboards: tuple[Dashboard, ...],
+    manifest: Manifest,
+    target: Target,
+    *,
+    min_cell: int = 11,
+    data_source: dict | None = None,
+) -> Plan:
+    """Every request body for the given dashboards. Data sets cover each model any visual reads."""
+    notes: list[str] = []
+    needed: dict[str, set[str]] = {}
+    for dash in dashboards:
+        for model in dash.models():
+            needed.setdefault(model, set())
+            if dash.patient_filter_column:
+                needed[model].add(dash.patient_filter_column)
+        for visual in dash.visuals():
+            needed[visual.model].update(f.column for f in visual.fields())
+    data_sets, types_by_model = [], {}
+    for model_name in needed:
+        request = data_set_request(manifest.model(model_name), target, needed[model_name], notes)
+        data_sets.append(request)
+        columns = request["PhysicalTableMap"]["dbt"]["RelationalTable"]["InputColumns"]
+        types_by_model[model_name] = {c["Name"]: c["Type"] for c in columns}
+    boards = [dashboard_request(d, target, types_by_model, min_cell) for d in dashboards]
+    return Plan(data_source=data_source, data_sets=data_sets, dashboards=boards, notes=notes)
+
+
+def validate_request(operation: str, params: dict) -> None:
+    """Raise botocore's ParamValidationError when `params` do not fit the QuickSight operation's input shape
+    (the same check the client makes before sending, available here without a client or credentials)."""
+    from botocore.validate import validate_parameters
+
+    model = _service_model()
+    validate_parameters(params, model.operation_model(operation).input_shape)
+
+
+_SERVICE_MODEL = None
+
+
+def _service_model():
+    global _SERVICE_MODEL
+    if _SERVICE_MODEL is None:
+        import botocore.session
+
+        _SERVICE_MODEL = botocore.session.get_session().get_service_model("quicksight")
+    return _SERVICE_MODEL
+
+
+def validate_plan(plan: Plan) -> None:
+    if plan.data_source:
+        validate_request("CreateDataSource", plan.data_source)
+    for request in plan.data_sets:
+        validate_request("CreateDataSet", request)
+    for request in plan.dashboards:
+        validate_request("CreateDashboard", request)
