@@ -1,0 +1,87 @@
+"""A Great Expectations expectation for the mart schema in logical types, registered on import.
+
+GE's `expect_column_values_to_be_in_type_list` compares pandas dtypes by name and misses pandas 3's default
+string dtype and the nullable integer dtypes DuckDB returns for columns with nulls. The gate declares logical
+types (string, integer, float, number, boolean, date, timestamp) once per mart; this expectation maps the engine's
+types (pandas dtypes or SQL types, from GE's `table.column_types` metric) to those and reports every mismatch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Dict, Optional, Tuple
+
+import pandas as pd
+from great_expectations.expectations.expectation import BatchExpectation
+
+# Declared type -> logical types of the engine that satisfy it. pandas cannot tell a DATE from a TIMESTAMP.
+ACCEPTS: dict[str, set[str]] = {
+    "string": {"string"},
+    "integer": {"integer"},
+    "float": {"float"},
+    "number": {"integer", "float"},
+    "boolean": {"boolean"},
+    "date": {"date", "timestamp"},
+    "timestamp": {"timestamp"},
+}
+
+
+def logical_type(engine_type: Any) -> str:
+    """pandas dtype or SQL type -> one of string, integer, float, boolean, date, timestamp, other."""
+    if isinstance(engine_type, (str,)) or not _is_pandas_dtype(engine_type):
+        name = str(engine_type).upper()
+        if "BOOL" in name:
+            return "boolean"
+        if "INT" in name:
+            return "integer"
+        if any(t in name for t in ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")):
+            return "float"
+        if "TIMESTAMP" in name or "DATETIME" in name:
+            return "timestamp"
+        if name.startswith("DATE"):
+            return "date"
+        if any(t in name for t in ("CHAR", "STRING", "TEXT")):
+            return "string"
+        return "other"
+    api = pd.api.types
+    if api.is_bool_dtype(engine_type):
+        return "boolean"
+    if api.is_integer_dtype(engine_type):
+        return "integer"
+    if api.is_float_dtype(engine_type):
+        return "float"
+    if api.is_datetime64_any_dtype(engine_type):
+        return "timestamp"
+    if api.is_string_dtype(engine_type) or api.is_object_dtype(engine_type):
+        return "string"
+    return "other"
+
+
+def _is_pandas_dtype(t: Any) -> bool:
+    import numpy as np
+
+    return isinstance(t, (np.dtype, pd.api.extensions.ExtensionDtype))
+
+
+def type_mismatches(column_types: list[dict], declared: dict[str, str]) -> dict[str, str]:
+    """Column -> 'declared X, found Y' for every declared column whose engine type does not satisfy it."""
+    found = {str(c["name"]): logical_type(c["type"]) for c in column_types}
+    out = {}
+    for col, want in declared.items():
+        if col in found and found[col] not in ACCEPTS[want]:
+            out[col] = f"declared {want}, found {found[col]}"
+    return out
+
+
+class ExpectTableColumnsToHaveLogicalTypes(BatchExpectation):
+    """Expect each declared column to have the declared logical type (columns absent are another check's job)."""
+
+    column_types: Dict[str, str]
+    metric_dependencies: ClassVar[Tuple[str, ...]] = ("table.column_types",)
+    success_keys: ClassVar[Tuple[str, ...]] = ("column_types",)
+    args_keys: ClassVar[Tuple[str, ...]] = ("column_types",)
+    library_metadata: ClassVar[Dict[str, Any]] = {"tags": ["schema"], "contributors": ["mmhealth"]}
+
+    def _validate(self, metrics: Dict, runtime_configuration: Optional[dict] = None, execution_engine=None):
+        bad = type_mismatches(metrics["table.column_types"], self.configuration.kwargs["column_types"])
+        observed = sorted(f"{c}: {why}" for c, why in bad.items())
+        return {"success": not bad, "result": {"observed_value": observed, "details": {"mismatches": bad}}}

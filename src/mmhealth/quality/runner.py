@@ -1,0 +1,254 @@
+"""Run a quality checkpoint: load the marts, fill in run-time bounds, let Great Expectations validate, record.
+
+The checked-in GE project (`expectations/`) is copied into `$MMHEALTH_LAKE/quality/gx/` before each run, so
+validation results and Data Docs accumulate with the lake they describe and the repository stays clean.
+
+GE's pandas datasource takes its dataframe as a *run* parameter, shared by every validation definition of a
+checkpoint run; the checkpoint is therefore executed once per mart, as a slice holding that mart's validation
+definitions (saved in the working copy as `<checkpoint>__<mart>`), all under one run id. Drift validations of a mart without an accepted baseline are
+left out of the run and reported as skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from mmhealth.errors import MMHealthError
+from mmhealth.quality import baseline as bl
+from mmhealth.quality.compile import GENERATED_DIRS, checkpoint_name, stale_files, validations_for
+from mmhealth.quality.data import content_hash, quality_dir, read_marts
+from mmhealth.quality.results import Failure, MartResult, RunResult, write_result
+from mmhealth.quality.spec import GateSpec, load_spec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    project: Path
+    lake: Path
+    checkpoint: str = "pre_feature_store"
+    target: str = "local"
+    accept: bool = False
+    baselines: Path | None = None
+
+    @property
+    def quality(self) -> Path:
+        return quality_dir(self.lake)
+
+    @property
+    def baseline_dir(self) -> Path:
+        return self.baselines or self.quality / "baselines"
+
+
+def default_project() -> Path:
+    """`./expectations` when run from a checkout, else the one beside the installed package's repository."""
+    env = os.environ.get("MMHEALTH_EXPECTATIONS")
+    if env:
+        return Path(env)
+    here = Path("expectations")
+    if (here / "gate.yml").exists():
+        return here
+    return Path(__file__).resolve().parents[3] / "expectations"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def prepare_workdir(project: Path, workdir: Path) -> Path:
+    """Fresh copy of the checked-in GE project into `workdir`, keeping its `uncommitted/` history."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(project / "great_expectations.yml", workdir / "great_expectations.yml")
+    for d in GENERATED_DIRS:
+        shutil.rmtree(workdir / d, ignore_errors=True)
+        shutil.copytree(project / d, workdir / d)
+    (workdir / "plugins").mkdir(exist_ok=True)
+    return workdir
+
+
+def run_check(opts: CheckOptions, frames: dict[str, pd.DataFrame] | None = None,
+              progress: Callable[[str], None] | None = None) -> RunResult:
+    """Validate the checkpoint's marts; write the JSON result and Data Docs; accept a drift baseline if due.
+
+    `frames` (mart -> DataFrame) replaces reading the warehouse: the tests and the benchmark use it."""
+    spec = load_spec(opts.project / "gate.yml")
+    stale = stale_files(spec, opts.project)
+    if stale:
+        raise MMHealthError(
+            f"{opts.project}: GE project is stale against gate.yml ({', '.join(stale[:3])}...) - "
+            "run `mmhealth quality compile`"
+        )
+    cp_spec = spec.checkpoint(opts.checkpoint)
+    started = _utcnow()
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    if frames is None:
+        frames = read_marts(opts.lake, opts.target, cp_spec.marts)
+    missing = [m for m in cp_spec.marts if m not in frames]
+    if missing:
+        raise MMHealthError(f"marts {missing} not provided - build them with `dbt build`")
+    hashes = {m: content_hash(frames[m]) for m in cp_spec.marts}
+
+    baselines: dict[str, bl.Baseline | None] = {}
+    params: dict[str, float] = {}
+    for name in cp_spec.marts:
+        mart = spec.mart(name)
+        params.update(bl.label_parameters(spec, mart, frames[name]))
+        if mart.drift:
+            baselines[name] = bl.load_baseline(opts.baseline_dir, mart)
+            if baselines[name] is not None:
+                params.update(baselines[name].parameters())
+
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    # Registers mmhealth's expectations with GE before the suites that use them are loaded.
+    from mmhealth.quality import gx_deid, gx_schema  # noqa: F401
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    workdir = prepare_workdir(opts.project, opts.quality / "gx")
+    ctx = gx.get_context(mode="file", context_root_dir=str(workdir))
+    checkpoint = ctx.checkpoints.get(checkpoint_name(opts.checkpoint, opts.target))
+    all_vds = {vd.name: vd for vd in checkpoint.validation_definitions}
+    gx_run_id = RunIdentifier(run_name=run_id, run_time=started)
+
+    failures: list[Failure] = []
+    status: dict[str, dict[str, str]] = {m: {} for m in cp_spec.marts}
+    evaluated = 0
+    for name in cp_spec.marts:
+        if progress:
+            progress(name)
+        wanted = []
+        for v in validations_for(spec, opts.checkpoint, opts.target):
+            if v.mart != name:
+                continue
+            if v.kind == "drift" and baselines.get(name) is None:
+                status[name]["drift"] = "skipped (no accepted baseline yet)"
+                continue
+            wanted.append(all_vds[v.name])
+        # GE refuses to run a checkpoint edited in memory, so each slice is saved (in the working copy only).
+        part = ctx.checkpoints.add_or_update(gx.Checkpoint(
+            name=f"{checkpoint.name}__{name}", validation_definitions=wanted,
+            actions=checkpoint.actions, result_format=checkpoint.result_format,
+        ))
+        batch_parameters = {"dataframe": frames[name]} if opts.target == "local" else None
+        result = part.run(batch_parameters=batch_parameters, expectation_parameters=params, run_id=gx_run_id)
+        for vr in result.run_results.values():
+            kind = _kind(vr.suite_name)
+            status[name][kind] = "passed" if vr.success else "failed"
+            for er in vr.results:
+                evaluated += 1
+                if not er.success:
+                    failures.append(_failure(name, vr.suite_name, er))
+
+    docs = _finish_docs(workdir)
+    gate_ok = {m: all(s != "failed" for k, s in status[m].items() if k != "drift") for m in cp_spec.marts}
+    drift_ok = {m: status[m].get("drift") != "failed" for m in cp_spec.marts}
+    baseline_notes: dict[str, str] = {}
+    notes: list[str] = []
+    finished = _utcnow()
+    for name in cp_spec.marts:
+        mart = spec.mart(name)
+        if not mart.drift:
+            continue
+        current = baselines.get(name)
+        if gate_ok[name] and (opts.accept or current is None):
+            reason = "accepted with --accept" if opts.accept else "first passing run"
+            new = bl.compute_baseline(frames[name], mart, spec.drift, run_id=run_id,
+                                      accepted_at=finished.isoformat(), content_hash=hashes[name], reason=reason)
+            bl.save_baseline(opts.baseline_dir, new)
+            baseline_notes[name] = f"accepted this run ({reason})"
+            if opts.accept and not drift_ok[name]:
+                # An explicit accept supersedes drift against the previous baseline: this data *is* the baseline.
+                status[name]["drift"] = "accepted (drift from previous baseline overridden by --accept)"
+                failures = [f for f in failures if not (f.mart == name and f.check == "drift")]
+                drift_ok[name] = True
+        elif current is not None:
+            baseline_notes[name] = f"compared with run {current.run_id} ({current.reason}, {current.accepted_at})"
+        else:
+            baseline_notes[name] = "none: the gate failed, so this run was not accepted"
+        if opts.accept and not gate_ok[name]:
+            notes.append(f"{name}: not accepted as drift baseline because other suites failed")
+
+    marts = {
+        m: MartResult(m, int(len(frames[m])), hashes[m], gate_ok[m] and drift_ok[m], status[m])
+        for m in cp_spec.marts
+    }
+    result = RunResult(
+        run_id=run_id, checkpoint=opts.checkpoint, target=opts.target, started_at=started.isoformat(),
+        finished_at=_utcnow().isoformat(), success=all(r.success for r in marts.values()), marts=marts,
+        failures=failures, evaluated=evaluated, data_docs=str(docs) if docs else None,
+        baselines=baseline_notes, notes=notes,
+    )
+    write_result(opts.quality, result)
+    return result
+
+
+def _kind(suite_name: str) -> str:
+    if suite_name.endswith("__drift"):
+        return "drift"
+    if suite_name == "deidentification":
+        return "deidentification"
+    return "contract"
+
+
+def _failure(mart: str, suite: str, er) -> Failure:
+    cfg = er.expectation_config
+    kwargs = dict(cfg.kwargs)
+    res = er.result or {}
+    if er.exception_info and er.exception_info.get("raised_exception"):
+        observed = f"error: {str(er.exception_info.get('exception_message'))[:120]}"
+    elif "unexpected_count" in res and res.get("unexpected_count"):
+        observed = f"{res['unexpected_count']} unexpected ({res.get('unexpected_percent', 0):.1f}%)"
+    else:
+        observed = _short(res.get("observed_value"))
+    meta = cfg.meta or {}
+    expected = _expected(cfg.type, kwargs, meta)
+    column = kwargs.get("column") or (",".join(kwargs["column_list"]) if "column_list" in kwargs else None)
+    return Failure(mart, suite, str(meta.get("check", "")), cfg.type, column, observed, expected)
+
+
+def _expected(type_: str, kwargs: dict, meta: dict) -> str:
+    if "column_types" in kwargs:
+        return "declared logical types"
+    if "min_value" in kwargs or "max_value" in kwargs:
+        lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+        return f"[{'-inf' if lo is None else _num(lo)}, {'inf' if hi is None else _num(hi)}]"
+    if "column_set" in kwargs:
+        return f"exactly {len(kwargs['column_set'])} declared columns"
+    if "patterns" in kwargs:
+        return "no identifier-like column names"
+    if "shapes" in kwargs:
+        return "no identifier-shaped values"
+    return type_.removeprefix("expect_").replace("_", " ")
+
+
+def _num(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _short(value, limit: int = 80) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _finish_docs(workdir: Path) -> Path | None:
+    from mmhealth.quality.datadocs import make_offline
+
+    site = workdir / "uncommitted" / "data_docs" / "local_site"
+    index = site / "index.html"
+    if not index.exists():
+        return None
+    make_offline(site)
+    return index
