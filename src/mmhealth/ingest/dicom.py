@@ -279,12 +279,12 @@ def read_header(path: Path, source: str) -> HeaderOutcome:
     study_uid = (_scalar(_get(ds, "StudyInstanceUID"), "str") or "").strip()
     series_uid = (_scalar(_get(ds, "SeriesInstanceUID"), "str") or "").strip()
     sop_uid = (_scalar(_get(ds, "SOPInstanceUID"), "str") or _meta(ds, "MediaStorageSOPInstanceUID") or "").strip()
+    if pixel_problem:  # first: in a file cut short, missing identifiers are a symptom, not the cause
+        return Rejection(source, pixel_problem, _identity(ds))
     for name, value in (("PatientID", patient_id), ("StudyInstanceUID", study_uid),
                         ("SeriesInstanceUID", series_uid), ("SOPInstanceUID", sop_uid)):
         if not value:
             return Rejection(source, f"missing-{name.lower()}: {name} is absent or empty", _identity(ds))
-    if pixel_problem:
-        return Rejection(source, pixel_problem, _identity(ds))
 
     frames = _scalar(_get(ds, "NumberOfFrames"), "int") or 1
     attributes = {kw.lower(): _scalar(_get(ds, kw), kind) for kw, kind in ALL_KEYWORDS.items()}
@@ -337,14 +337,15 @@ def _check_pixel_element(fp: Any, ds: Any, path: Path) -> tuple[str | None, bool
     delimiter. Decoding is left to the pixel stage; this only catches files cut short, cheaply."""
     start = fp.tell()
     header = fp.read(12)
-    if len(header) < 8:
-        return None, False
+    size = os.fstat(fp.fileno()).st_size
     implicit, little = _encoding(ds)
     endian = "<" if little else ">"
-    group, elem = struct.unpack(endian + "HH", header[:4])
-    tag = (group << 16) | elem
+    tag = None
+    if len(header) >= 8:
+        group, elem = struct.unpack(endian + "HH", header[:4])
+        tag = (group << 16) | elem
     if tag not in PIXEL_DATA_TAGS:
-        return None, False
+        return _header_cut_short(ds, size), False
     if implicit:
         (length,) = struct.unpack(endian + "L", header[4:8])
         value_start = start + 8
@@ -353,7 +354,6 @@ def _check_pixel_element(fp: Any, ds: Any, path: Path) -> tuple[str | None, bool
             return "truncated: pixel data element header cut short", True
         (length,) = struct.unpack(endian + "L", header[8:12])
         value_start = start + 12
-    size = os.fstat(fp.fileno()).st_size
     if length == 0xFFFFFFFF:
         return _check_fragments(fp, value_start, size, endian), True
     if value_start + length > size:
@@ -367,6 +367,25 @@ def _check_pixel_element(fp: Any, ds: Any, path: Path) -> tuple[str | None, bool
     if length < expected:
         return f"truncated: pixel data holds {length} bytes, {rows}x{cols}x{frames} frames need {expected}", True
     return None, True
+
+
+def _header_cut_short(ds: Any, size: int) -> str | None:
+    """For a file without pixel data: pydicom stops quietly at the end of a file cut inside an element. A
+    clean file ends exactly where its last element's value ends; anything else means it was cut short."""
+    last = None
+    for tag in ds.keys():
+        last = ds.get_item(tag)  # the raw element: no value conversion
+    if last is None:
+        return f"truncated: no dataset after the file meta information (file of {size} bytes)"
+    tell, length = getattr(last, "value_tell", None), getattr(last, "length", None)
+    if tell is None or length is None or length == 0xFFFFFFFF:
+        return None  # converted or undefined-length last element: no cheap way to tell, assume complete
+    end = tell + length
+    if end > size:
+        return f"truncated: the header's last element needs {end} bytes, the file holds {size}"
+    if end < size:
+        return f"truncated: {size - end} stray bytes after the last complete element (byte {end})"
+    return None
 
 
 def _check_fragments(fp: Any, pos: int, size: int, endian: str) -> str | None:

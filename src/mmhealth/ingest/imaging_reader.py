@@ -57,7 +57,9 @@ def read_imaging(files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
                 outcomes[f.rel] = o
 
     yield from run_outcomes(outcomes, ctx, segmenter=segmenter, workers=options.get("workers"),
-                            radiomics=options.get("radiomics", True), progress=options.get("progress", True))
+                            radiomics=options.get("radiomics", True),
+                            # the lake passes a progress bar only when it shows one; ours follows suit
+                            progress=options.get("progress", ctx.progress is not None))
 
 
 def run_outcomes(outcomes: dict[str, Any], ctx: ReadContext, *, segmenter: str | None = None,
