@@ -20,6 +20,8 @@ MARKER = "<!-- mmhealth: offline data docs -->"
 _EXTERNAL_SCRIPT = re.compile(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.IGNORECASE)
 _EXTERNAL_LINK = re.compile(r'<link[^>]*\bhref="https?://[^"]*"[^>]*>\s*', re.IGNORECASE)
 _EXTERNAL_IMG = re.compile(r'(<img[^>]*\bsrc=")https?://[^"]*logo[^"]*(")', re.IGNORECASE)
+# GE writes some `static/` references with the wrong depth on nested pages (e.g. the favicon of a validation page).
+_LOCAL_STATIC = re.compile(r'((?:href|src)=")(?:\./|(?:\.\./)+)?static/')
 _ANY_EXTERNAL_LOAD = re.compile(r'<(?:script|img|link|iframe)[^>]*\b(?:src|href)="https?://', re.IGNORECASE)
 
 
@@ -45,6 +47,7 @@ def rewrite_page(html: str, prefix: str) -> str:
         html = _EXTERNAL_SCRIPT.sub("", html)
         head_end = html.find("</head>")
         html = html[:head_end] + local + html[head_end:] if head_end >= 0 else local + html
+    html = _LOCAL_STATIC.sub(lambda m: f"{m.group(1)}{root}static/", html)
     html = _EXTERNAL_IMG.sub(lambda m: f"{m.group(1)}{root}static/images/logo-long.png{m.group(2)}", html)
     return html
 

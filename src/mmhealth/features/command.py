@@ -1,0 +1,58 @@
+"""`mmhealth features publish`: gated publishing of a feature mart to a local offline store or SageMaker."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "features",
+        help="publish gated feature tables (local offline store or SageMaker Feature Store)",
+        description="Publish a feature mart that passed the quality gate.",
+    )
+    sub = p.add_subparsers(dest="features_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    pub = sub.add_parser(
+        "publish",
+        help="publish the feature mart (refused unless the latest gate run passed for this exact data)",
+        description="Publish a feature mart. Refuses unless the latest `mmhealth quality check` of the checkpoint "
+        "passed for exactly this content (content hash). --to local writes LAKE/feature_store/<group>/v<N>/ "
+        "(Parquet + feature group JSON); --to sagemaker creates or updates the feature group and ingests "
+        "with PutRecord.",
+    )
+    pub.add_argument("--to", choices=("local", "sagemaker"), required=True)
+    pub.add_argument("--feature-group", help="feature group name (default mmhealth-<mart with dashes>)")
+    pub.add_argument("--mart", default="features_cardiovascular", help="mart to publish")
+    pub.add_argument("--role-arn", help="IAM role SageMaker uses for the offline store")
+    pub.add_argument("--offline-store", help="s3:// URI for the SageMaker offline store (Iceberg)")
+    pub.add_argument("--checkpoint", default="pre_feature_store", help="gate checkpoint that must have passed")
+    pub.add_argument("--target", choices=("local", "athena"), default="local", help="where the mart is read from")
+    pub.add_argument("--lake", help="lake folder (default $MMHEALTH_LAKE or ./demo-lake)")
+    pub.add_argument("--max-workers", type=int, default=4, help="concurrent PutRecord calls (default 4)")
+    pub.add_argument("--region", help="AWS region (default from the AWS configuration)")
+    pub.add_argument("--endpoint-url", help="AWS endpoint override (tests, VPC endpoints)")
+    pub.set_defaults(func=_publish)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from mmhealth.features.publish import PublishOptions, publish
+    from mmhealth.quality.data import lake_dir
+
+    opts = PublishOptions(to=args.to, lake=lake_dir(args.lake), mart=args.mart, feature_group=args.feature_group,
+                          role_arn=args.role_arn, offline_store=args.offline_store, checkpoint=args.checkpoint,
+                          target=args.target, max_workers=args.max_workers, region=args.region,
+                          endpoint_url=args.endpoint_url)
+    with tqdm(desc=f"publish {opts.group}", unit="rec", leave=False) as bar:
+        report = publish(opts, progress=bar.update)
+    rate = report.written / report.seconds if report.seconds else 0.0
+    where = report.path or f"SageMaker feature group {report.group}"
+    print(f"features publish --to {report.to}: {report.group} ({report.group_action}) <- {report.rows} rows "
+          f"gated by quality run {report.quality_run_id}")
+    print(f"records written {report.written}, failed {report.failed}, retries {report.retries} "
+          f"in {report.seconds:.2f}s ({rate:,.0f}/s); {where}")
+    for index, code, message in report.errors[:5]:
+        print(f"  record {index}: {code} {message}")
+    return 1 if report.failed else 0
