@@ -1,0 +1,92 @@
+"""`mmhealth ingest --modality imaging` end to end into a local lake: tables queryable in lake.duckdb,
+quarantine shared with the other modalities, reruns idempotent."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pytest
+
+from imaging_testkit import SeriesSpec, write_series
+from mmhealth.cli import main
+
+
+def query(lake, sql):
+    con = duckdb.connect(str(lake / "lake.duckdb"), read_only=True)
+    try:
+        return con.sql(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def mixed_source(cohort, testdata, tmp_path_factory):
+    """The synthetic cohort plus the real test files (good and bad) in one tree."""
+    root, manifest = cohort
+    src = tmp_path_factory.mktemp("mixed")
+    shutil.copytree(root, src / "cohort")
+    shutil.copytree(testdata / "dicom", src / "real", copy_function=shutil.copy)
+    for p in (src / "real").rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    return src, manifest
+
+
+def test_cli_ingest_writes_queryable_imaging_tables(mixed_source, tmp_path, capsys):
+    src, manifest = mixed_source
+    lake = tmp_path / "lake"
+    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--workers", "2",
+                 "--no-progress", "--json"]) == 0
+    out = capsys.readouterr().out
+    import json
+
+    summary = json.loads(out)["modalities"]["imaging"]
+    assert summary["read"] == summary["loaded"] + summary["quarantined"] + summary["skipped"]
+    files = sum(1 for p in src.rglob("*") if p.is_file())
+    assert summary["read"] == files
+
+    n_rad, = query(lake, "select count(*) from imaging.radiomics")[0]
+    assert n_rad == len(manifest) + 10  # the cohort's series and the real files' usable image sets
+    joined = query(lake, """
+        select count(*) from imaging.image_sets i
+        join imaging.series s using (imagesetid)
+        join imaging.studies st on st.studyinstanceuid = i.studyinstanceuid
+        join imaging.radiomics r using (imagesetid)""")[0][0]
+    assert joined == n_rad
+    q = dict(query(lake, "select split_part(reason, ':', 1), count(*) from lake_meta.quarantine "
+                         "where modality = 'imaging' group by 1"))
+    assert q["truncated"] == 1 and q["missing-patientid"] == 1 and q["inconsistent-geometry"] == 4 + 2 + 3 + 3 + 7
+    assert summary["quarantined"] == sum(q.values())
+
+    # The same input again adds nothing.
+    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--no-progress"]) == 0
+    assert query(lake, "select count(*) from imaging.radiomics")[0][0] == n_rad
+    assert query(lake, "select count(*), count(distinct sopinstanceuid) from imaging.instances")[0] == (
+        summary["loaded"], summary["loaded"])
+
+
+def test_unknown_segmenter_is_one_clear_error(cohort, tmp_path, capsys):
+    root, _ = cohort
+    code = main(["ingest", str(root), "--lake", str(tmp_path / "lake"), "--modality", "imaging",
+                 "--segmenter", "no-such-model", "--no-progress"])
+    assert code == 1
+    assert "unknown segmenter" in capsys.readouterr().err
+
+
+@pytest.mark.xfail(reason="needs the lake to replace rows of unchanged files a reader re-reads and closes with "
+                          "FileDone (requested from issue 3); today they would be duplicated", strict=False)
+def test_added_slice_rebuilds_its_series(tmp_path):
+    spec = SeriesSpec("p-inc", 6.0, size=24, slices=6, seed=9)
+    full = tmp_path / "full"
+    write_series(full, spec)
+    src = tmp_path / "src"
+    src.mkdir()
+    for p in sorted(full.iterdir())[:5]:
+        shutil.copy(p, src / p.name)
+    lake = tmp_path / "lake"
+    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--no-progress"]) == 0
+    shutil.copy(sorted(full.iterdir())[5], src / "6.dcm")
+    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--no-progress"]) == 0
+    assert query(lake, "select count(*), max(instance_count), max(depth) from imaging.image_sets")[0] == (1, 6, 6)
+    assert query(lake, "select count(*) from imaging.instances")[0][0] == 6
+    assert query(lake, "select count(*) from imaging.radiomics")[0][0] == 1
