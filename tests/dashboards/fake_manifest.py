@@ -22,10 +22,10 @@ def fake_manifest(schema: str = "mmhealth_marts", extra: dict[str, dict[str, dic
         for model in dash.models():
             columns.setdefault(model, {})
             if dash.patient_filter_column:
-                columns[model][dash.patient_filter_column] = {"sensitivity": "internal"}
+                columns[model][dash.patient_filter_column] = {}
         for visual in dash.visuals():
             for f in visual.fields():
-                columns[visual.model][f.column] = {"sensitivity": "internal"}
+                columns[visual.model][f.column] = {}
     for model, cols in (extra or {}).items():
         columns.setdefault(model, {}).update(cols)
     nodes = {}
@@ -43,7 +43,8 @@ def fake_manifest(schema: str = "mmhealth_marts", extra: dict[str, dict[str, dic
                     "name": name,
                     "data_type": spec.get("data_type", TYPES.get(name, "varchar")),
                     "description": f"{name} column",
-                    "meta": {"sensitivity": spec.get("sensitivity", "internal")},
+                    # Aggregated, suppressed saved-query models are public; patient-level marts internal.
+                    "meta": {"sensitivity": spec.get("sensitivity", "public" if model.startswith("sq_") else "internal")},
                 }
                 for name, spec in cols.items()
             },

@@ -1,7 +1,7 @@
 """Who may see the dashboards: the QuickSight group named in the governance policy (`governance/*.yml`).
 
-The policy's `principals` map holds entries of `type: quicksight_group` with an `arn` and a `clearance`
-(public < internal < phi). The dashboards grant that group read access and leave out of its data sets every
+The policy's `principals` map holds entries of `type: quicksight_group` with an `arn` (which may use the
+placeholders `{account_id}` and `{region}`) and a `clearance` (public < internal < phi). The dashboards grant that group read access and leave out of its data sets every
 column classified above its clearance.
 """
 
@@ -56,7 +56,10 @@ def resolve_group(
     an ARN in this account. Clearance defaults to the policy's, else `internal`."""
     if group_arn:
         return QuickSightGroup(group_arn.rsplit("/", 1)[-1], group_arn, clearance or "internal", "command line")
-    in_policy = groups_in_policy(policy)
+    in_policy = [
+        QuickSightGroup(g.name, g.arn.replace("{account_id}", account).replace("{region}", region), g.clearance, g.source)
+        for g in groups_in_policy(policy)
+    ]
     if group:
         for g in in_policy:
             if group in (g.name, g.arn.rsplit("/", 1)[-1]):

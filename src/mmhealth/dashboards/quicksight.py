@@ -62,6 +62,7 @@ class Plan:
     data_sets: list[dict]
     dashboards: list[dict]
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # dashboards the group may not see
 
 
 def group_arn(account: str, region: str, group: str, namespace: str = "default") -> str:
@@ -350,33 +351,74 @@ def build_plan(
     min_cell: int = 11,
     data_source: dict | None = None,
 ) -> Plan:
-    """Every request body for the given dashboards. Data sets cover each model any visual reads."""
+    """Every request body for the dashboards the group may see. A dashboard that needs a column classified
+    above the group's clearance is skipped with a note (not half-built); data sets cover each model a kept
+    dashboard reads."""
     notes: list[str] = []
+    skipped: list[str] = []
+    limit = sensitivity_rank(target.group_clearance)
     needed: dict[str, set[str]] = {}
+    kept: list[Dashboard] = []
     for dash in dashboards:
-        for model in dash.models():
-            needed.setdefault(model, set())
-            if dash.patient_filter_column:
-                needed[model].add(dash.patient_filter_column)
+        wants: dict[str, set[str]] = {m: set() for m in dash.models()}
+        if dash.patient_filter_column:
+            for cols in wants.values():
+                cols.add(dash.patient_filter_column)
         for visual in dash.visuals():
-            needed[visual.model].update(f.column for f in visual.fields())
+            wants[visual.model].update(f.column for f in visual.fields())
+        too_sensitive = sorted(
+            f"{m}.{c} ({col.sensitivity or 'unclassified'})"
+            for m, cols in wants.items()
+            for c in cols
+            if (col := manifest.model(m).column(c)) is not None and sensitivity_rank(col.sensitivity) > limit
+        )
+        if too_sensitive:
+            skipped.append(dash.id)
+            notes.append(
+                f"{dash.id} skipped: needs {', '.join(too_sensitive)} above the group's clearance "
+                f"{target.group_clearance} - grant it to a group cleared for them (--group / --clearance)"
+            )
+            continue
+        kept.append(dash)
+        for m, cols in wants.items():
+            needed.setdefault(m, set()).update(cols)
     data_sets, types_by_model = [], {}
     for model_name in needed:
         request = data_set_request(manifest.model(model_name), target, needed[model_name], notes)
         data_sets.append(request)
         columns = request["PhysicalTableMap"]["dbt"]["RelationalTable"]["InputColumns"]
         types_by_model[model_name] = {c["Name"]: c["Type"] for c in columns}
-    boards = [dashboard_request(d, target, types_by_model, min_cell) for d in dashboards]
-    return Plan(data_source=data_source, data_sets=data_sets, dashboards=boards, notes=notes)
+    boards = [dashboard_request(d, target, types_by_model, min_cell) for d in kept]
+    return Plan(data_source=data_source, data_sets=data_sets, dashboards=boards, notes=notes, skipped=skipped)
 
 
 def validate_request(operation: str, params: dict) -> None:
-    """Raise botocore's ParamValidationError when `params` do not fit the QuickSight operation's input shape
-    (the same check the client makes before sending, available here without a client or credentials)."""
+    """Raise botocore's ParamValidationError when `params` do not fit the QuickSight operation's input shape:
+    botocore's own check (names, required members, types, lengths, the one the client makes before sending),
+    plus enum values, which botocore leaves to the service."""
+    from botocore.exceptions import ParamValidationError
     from botocore.validate import validate_parameters
 
-    model = _service_model()
-    validate_parameters(params, model.operation_model(operation).input_shape)
+    shape = _service_model().operation_model(operation).input_shape
+    validate_parameters(params, shape)
+    bad = list(_enum_errors(params, shape, operation))
+    if bad:
+        raise ParamValidationError(report="\n".join(bad))
+
+
+def _enum_errors(value, shape, path: str):
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for name, member in shape.members.items():
+            if name in value:
+                yield from _enum_errors(value[name], member, f"{path}.{name}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _enum_errors(item, shape.member, f"{path}[{i}]")
+    elif shape.type_name == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            yield from _enum_errors(item, shape.value, f"{path}.{key}")
+    elif shape.type_name == "string" and getattr(shape, "enum", None) and value not in shape.enum:
+        yield f"Invalid value {value!r} for {path}, valid values: {', '.join(shape.enum)}"
 
 
 _SERVICE_MODEL = None
