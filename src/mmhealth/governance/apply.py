@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from mmhealth.governance.aws import BATCH_SIZE, Gateway
 from mmhealth.governance.desired import Scope
 from mmhealth.governance.plan import Change, Plan, scope_from_json
+from mmhealth.governance.policy import canonical_principal
 from mmhealth.governance.state import res_from_api
 
 
@@ -33,7 +34,7 @@ def _err(exc) -> str:
 def guard(change: Change, scope: Scope) -> str | None:
     """Why a change must not be sent, or None."""
     if change.kind == "permission":
-        if change.payload["principal"] in scope.unmanaged_principals:
+        if canonical_principal(change.payload["principal"]) in scope.unmanaged_principals:
             return f"principal {change.payload['principal']} is unmanaged"
         res, cat = res_from_api(change.payload["resource"])
         if not scope.owns_res(res, cat):

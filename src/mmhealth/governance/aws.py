@@ -22,8 +22,8 @@ def make_client(region: str, endpoint_url: str | None = None, profile: str | Non
     from botocore.config import Config
 
     session = boto3.session.Session(profile_name=profile, region_name=region)
-    return session.client("lakeformation", endpoint_url=endpoint_url,
-                          config=Config(retries={"mode": "standard", "max_attempts": 4}))
+    # Standard retry mode; the attempt count is left to AWS_MAX_ATTEMPTS / the profile so operators can tune it.
+    return session.client("lakeformation", endpoint_url=endpoint_url, config=Config(retries={"mode": "standard"}))
 
 
 class Gateway:
@@ -89,11 +89,13 @@ def read_live(gw: Gateway, scope: Scope) -> LiveRead:
     rows = []
     for row in gw.paged("list_permissions", "PrincipalResourcePermissions", CatalogId=cat, MaxResults=1000):
         res, res_cat = res_from_api(row.get("Resource") or {})
-        principal = canonical_principal((row.get("Principal") or {}).get("DataLakePrincipalIdentifier", ""))
+        raw = (row.get("Principal") or {}).get("DataLakePrincipalIdentifier", "")
+        principal = canonical_principal(raw)
         if principal in scope.unmanaged_principals or not scope.owns_res(res, res_cat):
             read.out_of_scope += 1
             continue
         rows.append((principal, res, row.get("Permissions") or [], row.get("PermissionsWithGrantOption") or []))
+        st.spelling.setdefault(principal, raw)
     st.permissions = merge_entries(rows)
 
     unreadable: list[tuple[str, str]] = []

@@ -95,5 +95,6 @@ def desired_state(policy: Policy, catalog: Catalog, tagging: Tagging | None = No
         for pname in g.principals:
             p = policy.principals[pname]
             entries.append((p.identifier, res, g.permissions, g.grant_option))
+            state.spelling[p.identifier] = p.as_written
     state.permissions = {a for a in merge_entries(entries) if scope.owns_atom(a)}
     return state, scope

@@ -81,8 +81,7 @@ def scope_from_json(d: dict) -> Scope:
 def implicit_atoms(live: set[Atom], desired: set[Atom]) -> set[Atom]:
     """DESCRIBE rows Lake Formation adds on its own: on a table when its columns or a filter on it are granted,
     on a database when something inside it is. Ignored unless the policy asks for them."""
-    touched_tables = {(a.principal, a.res.database, a.res.table) for a in live if a.res.kind in ("columns", "filter", "table")
-                      and a.permission != "DESCRIBE"}
+    touched_tables = {(a.principal, a.res.database, a.res.table) for a in live if a.res.kind in ("columns", "filter")}
     touched_dbs = {(a.principal, a.res.database) for a in live if a.res.kind in ("columns", "filter", "table")}
     out = set()
     for a in live - desired:
@@ -126,8 +125,8 @@ def _tag_change(name: str, want: dict, have: dict, catalog_id: str, columns: lis
     })
 
 
-def _perm_payload(a: Atom, catalog_id: str) -> dict:
-    return {"principal": a.principal, "resource": a.res.to_api(catalog_id), "resource_key": a.res.key,
+def _perm_payload(a: Atom, catalog_id: str, spelling: dict[str, str]) -> dict:
+    return {"principal": spelling.get(a.principal, a.principal), "resource": a.res.to_api(catalog_id), "resource_key": a.res.key,
             "permission": a.permission, "grantable": a.grantable}
 
 
@@ -186,13 +185,13 @@ def diff(desired: State, live: State, scope: Scope) -> tuple[list[Change], int]:
         if want and have:
             flip = "on -> off" if have.grantable else "off -> on"
             changes.append(Change("~", "permission", principal, f"{perm} on {res.key} (grant option {flip})",
-                                  {**_perm_payload(want, cat), "was_grantable": have.grantable}))
+                                  {**_perm_payload(want, cat, desired.spelling), "was_grantable": have.grantable}))
         elif want:
             suffix = " WITH GRANT OPTION" if want.grantable else ""
-            changes.append(Change("+", "permission", principal, f"{perm} on {res.key}{suffix}", _perm_payload(want, cat)))
+            changes.append(Change("+", "permission", principal, f"{perm} on {res.key}{suffix}", _perm_payload(want, cat, desired.spelling)))
         else:
             suffix = " WITH GRANT OPTION" if have.grantable else ""
-            changes.append(Change("-", "permission", principal, f"{perm} on {res.key}{suffix}", _perm_payload(have, cat)))
+            changes.append(Change("-", "permission", principal, f"{perm} on {res.key}{suffix}", _perm_payload(have, cat, live.spelling)))
     return changes, len(implicit)
 
 

@@ -30,8 +30,9 @@ class Principal:
     name: str
     type: str
     clearance: str
-    identifier: str  # canonical DataLakePrincipalIdentifier (ARN or 12-digit account)
+    identifier: str  # canonical DataLakePrincipalIdentifier (ARN or 12-digit account), for comparing
     line: int
+    as_written: str = ""  # the ARN as the policy spells it (with any IAM path), for sending
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class Grant:
 
     @property
     def label(self) -> str:
+        if self.via_filter is not None:
+            return f"data cells filter '{self.via_filter}' (grant of SELECT through it)"
         return f"grant '{self.name}'"
 
 
@@ -200,8 +203,9 @@ def policy_from_doc(doc: SourceDoc, *, catalog_id: str | None = None) -> Policy:
     principals = {}
     for name, p in d["principals"].items():
         raw = p.get("arn") or p.get("account")
-        ident = canonical_principal(raw.replace("{account_id}", account).replace("{region}", region))
-        principals[name] = Principal(name, p["type"], p["clearance"], ident, doc.line(("principals", name)))
+        written = raw.replace("{account_id}", account).replace("{region}", region).strip()
+        principals[name] = Principal(name, p["type"], p["clearance"], canonical_principal(written),
+                                     doc.line(("principals", name)), written)
     grants = []
     for i, g in enumerate(d["grants"]):
         expr = None

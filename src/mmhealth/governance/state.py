@@ -189,6 +189,9 @@ class State:
     resource_tags: dict[str, dict[str, str]] = field(default_factory=dict)  # "db", "db.t", "db.t.c" -> key -> value
     filters: dict[str, FilterSpec] = field(default_factory=dict)  # "db.t/name"
     permissions: set[Atom] = field(default_factory=set)
+    # canonical principal -> how it is spelled when sent (policy) or as Lake Formation returned it (live);
+    # not part of the state's identity, so not in canonical()/digest().
+    spelling: dict[str, str] = field(default_factory=dict)
 
     def canonical(self) -> dict:
         return {
