@@ -1,0 +1,346 @@
+"""VCF / VCF.gz (single- or multi-sample, and ClinVar-style sites-only files) to HealthOmics-shaped rows.
+
+oxbow parses the file into Arrow batches (noodles, in Rust); each batch is checked (POS, REF, and REF against
+the reference when one is given), bad sites are cut out and quarantined, and one DuckDB statement reshapes the
+rest: one row per sample and site, `calls` with -1 for a missing allele, INFO as a `map<string,string>`.
+A file oxbow cannot parse goes through a line-level check in Python first (`_clean_copy`), which quarantines
+the lines that break it and hands oxbow a clean copy: positions in the quarantine are the original lines.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from mmhealth.ingest.duck import ident, sql_str
+from mmhealth.ingest.fasta import Reference
+from mmhealth.ingest.records import SOURCE_COLUMN, Quarantined
+
+MODALITY = "genomics"
+VCF_SUFFIXES = (".vcf", ".vcf.gz", ".vcf.bgz")
+FIXED_COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
+_REF_OK = re.compile(r"^[ACGTNacgtn]+$")
+
+
+def is_vcf(path: Path) -> bool:
+    return path.name.lower().endswith(VCF_SUFFIXES)
+
+
+def variants_schema():
+    import pyarrow as pa
+
+    return pa.schema([
+        ("sampleid", pa.string()),
+        ("contigname", pa.string()),
+        ("start", pa.int64()),
+        ("end", pa.int64()),
+        ("names", pa.list_(pa.string())),
+        ("referenceallele", pa.string()),
+        ("alternatealleles", pa.list_(pa.string())),
+        ("qual", pa.float64()),
+        ("filters", pa.list_(pa.string())),
+        ("phased", pa.bool_()),
+        ("calls", pa.list_(pa.int32())),
+        ("attributes", pa.map_(pa.string(), pa.string())),
+        ("depth", pa.int32()),
+        ("genotypequality", pa.int32()),
+        ("alleledepths", pa.list_(pa.int32())),
+        (SOURCE_COLUMN, pa.string()),
+    ])
+
+
+def annotations_schema():
+    import pyarrow as pa
+
+    return pa.schema([
+        ("contigname", pa.string()),
+        ("start", pa.int64()),
+        ("end", pa.int64()),
+        ("names", pa.list_(pa.string())),
+        ("referenceallele", pa.string()),
+        ("alternatealleles", pa.list_(pa.string())),
+        ("qual", pa.float64()),
+        ("filters", pa.list_(pa.string())),
+        ("attributes", pa.map_(pa.string(), pa.string())),
+        (SOURCE_COLUMN, pa.string()),
+    ])
+
+
+@dataclass
+class VcfHeader:
+    header_lines: int = 0
+    samples: list[str] = field(default_factory=list)
+    problem: str | None = None
+
+    @property
+    def table(self) -> str:
+        # One row per sample and site needs samples; a sites-only VCF (ClinVar) is an annotation source.
+        return "variants" if self.samples else "annotations"
+
+
+def _open_text(path: Path):
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
+    return open(path, "rt", encoding="utf-8", errors="replace", newline="")
+
+
+def read_header(path: Path) -> VcfHeader:
+    """The header's line count and samples, and what makes it invalid (the whole file is quarantined then)."""
+    h = VcfHeader()
+    with _open_text(path) as fh:
+        first = True
+        for line in fh:
+            line = line.rstrip("\r\n")
+            if first:
+                first = False
+                if not line.startswith("##fileformat=VCF"):
+                    h.problem = "invalid-vcf-header: first line is not ##fileformat=VCFv4.x"
+                    return h
+            if line.startswith("##"):
+                h.header_lines += 1
+                continue
+            if line.startswith("#"):
+                h.header_lines += 1
+                cols = line.split("\t")
+                if cols[:8] != FIXED_COLUMNS:
+                    h.problem = "invalid-vcf-header: #CHROM line does not start with the 8 fixed VCF columns"
+                elif len(cols) > 8 and (cols[8] != "FORMAT" or len(cols) == 9):
+                    h.problem = "invalid-vcf-header: column 9 must be FORMAT followed by at least one sample"
+                else:
+                    h.samples = cols[9:]
+                    if any(not s.strip() for s in h.samples):
+                        h.problem = "invalid-vcf-header: empty sample name in the #CHROM line (stray tab?)"
+                    elif len(set(h.samples)) != len(h.samples):
+                        h.problem = "invalid-vcf-header: duplicate sample names in the #CHROM line"
+                return h
+            h.problem = "invalid-vcf-header: no #CHROM header line before the first record"
+            return h
+    h.problem = "invalid-vcf-header: no #CHROM header line"
+    return h
+
+
+def _line_problem(cols: list[str], n_cols: int) -> str:
+    """Why a data line cannot be a VCF record ('' when it can)."""
+    if len(cols) != n_cols:
+        return f"invalid-vcf-line: {len(cols)} columns, the header declares {n_cols}"
+    if not cols[1].isdigit():
+        return f"invalid-vcf-line: POS {cols[1][:20]!r} is not a positive integer"
+    if not _REF_OK.match(cols[3]):
+        return f"invalid-vcf-line: REF {cols[3][:20]!r} is not a sequence of A/C/G/T/N"
+    if cols[5] != ".":
+        try:
+            float(cols[5])
+        except ValueError:
+            return f"invalid-vcf-line: QUAL {cols[5][:20]!r} is not a number"
+    if n_cols > 8:
+        n_keys = len(cols[8].split(":"))
+        for value in cols[9:]:
+            if len(value.split(":")) > n_keys:
+                return "invalid-vcf-line: a sample has more values than FORMAT declares"
+    return ""
+
+
+def clean_copy(path: Path, rel: str, header: VcfHeader, out: Path) -> tuple[list[int], list[Quarantined]]:
+    """Copy `path` to plain-text `out` without the lines that cannot be records. Returns the original line
+    number of every record kept, and the quarantined lines."""
+    n_cols = 8 + (1 + len(header.samples) if header.samples else 0)
+    kept: list[int] = []
+    bad: list[Quarantined] = []
+    with _open_text(path) as fh, open(out, "w", encoding="utf-8") as dst:
+        for lineno, line in enumerate(fh, start=1):
+            if line.startswith("#"):
+                dst.write(line)
+                continue
+            body = line.rstrip("\r\n")
+            if not body.strip():
+                continue
+            problem = _line_problem(body.split("\t"), n_cols)
+            if problem:
+                bad.append(Quarantined(rel, f"line {lineno}", MODALITY, problem, body))
+            else:
+                dst.write(body + "\n")
+                kept.append(lineno)
+    return kept, bad
+
+
+@dataclass
+class VcfResult:
+    records: int = 0
+    loaded_sites: int = 0
+    rows: int = 0
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+
+def _info_expr(info_type) -> str:
+    """SQL for the INFO struct as map<varchar, varchar> (lists joined by ',', flags as 'true')."""
+    import pyarrow as pa
+
+    entries = []
+    for f in info_type:
+        col = f"info.{ident(f.name)}"
+        t = f.type
+        if pa.types.is_boolean(t):
+            value = f"CASE WHEN {col} THEN 'true' END"
+        elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+            value = f"array_to_string(CAST({col} AS VARCHAR[]), ',')"
+        else:
+            value = f"CAST({col} AS VARCHAR)"
+        entries.append(f"{{'key': '{sql_str(f.name)}', 'value': {value}}}")
+    if not entries:
+        return "MAP {}::MAP(VARCHAR, VARCHAR)"
+    return f"map_from_entries(list_filter([{', '.join(entries)}], e -> e.value IS NOT NULL))"
+
+
+def _site_sql(schema, rel: str) -> str:
+    import pyarrow as pa
+
+    info_type = schema.field("info").type if "info" in schema.names else pa.struct([])
+    end = "start + length(ref)"
+    if "END" in [f.name for f in info_type]:
+        end = f"coalesce(CAST(info.\"END\" AS BIGINT), {end})"
+    return (
+        "SELECT CAST(chrom AS VARCHAR) AS contigname, CAST(pos AS BIGINT) AS start, "
+        f"CAST({end.replace('start', 'CAST(pos AS BIGINT)')} AS BIGINT) AS \"end\", "
+        "CASE WHEN len(id) = 0 THEN NULL ELSE id END AS names, ref AS referenceallele, alt AS alternatealleles, "
+        "CAST(qual AS DOUBLE) AS qual, "
+        "CASE WHEN filter IS NULL THEN NULL WHEN len(filter) = 0 THEN ['PASS'] ELSE filter END AS filters, "
+        f"{_info_expr(info_type)} AS attributes, '{sql_str(rel)}' AS {SOURCE_COLUMN}"
+        + " FROM batch"
+    )
+
+
+def _genotype_sql(fields: set[str]) -> str:
+    """Per-sample FORMAT values from a table `g` whose struct column `s` holds one sample's FORMAT fields."""
+    calls = "list_transform(s.GT.allele, a -> coalesce(a, -1))" if "GT" in fields else "CAST(NULL AS INTEGER[])"
+    phased = "coalesce(list_bool_or(s.GT.phased), false)" if "GT" in fields else "CAST(NULL AS BOOLEAN)"
+    depth = "CAST(s.DP AS INTEGER)" if "DP" in fields else "CAST(NULL AS INTEGER)"
+    gq = "CAST(round(s.GQ) AS INTEGER)" if "GQ" in fields else "CAST(NULL AS INTEGER)"
+    ad = "CAST(s.AD AS INTEGER[])" if "AD" in fields else "CAST(NULL AS INTEGER[])"
+    return (
+        f"SELECT {phased} AS phased, {calls} AS calls, {depth} AS depth, {gq} AS genotypequality, "
+        f"{ad} AS alleledepths FROM g"
+    )
+
+
+def _arrow(result):
+    import pyarrow as pa
+
+    return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
+
+
+def reshape(conn, batch, rel: str, samples: list[str], target):
+    """One oxbow batch (m sites) -> Arrow rows of `target`: m rows for annotations, m x samples for variants.
+
+    Sites (with the INFO map) are computed once; genotypes of all samples are stacked sample after sample into
+    one column so a single vectorized query handles any number of samples."""
+    import numpy as np
+    import pyarrow as pa
+
+    conn.register("batch", batch.drop_columns(["samples"]) if "samples" in batch.schema.names else batch)
+    sites = _arrow(conn.execute(_site_sql(batch.schema, rel)).arrow())
+    conn.unregister("batch")
+    if not samples:
+        return sites.select(target.names).cast(target)
+    m = batch.num_rows
+    sample_col = batch.column("samples")
+    per_sample = [sample_col.field(i) for i in range(sample_col.type.num_fields)]
+    stacked = pa.concat_arrays(per_sample) if len(per_sample) > 1 else per_sample[0]
+    fields = {f.name for f in stacked.type}
+    conn.register("g", pa.table({"s": stacked}))
+    geno = _arrow(conn.execute(_genotype_sql(fields)).arrow())
+    conn.unregister("g")
+    site_rows = sites.take(pa.array(np.tile(np.arange(m), len(per_sample)))) if len(per_sample) > 1 else sites
+    names = [sample_col.type.field(i).name for i in range(sample_col.type.num_fields)]
+    columns = {"sampleid": pa.array(np.repeat(np.array(names, dtype=object), m), pa.string())}
+    for name in target.names:
+        if name == "sampleid":
+            continue
+        columns[name] = geno.column(name) if name in geno.column_names else site_rows.column(name)
+    return pa.table(columns).cast(target)
+
+
+def _bad_sites(batch, reference: Reference | None) -> dict[int, str]:
+    """Row index -> reason, for sites oxbow read but the lake must not load."""
+    import pyarrow.compute as pc
+
+    bad: dict[int, str] = {}
+    pos_null = pc.is_null(batch.column("pos"))
+    ref = batch.column("ref")
+    ref_bad = pc.invert(pc.fill_null(pc.match_substring_regex(ref, r"^[ACGTNacgtn]+$"), False))
+    flagged = pc.or_(pos_null, ref_bad)
+    if pc.any(flagged).as_py():
+        for i in pc.indices_nonzero(flagged).to_pylist():
+            if batch.column("pos")[i].as_py() is None:
+                bad[i] = "invalid-vcf-line: POS is missing or not a number"
+            else:
+                bad[i] = f"invalid-vcf-line: REF {ref[i].as_py()!r} is not a sequence of A/C/G/T/N"
+    if reference is not None:
+        chroms = pc.cast(batch.column("chrom"), "string").to_pylist()
+        starts = batch.column("pos").to_pylist()
+        refs = ref.to_pylist()
+        for i, (c, s, r) in enumerate(zip(chroms, starts, refs)):
+            if i in bad:
+                continue
+            expected = reference.fetch(c, s, len(r))
+            if expected is None:
+                bad[i] = f"ref-mismatch: reference does not cover {c}:{s + 1}"
+            elif expected != r.upper().encode():
+                bad[i] = f"ref-mismatch: REF {r} at {c}:{s + 1} but the reference has {expected.decode()}"
+    return bad
+
+
+def convert(conn, path: Path, rel: str, header: VcfHeader, out: Path, reference: Reference | None,
+            line_of: list[int] | None = None, progress=None) -> VcfResult:
+    """Stream `path` into the Parquet file `out`. Raises what oxbow raises (the caller falls back)."""
+    import oxbow
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    target = variants_schema() if header.samples else annotations_schema()
+    src = oxbow.from_vcf(str(path), samples="*" if header.samples else None, samples_nested=True, coords="01")
+    result = VcfResult()
+    writer = None
+    try:
+        for raw in src.batches():
+            batch = pa.record_batch(raw)
+            if "info" in batch.schema.names and batch.schema.field("info").type.num_fields == 0:
+                batch = batch.drop_columns(["info"])
+            n = batch.num_rows
+            bad = _bad_sites(batch, reference)
+            for i, reason in sorted(bad.items()):
+                record = result.records + i
+                line = line_of[record] if line_of else header.header_lines + record + 1
+                result.quarantined.append(Quarantined(rel, f"line {line}", MODALITY, reason, _site_text(batch, i)))
+            if bad:
+                keep = pa.array([i not in bad for i in range(n)])
+                batch = batch.filter(keep)
+            result.records += n
+            result.loaded_sites += batch.num_rows
+            table = reshape(conn, batch, rel, header.samples, target)
+            if writer is None:
+                writer = pq.ParquetWriter(out, target, compression="zstd")
+            writer.write_table(table)
+            result.rows += table.num_rows
+        if writer is None:  # no records: an empty part keeps the table's columns known
+            writer = pq.ParquetWriter(out, target, compression="zstd")
+    finally:
+        if writer is not None:
+            writer.close()
+    return result
+
+
+def _site_text(batch, i: int) -> str:
+    cols = [c for c in ("chrom", "pos", "id", "ref", "alt", "qual", "filter") if c in batch.schema.names]
+    values = []
+    for c in cols:
+        v = batch.column(c)[i].as_py()
+        if c == "pos" and v is not None:
+            v += 1  # back to VCF's 1-based POS
+        values.append("." if v is None else ",".join(map(str, v)) if isinstance(v, list) else str(v))
+    return "\t".join(values)
