@@ -16,7 +16,9 @@ TYPES = {
 }
 
 
-def fake_manifest(schema: str = "mmhealth_marts", extra: dict[str, dict[str, dict]] | None = None) -> dict:
+def fake_manifest(
+    schema: str = "mmhealth_marts", extra: dict[str, dict[str, dict]] | None = None, catalog: str = "awsdatacatalog"
+) -> dict:
     columns: dict[str, dict[str, dict]] = {}
     for dash in DASHBOARDS:
         for model in dash.models():
@@ -33,9 +35,10 @@ def fake_manifest(schema: str = "mmhealth_marts", extra: dict[str, dict[str, dic
         nodes[f"model.mmhealth.{model}"] = {
             "resource_type": "model",
             "name": model,
-            "database": "awsdatacatalog",
+            "database": catalog,
             "schema": schema,
             "alias": model,
+            "relation_name": f'"{catalog}"."{schema}"."{model}"',
             "original_file_path": f"models/marts/{model}.sql",
             "description": f"{model} for tests",
             "columns": {

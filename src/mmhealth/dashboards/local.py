@@ -241,14 +241,26 @@ text-align:left}th{background:#f0f4f8}td.suppressed{color:#9f580a;font-weight:60
 .empty{color:#9aa5b1;font-style:italic;padding:24px 0}
 """
 
+# Installed first in <head>: every error (uncaught, rejected promise, console.error) is kept and mirrored to
+# <html data-errors>, so a headless browser's DOM dump shows whether the page rendered cleanly.
+_ERROR_TRAP = r"""
+(function () {
+  const errors = [];
+  const note = (m) => { errors.push(String(m)); document.documentElement.dataset.errors = JSON.stringify(errors); };
+  document.documentElement.dataset.errors = '[]';
+  window.addEventListener('error', (e) => note(e.message || e));
+  window.addEventListener('unhandledrejection', (e) => note(e.reason));
+  const original = console.error.bind(console);
+  console.error = (...args) => { note(args.join(' ')); original(...args); };
+})();
+"""
+
 # The renderer: draws every visual of the page from its embedded rows. Kept small and dependency-free apart
 # from plotly.js, so what the page shows is easy to audit.
 _JS = r"""
 (function () {
   const PAGE = JSON.parse(document.getElementById('page-data').textContent);
   const SUP = '<' + PAGE.minCell;
-  window.__mmErrors = [];
-  window.addEventListener('error', (e) => { window.__mmErrors.push(String(e.message)); });
   const isNull = (v) => v === null || v === undefined;
   const fmt = (v) => (typeof v === 'number' && !Number.isInteger(v)) ? v.toFixed(3) : String(v);
 
@@ -371,7 +383,7 @@ def render_page(page: Page, pages: list[Page], data: dict, patients: list[str] |
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mmhealth - {html.escape(page.title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style>
-<script>{plotly_js}</script></head>
+<script>{_ERROR_TRAP}</script><script>{plotly_js}</script></head>
 <body><header><h1>mmhealth · {html.escape(page.title)}</h1><nav>{nav}</nav></header>
 <main>{controls}<p class="note">{html.escape(page.sheet.description)}</p>{suppression}
 <div class="grid">{cards}</div></main>

@@ -1,0 +1,187 @@
+"""Static local dashboards: built from a small warehouse, rendered in headless Chromium.
+
+The warehouse here holds hand-made rows for every model the layout reads (so the expected pixels and cells are
+known); `test_semantic.py` builds the pages from the real dbt marts as well."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from mmhealth.cli import main
+from mmhealth.dashboards.layout import PATIENT, POPULATION, Field, Visual
+from mmhealth.dashboards.local import pages_for, visual_frame
+
+from .browser import render
+from .fake_manifest import fake_manifest
+
+SUPPRESSED_GENE_COUNT = 7  # what the suppressed cell would have been: it must never reach a page
+
+
+def _tables() -> dict[str, pd.DataFrame]:
+    return {
+        "sq_patients_by_age_band_sex": pd.DataFrame({
+            "age_band": ["18-39", "18-39", "40-64", "40-64", "65+", "65+"],
+            "sex": ["female", "male", "female", "male", "female", "male"],
+            "patient_count": [40, 38, 51, 47, 22, None],
+        }),
+        "sq_outcomes_by_sex": pd.DataFrame({
+            "sex": ["female", "male"],
+            "prevalence_stroke": [0.12, None], "prevalence_hypertension": [0.41, 0.39],
+            "prevalence_coronary_heart_disease": [0.2, 0.25], "prevalence_alzheimers": [None, None],
+            "encounters_per_patient": [6.5, 5.9],
+        }),
+        "sq_encounters_by_year_class": pd.DataFrame({
+            "encounter_year": pd.to_datetime(["2018-01-01", "2018-01-01", "2019-01-01", "2019-01-01"]).date,
+            "encounter_class": ["ambulatory", "emergency", "ambulatory", "emergency"],
+            "encounter_count": [120, 14, 131, None],
+        }),
+        "sq_modality_coverage": pd.DataFrame({
+            "patient_count": [198], "patients_with_clinical": [198], "patients_with_genomics": [150],
+            "patients_with_imaging": [None],
+        }),
+        "sq_pathogenic_carriers_by_gene": pd.DataFrame({
+            "gene": ["APOE", "BRCA1", "LDLR"], "pathogenic_variant_carriers": [33, None, 12],
+        }),
+        "sq_lesion_volume_by_modality": pd.DataFrame({
+            "modality": ["CT", "MR"], "image_set_count": [25, 31], "mean_lesion_volume_mm3": [1520.5, 1890.25],
+        }),
+        "patient_360": pd.DataFrame({
+            "patient_key": ["pk-alpha", "pk-bravo", "pk-charlie"], "sex": ["female", "male", "female"],
+            "age_band": ["40-64", "65+", "18-39"], "has_clinical": [True, True, True],
+            "has_genomics": [True, True, False], "has_imaging": [True, False, False],
+        }),
+        "patient_timeline": pd.DataFrame({
+            "patient_key": ["pk-alpha"] * 4 + ["pk-bravo"] * 2,
+            "event_date": pd.to_datetime(["2015-03-01", "2016-07-09", "2016-08-01", "2019-01-02",
+                                          "2012-05-05", "2020-02-02"]).date,
+            "modality": ["clinical", "clinical", "imaging", "genomic", "clinical", "clinical"],
+            "event_type": ["encounter", "condition", "imaging_study", "variant_call", "encounter", "encounter"],
+            "description": ["Checkup", "Hypertension", "MR brain", "APOE e4", "Emergency visit", "Checkup"],
+        }),
+        "fct_variant_clinvar": pd.DataFrame({
+            "patient_key": ["pk-alpha", "pk-bravo"], "gene": ["APOE", "LDLR"],
+            "clinical_significance": ["risk_factor", "pathogenic"], "zygosity": ["heterozygous", "homozygous_alt"],
+        }),
+        "fct_radiomics": pd.DataFrame({
+            "patient_key": ["pk-alpha"], "image_set_id": ["imgset-0001"], "modality": ["MR"],
+            "lesion_volume_mm3": [1432.0],
+        }),
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("local-dash")
+    warehouse = root / "mini.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema dash")
+    for name, frame in _tables().items():
+        con.register("frame", frame)
+        con.execute(f"create table dash.{name} as select * from frame")
+        con.unregister("frame")
+    con.close()
+    manifest = root / "manifest.json"
+    manifest.write_text(json.dumps(fake_manifest(schema="dash", catalog="mini")))
+    out = root / "site"
+    rc = main(["dashboards", "build", "--out", str(out), "--warehouse", str(warehouse), "--manifest", str(manifest),
+               "--min-cell-count", "11"])
+    assert rc == 0
+    return out
+
+
+def _payload(page: Path) -> dict:
+    text = page.read_text(encoding="utf-8")
+    match = re.search(r'<script id="page-data" type="application/json">(.*?)</script>', text, re.S)
+    return json.loads(match.group(1))
+
+
+def test_pages_are_self_contained(built):
+    names = sorted(p.name for p in built.glob("*.html"))
+    assert names == sorted(["index.html", *[p.filename for p in pages_for((POPULATION, PATIENT))]])
+    for page in built.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?:", text), f"{page.name} loads from the network"
+    assert "plotly" in (built / "population-clinical.html").read_text(encoding="utf-8")[:4_000_000].lower()
+
+
+def test_suppressed_counts_are_embedded_as_null_never_as_numbers(built):
+    genomic = _payload(built / "population-genomic.html")
+    carriers = genomic["data"]["genomic-carriers-by-gene"]
+    assert carriers["gene"] == ["APOE", "BRCA1", "LDLR"]
+    assert carriers["pathogenic_variant_carriers"] == [33, None, 12]
+    assert genomic["minCell"] == 11
+
+
+def test_patient_page_embeds_each_patients_rows_under_their_key(built):
+    payload = _payload(built / "patient.html")
+    assert payload["patients"] == ["pk-alpha", "pk-bravo", "pk-charlie"]
+    alpha, bravo = payload["data"]["pk-alpha"], payload["data"]["pk-bravo"]
+    assert alpha["patient-variants"]["gene"] == ["APOE"] and bravo["patient-variants"]["gene"] == ["LDLR"]
+    assert alpha["patient-lesions"]["lesion_volume_mm3"] == [1432.0] and "patient-lesions" not in bravo
+    # The timeline chart is per year and modality, counted in Python the way QuickSight counts.
+    timeline = alpha["patient-timeline"]
+    assert list(zip(timeline["event_date"], timeline["modality"], timeline["event_type"])) == [
+        ("2015", "clinical", 1), ("2016", "clinical", 1), ("2016", "imaging", 1), ("2019", "genomic", 1)]
+    assert alpha["patient-events"]["event_date"][0] == "2019-01-02"  # latest first, shown as a date
+
+
+def test_sum_of_a_group_with_a_suppressed_cell_stays_suppressed():
+    visual = Visual("v", "t", "bar", "m", x=Field("sex"), values=(Field("n", "measure", "SUM", suppressible=True),))
+    frame = pd.DataFrame({"sex": ["f", "f", "m", "m", None], "n": [12, None, 20, 15, 11]})
+    out = visual_frame(visual, frame).set_index("sex")["n"]
+    assert pd.isna(out["f"]) and out["m"] == 35 and out["unknown"] == 11
+
+
+@pytest.fixture(scope="module")
+def rendered(built) -> dict[str, object]:
+    """Each page rendered once in headless Chromium (the patient page preselects pk-alpha)."""
+    out = {}
+    for page in pages_for((POPULATION, PATIENT)):
+        query = "?patient=pk-alpha" if page.dashboard is PATIENT else ""
+        out[page.filename] = render((built / page.filename).as_uri() + query, built / f"{Path(page.filename).stem}.png")
+    return out
+
+
+@pytest.mark.parametrize("page", [p.filename for p in pages_for((POPULATION, PATIENT))])
+def test_every_page_renders_without_console_errors(rendered, page):
+    result = rendered[page]
+    assert result.console == [], result.console
+    assert result.page_errors == "[]"
+    assert 'data-rendered="true"' in result.dom
+    assert result.screenshot.stat().st_size > 20_000  # a drawn page, not a blank one
+    charts = re.findall(r'<div id="v-[^"]+" class="chart', result.dom)
+    drawn = re.findall(r'<svg class="main-svg"', result.dom)
+    assert charts and len(drawn) >= len(charts) - (1 if page == "patient.html" else 0)
+
+
+def test_suppressed_cells_show_as_less_than_threshold_in_the_browser(rendered):
+    dom = rendered["population-genomic.html"].dom
+    assert '<td class="suppressed">&lt;11</td>' in dom  # modality coverage table, imaging cell
+    bars = dom[dom.index('id="v-genomic-carriers-by-gene"'):]
+    bars = bars[:bars.index("</section>")]
+    assert "&lt;11" in bars  # the BRCA1 bar is labelled <11
+    assert f">{SUPPRESSED_GENE_COUNT}<" not in bars
+
+
+def _section(dom: str, visual_id: str) -> str:
+    start = dom.index(f'id="v-{visual_id}"')
+    return dom[start:dom.index("</section>", start)]
+
+
+def test_choosing_another_patient_changes_the_visuals(built, rendered):
+    alpha = rendered["patient.html"]
+    bravo = render((built / "patient.html").as_uri() + "?patient=pk-bravo", built / "patient-bravo.png")
+    assert 'data-patient="pk-alpha"' in alpha.dom and 'data-patient="pk-bravo"' in bravo.dom
+    assert bravo.console == [] and bravo.page_errors == "[]"
+    for visual in PATIENT.visuals():
+        assert _section(alpha.dom, visual.id) != _section(bravo.dom, visual.id), f"{visual.id} did not change"
+    assert "APOE" in _section(alpha.dom, "patient-variants") and "LDLR" in _section(bravo.dom, "patient-variants")
+    assert "imgset-0001" in _section(alpha.dom, "patient-lesions")
+    assert "No data." in _section(bravo.dom, "patient-lesions")
+    assert alpha.screenshot.read_bytes() != bravo.screenshot.read_bytes()
