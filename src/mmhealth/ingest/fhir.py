@@ -21,6 +21,7 @@ from typing import Iterator
 
 from mmhealth.ingest import bundle as bundles
 from mmhealth.ingest.duck import connect, ident, sql_str
+from mmhealth.ingest.fhir_types import R4_RESOURCE_TYPES
 from mmhealth.ingest.fhir_schema import read_columns_literal, select_list, shape_columns
 from mmhealth.ingest.records import (
     SOURCE_COLUMN,
@@ -131,7 +132,12 @@ def _ndjson_fast(conn, f: SourceFile, ctx: ReadContext) -> Iterator[Output]:
         f"SELECT resourcetype, count(*), count(id) FROM read_parquet('{sql_str(str(tmp))}') GROUP BY 1"
     ).fetchall()
     read = sum(n for _, n, _ in groups)
-    if len(groups) == 1 and groups[0][0] and groups[0][0] not in SKIPPED_TYPES and groups[0][1] == groups[0][2]:
+    if (
+        len(groups) == 1
+        and groups[0][0] in R4_RESOURCE_TYPES
+        and groups[0][0] not in SKIPPED_TYPES
+        and groups[0][1] == groups[0][2]
+    ):
         rtype, n, _ = groups[0]
         final = ctx.part_path(DATABASE, rtype.lower())
         os.replace(tmp, final)
@@ -140,19 +146,21 @@ def _ndjson_fast(conn, f: SourceFile, ctx: ReadContext) -> Iterator[Output]:
         return
     # Careful path: some rows are bad, skipped, or of several types.
     loaded = skipped = 0
+    unknown = [rt for rt, _, _ in groups if rt and rt not in R4_RESOURCE_TYPES]
+    unknown_sql = ", ".join(f"'{sql_str(rt)}'" for rt in unknown) or "NULL"
     bad_ordinals = [
         r[0]
         for r in conn.execute(
             f"SELECT ordinality FROM read_json({src}, {_READ_OPTS}, "
             "columns={'resourceType': 'VARCHAR', 'id': 'VARCHAR'}) WITH ORDINALITY "
-            "WHERE resourceType IS NULL OR id IS NULL"
+            f"WHERE resourceType IS NULL OR id IS NULL OR resourceType IN ({unknown_sql})"
         ).fetchall()
     ]
     quarantined = list(_quarantine_ordinals(f, set(bad_ordinals)))
     yield from quarantined
     tmp_sql = f"read_parquet('{sql_str(str(tmp))}')"
     for rtype, n, n_id in groups:
-        if not rtype:
+        if not rtype or rtype in unknown:
             continue
         if rtype in SKIPPED_TYPES:
             yield Skipped(f.rel, "records", f"not-clinical-data: {rtype}", n)
@@ -204,6 +212,8 @@ def _diagnose(raw: bytes) -> tuple[str, dict | None]:
     rtype, rid = obj.get("resourceType"), obj.get("id")
     if not isinstance(rtype, str) or not rtype:
         return "missing-resourceType", obj
+    if rtype not in R4_RESOURCE_TYPES:
+        return f"unknown-resource-type: {rtype[:60]!r} is not a FHIR R4 resource type", obj
     if rid is None or rid == "":
         return "missing-id", obj
     if not isinstance(rid, str):
@@ -285,6 +295,8 @@ def _bundle_file(f: SourceFile, spool: "_Spool") -> Iterator[Output]:
         reason = ""
         if not isinstance(rtype, str) or not rtype:
             reason = "missing-resourceType"
+        elif rtype not in R4_RESOURCE_TYPES:
+            reason = f"unknown-resource-type: {rtype[:60]!r} is not a FHIR R4 resource type"
         elif not isinstance(rid, str) or not rid:
             reason = "missing-id"
         if reason:

@@ -26,6 +26,7 @@ from mmhealth.lake.catalog import DATABASES, build_catalog
 from mmhealth.lake.manifest import FileEntry, Manifest, Part
 from mmhealth.lake.meta import INGEST_LOG, INGEST_LOG_COLUMNS, QUARANTINE, QUARANTINE_COLUMNS, arrow_schema
 from mmhealth.lake.modalities import DEFAULT_MODALITIES, READERS, load_reader
+from mmhealth.lake.schema import merge_fields, schema_of_parquet
 from mmhealth.lake.store import open_store, remove_tree
 
 
@@ -224,6 +225,27 @@ def _part_key(table: str, run_id: str, local: Path) -> str:
     return f"{db}/{name}/lake_run={run_id}/{local.name}"
 
 
+def _publish_catalog(store, manifest: Manifest, glue_prefix: str = "") -> None:
+    """Make committed state visible to query engines: lake.duckdb locally, Glue tables on S3."""
+    if store.kind == "local":
+        build_catalog(store.root, manifest)
+    else:
+        from mmhealth.lake.glue import sync_glue
+
+        sync_glue(store, manifest, glue_prefix or os.environ.get("MMHEALTH_GLUE_DATABASE_PREFIX", ""))
+
+
+def _pause_for_tests(point: str) -> None:
+    """Crash-safety tests need a run stopped at a known point: with MMHEALTH_TEST_PAUSE_AT=<point>, the run
+    writes `<point>` to MMHEALTH_TEST_PAUSE_FILE and sleeps there until the test kills it with SIGKILL."""
+    if os.environ.get("MMHEALTH_TEST_PAUSE_AT") != point:
+        return
+    marker = os.environ.get("MMHEALTH_TEST_PAUSE_FILE")
+    if marker:
+        Path(marker).write_text(point)
+    time.sleep(3600)
+
+
 def run_ingest(
     source: Path,
     lake: str,
@@ -258,12 +280,7 @@ def run_ingest(
             t0 = time.monotonic()
             manifest = _ingest_modality(store, manifest, reader, source, root, run_id, options, mreport, progress)
             mreport.seconds = time.monotonic() - t0
-        if store.kind == "local":
-            build_catalog(store.root, manifest)
-        else:
-            from mmhealth.lake.glue import sync_glue
-
-            sync_glue(store, manifest, options.get("glue_database_prefix", ""))
+        _publish_catalog(store, manifest, options.get("glue_database_prefix", ""))
         remove_tree(staging_root)
     report.tables = manifest.table_rows()
     return report
@@ -312,6 +329,7 @@ def _ingest_modality(store, manifest, reader, source, root, run_id, options, mre
         for out in reader.read(changed, ctx):
             collector.add(out)
         collector.finish()
+        _pause_for_tests(f"read-{modality}")
     finally:
         if bar is not None:
             bar.close()
@@ -371,22 +389,27 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
                     staged.append((table, out, kept, sorted(set(part.sources) - hit)))
                 dropped_keys.append(part.key)
             new_tables[table] = keep_parts
+    schemas = {t: s for t, s in manifest.schemas.items()}
     for table, local, rows, sources in staged:
+        part_schema = schema_of_parquet(local)
+        schemas[table] = merge_fields(schemas[table], part_schema) if table in schemas else part_schema
         key = _part_key(table, run_id, local)
         store.publish(local, key)
         new_tables.setdefault(table, []).append(Part(key=key, rows=rows, run=run_id, sources=sources))
-        if table not in (QUARANTINE, INGEST_LOG) or True:
-            mreport.rows_added[table] = mreport.rows_added.get(table, 0) + rows
+        mreport.rows_added[table] = mreport.rows_added.get(table, 0) + rows
     files = dict(manifest.files)
     files.update(touched_mtime)
     for rel, f in new_files.items():
         files[rel] = FileEntry(modality, f.checksum, f.size, f.path.stat().st_mtime_ns, run_id)
     runs = manifest.runs + ([run_id] if staged and run_id not in manifest.runs else [])
-    committed = Manifest(tables={t: ps for t, ps in new_tables.items() if ps}, files=files, runs=runs)
+    committed = Manifest(
+        tables={t: ps for t, ps in new_tables.items() if ps}, files=files, runs=runs,
+        schemas={t: s for t, s in schemas.items() if new_tables.get(t)},
+    )
     if staged or touched_mtime or dropped_keys:
+        _pause_for_tests("commit")
         store.write_manifest(committed)  # the commit point
-        if store.kind == "local":
-            build_catalog(store.root, committed)
+        _publish_catalog(store, committed)
         store.delete(dropped_keys)
     mreport.rows_added = {t: n for t, n in sorted(mreport.rows_added.items()) if n}
     return committed

@@ -31,6 +31,8 @@ class Manifest:
     tables: dict[str, list[Part]] = field(default_factory=dict)  # "db.table" -> parts
     files: dict[str, FileEntry] = field(default_factory=dict)  # source rel path -> entry
     runs: list[str] = field(default_factory=list)
+    # "db.table" -> merged column tree (see mmhealth.lake.schema), for Glue and for readers of the manifest
+    schemas: dict[str, list] = field(default_factory=dict)
 
     def to_json(self) -> str:
         doc = {
@@ -38,6 +40,7 @@ class Manifest:
             "runs": self.runs,
             "tables": {t: [asdict(p) for p in parts] for t, parts in sorted(self.tables.items())},
             "files": {f: asdict(e) for f, e in sorted(self.files.items())},
+            "schemas": dict(sorted(self.schemas.items())),
         }
         return json.dumps(doc, indent=1)
 
@@ -48,6 +51,7 @@ class Manifest:
             tables={t: [Part(**p) for p in parts] for t, parts in doc.get("tables", {}).items()},
             files={f: FileEntry(**e) for f, e in doc.get("files", {}).items()},
             runs=list(doc.get("runs", [])),
+            schemas=doc.get("schemas", {}),
         )
 
     def keys(self) -> set[str]:
