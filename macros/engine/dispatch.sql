@@ -1,0 +1,94 @@
+{#-
+  Engine differences, and only here. Every macro dispatches to `duckdb__` and `athena__` implementations
+  (and a `default__` where the ANSI form is right for both). Models never test `target.type`.
+  Each macro is exercised by a singular data test in tests/dbt/data_tests/ (run on DuckDB by `dbt build`, and on
+  the Athena-compiled SQL transpiled to DuckDB by tests/dbt/test_athena_compile.py).
+-#}
+
+{#- A FHIR instant/dateTime/date string (or an already typed timestamp) as a UTC timestamp.
+    Partial dates ("2019", "2019-05") become the first instant of that period. -#}
+{% macro mmh_timestamp(expr) %}{{ return(adapter.dispatch('mmh_timestamp', 'mmhealth')(expr)) }}{% endmacro %}
+{% macro duckdb__mmh_timestamp(expr) -%}
+cast(timezone('UTC', try_cast(
+    case length(cast({{ expr }} as varchar)) when 4 then cast({{ expr }} as varchar) || '-01-01'
+    when 7 then cast({{ expr }} as varchar) || '-01' else cast({{ expr }} as varchar) end as timestamptz)) as timestamp)
+{%- endmacro %}
+{% macro athena__mmh_timestamp(expr) -%}
+cast(at_timezone(try(from_iso8601_timestamp(
+    case length(cast({{ expr }} as varchar)) when 4 then cast({{ expr }} as varchar) || '-01-01'
+    when 7 then cast({{ expr }} as varchar) || '-01' else replace(cast({{ expr }} as varchar), ' ', 'T') end)), 'UTC') as timestamp(6))
+{%- endmacro %}
+
+{#- The SQL type name of a timestamp column in a table (Athena Iceberg stores microseconds). -#}
+{% macro mmh_timestamp_type() %}{{ return(adapter.dispatch('mmh_timestamp_type', 'mmhealth')()) }}{% endmacro %}
+{% macro duckdb__mmh_timestamp_type() %}timestamp{% endmacro %}
+{% macro athena__mmh_timestamp_type() %}timestamp(6){% endmacro %}
+
+{#- Cast to a type named portably (varchar, double, bigint, integer, boolean, date, timestamp). -#}
+{% macro mmh_cast(expr, type) -%}
+{%- if type == 'timestamp' -%}cast({{ expr }} as {{ mmh_timestamp_type() }})
+{%- else -%}cast({{ expr }} as {{ type }}){%- endif -%}
+{%- endmacro %}
+
+{#- The first element of a list, or null for an empty/absent list (Athena's a[1] raises out of range). -#}
+{% macro mmh_first(list_expr) %}{{ return(adapter.dispatch('mmh_first', 'mmhealth')(list_expr)) }}{% endmacro %}
+{% macro duckdb__mmh_first(list_expr) %}list_extract({{ list_expr }}, 1){% endmacro %}
+{% macro athena__mmh_first(list_expr) %}element_at({{ list_expr }}, 1){% endmacro %}
+
+{#- The i-th element (1-based) of a list, null when out of range. -#}
+{% macro mmh_element(list_expr, i) %}{{ return(adapter.dispatch('mmh_element', 'mmhealth')(list_expr, i)) }}{% endmacro %}
+{% macro duckdb__mmh_element(list_expr, i) %}list_extract({{ list_expr }}, {{ i }}){% endmacro %}
+{% macro athena__mmh_element(list_expr, i) %}element_at({{ list_expr }}, {{ i }}){% endmacro %}
+
+{#- Elements of a list for which `predicate` (over `var`) holds. -#}
+{% macro mmh_filter(list_expr, var, predicate) %}{{ return(adapter.dispatch('mmh_filter', 'mmhealth')(list_expr, var, predicate)) }}{% endmacro %}
+{% macro duckdb__mmh_filter(list_expr, var, predicate) %}list_filter({{ list_expr }}, {{ var }} -> {{ predicate }}){% endmacro %}
+{% macro athena__mmh_filter(list_expr, var, predicate) %}filter({{ list_expr }}, {{ var }} -> {{ predicate }}){% endmacro %}
+
+{#- Number of elements of a list (null for a null list). -#}
+{% macro mmh_length(list_expr) %}{{ return(adapter.dispatch('mmh_length', 'mmhealth')(list_expr)) }}{% endmacro %}
+{% macro duckdb__mmh_length(list_expr) %}len({{ list_expr }}){% endmacro %}
+{% macro athena__mmh_length(list_expr) %}cardinality({{ list_expr }}){% endmacro %}
+
+{#- The list 1..length(list_expr), for `cross join unnest(...)` over lists of structs by position
+    (Athena expands a row's fields when unnesting an array of rows; DuckDB does not). Empty for empty/null. -#}
+{% macro mmh_positions(list_expr) %}{{ return(adapter.dispatch('mmh_positions', 'mmhealth')(list_expr)) }}{% endmacro %}
+{% macro duckdb__mmh_positions(list_expr) %}generate_series(1, coalesce(len({{ list_expr }}), 0)){% endmacro %}
+{% macro athena__mmh_positions(list_expr) -%}
+if(coalesce(cardinality({{ list_expr }}), 0) > 0, sequence(1, cardinality({{ list_expr }})), cast(array[] as array(bigint)))
+{%- endmacro %}
+
+{#- Join a list of strings with a separator. -#}
+{% macro mmh_list_join(list_expr, sep) %}{{ return(adapter.dispatch('mmh_list_join', 'mmhealth')(list_expr, sep)) }}{% endmacro %}
+{% macro duckdb__mmh_list_join(list_expr, sep) %}array_to_string({{ list_expr }}, '{{ sep }}'){% endmacro %}
+{% macro athena__mmh_list_join(list_expr, sep) %}array_join({{ list_expr }}, '{{ sep }}'){% endmacro %}
+
+{#- Value of a map for a key, null when the key is absent (Athena's m[k] raises on a missing key). -#}
+{% macro mmh_map_get(map_expr, key) %}{{ return(adapter.dispatch('mmh_map_get', 'mmhealth')(map_expr, key)) }}{% endmacro %}
+{% macro duckdb__mmh_map_get(map_expr, key) %}map_extract_value({{ map_expr }}, '{{ key }}'){% endmacro %}
+{% macro athena__mmh_map_get(map_expr, key) %}element_at({{ map_expr }}, '{{ key }}'){% endmacro %}
+
+{#- A scalar from a JSON string by JSONPath (HealthLake keeps extensions as JSON strings). -#}
+{% macro mmh_json_scalar(json_expr, path) %}{{ return(adapter.dispatch('mmh_json_scalar', 'mmhealth')(json_expr, path)) }}{% endmacro %}
+{% macro duckdb__mmh_json_scalar(json_expr, path) %}json_extract_string({{ json_expr }}, '{{ path }}'){% endmacro %}
+{% macro athena__mmh_json_scalar(json_expr, path) %}json_extract_scalar({{ json_expr }}, '{{ path }}'){% endmacro %}
+
+{#- Lower-case hex SHA-256 of a string (UTF-8). -#}
+{% macro mmh_sha256(expr) %}{{ return(adapter.dispatch('mmh_sha256', 'mmhealth')(expr)) }}{% endmacro %}
+{% macro duckdb__mmh_sha256(expr) %}sha256({{ expr }}){% endmacro %}
+{% macro athena__mmh_sha256(expr) %}lower(to_hex(sha256(to_utf8({{ expr }})))){% endmacro %}
+
+{#- Continuous percentile of a numeric expression (aggregate). Athena only has the approximate one. -#}
+{% macro mmh_percentile(expr, p) %}{{ return(adapter.dispatch('mmh_percentile', 'mmhealth')(expr, p)) }}{% endmacro %}
+{% macro duckdb__mmh_percentile(expr, p) %}quantile_cont({{ expr }}, {{ p }}){% endmacro %}
+{% macro athena__mmh_percentile(expr, p) %}approx_percentile({{ expr }}, {{ p }}){% endmacro %}
+
+{#- A date plus a number of days, as a DATE on both engines (DuckDB's date_add returns a TIMESTAMP). -#}
+{% macro mmh_add_days(date_expr, days) %}{{ return(adapter.dispatch('mmh_add_days', 'mmhealth')(date_expr, days)) }}{% endmacro %}
+{% macro duckdb__mmh_add_days(date_expr, days) %}cast({{ date_expr }} + to_days(cast({{ days }} as integer)) as date){% endmacro %}
+{% macro athena__mmh_add_days(date_expr, days) %}date_add('day', {{ days }}, {{ date_expr }}){% endmacro %}
+
+{#- Whole years between two dates (age), counting a birthday only once it has passed. -#}
+{% macro mmh_years_between(start_date, end_date) %}{{ return(adapter.dispatch('mmh_years_between', 'mmhealth')(start_date, end_date)) }}{% endmacro %}
+{% macro duckdb__mmh_years_between(start_date, end_date) %}cast(date_sub('year', {{ start_date }}, {{ end_date }}) as integer){% endmacro %}
+{% macro athena__mmh_years_between(start_date, end_date) %}cast(date_diff('year', {{ start_date }}, {{ end_date }}) as integer){% endmacro %}

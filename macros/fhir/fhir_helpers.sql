@@ -1,0 +1,87 @@
+{#- FHIR value helpers, written once in SQL both engines share (only list/map primitives are dispatched). -#}
+
+{#- The id a FHIR reference points at. Accepts `Patient/<id>`, `urn:uuid:<id>` (transaction bundles), a bare
+    id, absolute URLs (`https://host/fhir/Patient/<id>`) and versioned ones (`Patient/<id>/_history/2`).
+    With `resource_type`, a typed reference to another type (`Group/7` for a Patient) yields null. -#}
+{% macro fhir_reference_id(ref_expr, resource_type=none) -%}
+case
+    when {{ ref_expr }} is null or trim({{ ref_expr }}) = '' then null
+    when {{ ref_expr }} like 'urn:uuid:%' then substr({{ ref_expr }}, 10)
+    when {{ ref_expr }} like 'urn:oid:%' then substr({{ ref_expr }}, 9)
+    when strpos({{ ref_expr }}, '/') = 0 then {{ ref_expr }}
+    {%- if resource_type %}
+    when regexp_extract({{ ref_expr }}, '([A-Za-z]+)/([^/]+)(/_history/[^/]+)?$', 1) <> '{{ resource_type }}' then null
+    {%- endif %}
+    else regexp_extract({{ ref_expr }}, '([A-Za-z]+)/([^/]+)(/_history/[^/]+)?$', 2)
+end
+{%- endmacro %}
+
+{#- The first coding of a CodeableConcept whose system is `system` (any system when none), as the struct. -#}
+{% macro fhir_coding(cc_expr, system=none) -%}
+{%- if system -%}
+{{ mmh_first(mmh_filter(cc_expr ~ '.coding', 'c', "c.system = '" ~ system ~ "'")) }}
+{%- else -%}
+{{ mmh_first(cc_expr ~ '.coding') }}
+{%- endif -%}
+{%- endmacro %}
+
+{#- Code systems by short name, so models say `fhir_code('code', 'snomed')`. -#}
+{% macro fhir_system(name) -%}
+{%- set systems = {
+    'snomed': 'http://snomed.info/sct',
+    'loinc': 'http://loinc.org',
+    'rxnorm': 'http://www.nlm.nih.gov/research/umls/rxnorm',
+    'icd10': 'http://hl7.org/fhir/sid/icd-10-cm',
+    'cpt': 'http://www.ama-assn.org/go/cpt',
+    'ucum': 'http://unitsofmeasure.org',
+    'dicom_modality': 'http://dicom.nema.org/resources/ontology/DCM',
+    'condition_clinical': 'http://terminology.hl7.org/CodeSystem/condition-clinical',
+    'claim_type': 'http://terminology.hl7.org/CodeSystem/claim-type',
+    'observation_category': 'http://terminology.hl7.org/CodeSystem/observation-category'
+} -%}
+{{- return(systems.get(name, name)) -}}
+{%- endmacro %}
+
+{#- Code / display of the coding with a given system. -#}
+{% macro fhir_code(cc_expr, system=none) -%}
+({{ fhir_coding(cc_expr, fhir_system(system) if system else none) }}).code
+{%- endmacro %}
+{% macro fhir_display(cc_expr, system=none) -%}
+coalesce(({{ fhir_coding(cc_expr, fhir_system(system) if system else none) }}).display, {{ cc_expr }}.text)
+{%- endmacro %}
+
+{#- A value of a US Core extension (JSON strings in the HealthLake view), e.g. race text. -#}
+{% macro fhir_extension_value(ext_list_expr, url, json_path) -%}
+{{ mmh_json_scalar(mmh_first(mmh_filter(ext_list_expr, 'e', mmh_json_scalar('e', '$.url') ~ " = '" ~ url ~ "'")), json_path) }}
+{%- endmacro %}
+
+{#- Pseudonymous patient key: a keyed hash of the FHIR patient id, nested so it is not open to length extension.
+    The key comes from env MMHEALTH_PSEUDONYM_KEY and is never committed; without it nothing pseudonymous can be
+    built, so the build stops and says how to set one. -#}
+{% macro mmh_patient_key(id_expr) -%}
+{%- set key = env_var('MMHEALTH_PSEUDONYM_KEY', '') -%}
+{%- if execute and key == '' -%}
+{{ exceptions.raise_compiler_error("MMHEALTH_PSEUDONYM_KEY is not set - export a secret, e.g. `export MMHEALTH_PSEUDONYM_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')`; keep it out of git") }}
+{%- endif -%}
+{%- set k = key | replace("'", "''") -%}
+case when {{ id_expr }} is null then null
+     else {{ mmh_sha256("'" ~ k ~ "' || ':' || " ~ mmh_sha256("'" ~ k ~ "' || ':' || cast(" ~ id_expr ~ " as varchar)")) }} end
+{%- endmacro %}
+
+{#- Contig name without the `chr` prefix, `M` for mitochondria: `chr1` and `1` compare equal. -#}
+{% macro normalize_contig(expr) -%}
+case
+    when upper({{ expr }}) in ('CHRM', 'CHRMT', 'MT', 'M') then 'M'
+    when lower({{ expr }}) like 'chr%' then upper(substr({{ expr }}, 4))
+    else upper({{ expr }})
+end
+{%- endmacro %}
+
+{#- US Core race / ethnicity: the OMB category display, else the free-text sub-extension. -#}
+{% macro us_core_category(ext_list_expr, url) -%}
+coalesce(
+    {{ fhir_extension_value(ext_list_expr, url, '$.extension[0].valueCoding.display') }},
+    {{ fhir_extension_value(ext_list_expr, url, '$.extension[1].valueString') }},
+    {{ fhir_extension_value(ext_list_expr, url, '$.extension[0].valueString') }}
+)
+{%- endmacro %}

@@ -1,0 +1,78 @@
+{#- Every numeric or coded value of an observation: the observation's own value plus one row per component
+    (blood-pressure panels carry systolic and diastolic as components). Values are mapped to a measure by LOINC
+    and converted to its canonical unit. Grain: one row per observation value (observation_value_id). -#}
+with own_values as (
+    select
+        o.observation_id,
+        0 as component_index,
+        o.patient_id,
+        o.encounter_id,
+        o.category,
+        o.observation_code,
+        o.observation_display,
+        o.effective_at,
+        o.value_numeric,
+        o.value_unit,
+        o.value_code,
+        o.value_display,
+        o.source_last_updated_at
+    from {{ ref('stg_fhir__observation') }} as o
+    where o.value_numeric is not null or o.value_code is not null or o.value_string is not null
+),
+
+component_values as (
+    select
+        o.observation_id,
+        c.component_index,
+        o.patient_id,
+        o.encounter_id,
+        o.category,
+        c.component_code as observation_code,
+        c.component_display as observation_display,
+        o.effective_at,
+        c.value_numeric,
+        c.value_unit,
+        cast(null as varchar) as value_code,
+        cast(null as varchar) as value_display,
+        o.source_last_updated_at
+    from {{ ref('stg_fhir__observation_component') }} as c
+    inner join {{ ref('stg_fhir__observation') }} as o on c.observation_id = o.observation_id
+),
+
+all_values as (
+    select * from own_values
+    union all
+    select * from component_values
+)
+
+select
+    v.observation_id
+    || case when v.component_index = 0 then '' else '#' || cast(v.component_index as varchar) end
+        as observation_value_id,
+    v.observation_id,
+    v.component_index,
+    v.patient_id,
+    v.encounter_id,
+    v.category,
+    v.observation_code,
+    v.observation_display,
+    m.measure,
+    m.kind as measure_kind,
+    v.effective_at,
+    -- canonical value: as is when already in the canonical unit, converted when a conversion is known,
+    -- null (not a wrong number) when the unit is unknown
+    case
+        when v.value_numeric is null then null
+        when m.measure is null then v.value_numeric
+        when v.value_unit = m.canonical_unit or v.value_unit is null then v.value_numeric
+        when u.multiplier is not null then v.value_numeric * u.multiplier + u.offset_after
+    end as value_numeric,
+    case when m.measure is null then v.value_unit else m.canonical_unit end as value_unit,
+    v.value_numeric as value_numeric_original,
+    v.value_unit as value_unit_original,
+    v.value_code,
+    v.value_display,
+    v.source_last_updated_at
+from all_values as v
+left join {{ ref('observation_measures') }} as m on v.observation_code = m.loinc_code
+left join {{ ref('unit_conversions') }} as u on m.measure = u.measure and v.value_unit = u.from_unit

@@ -1,0 +1,38 @@
+{#- Carried alleles (dosage >= 1) matched to ClinVar annotations on normalized contig, 0-based start, reference
+    and alternate allele, with CLNSIG placed on the ordered scale of seed clinvar_significance. A multi-valued
+    CLNSIG (`Pathogenic|risk_factor`, `Pathogenic,_risk_factor`) is ranked by its first term.
+    Grain: one row per carried allele and matching ClinVar record. -#}
+with annotations as (
+    select
+        a.*,
+        lower(split_part(split_part(split_part(a.clinical_significance_raw, '|', 1), ',', 1), ';', 1)) as clinvar_term
+    from {{ ref('stg_omics__annotations') }} as a
+)
+
+select
+    v.patient_id,
+    v.contig,
+    v.start_0based,
+    v.position_1based,
+    v.reference_allele,
+    v.alternate_allele,
+    v.variant_name,
+    v.genotype,
+    v.zygosity,
+    v.allele_dosage,
+    a.rsid,
+    a.gene_symbol,
+    a.clinical_significance_raw,
+    coalesce(s.clinical_significance, 'other') as clinical_significance,
+    coalesce(s.significance_rank, 0) as significance_rank,
+    coalesce(s.is_pathogenic_or_likely, false) as is_pathogenic_or_likely,
+    a.review_status,
+    a.disease_names
+from {{ ref('int_variant_calls') }} as v
+inner join annotations as a
+    on v.contig = a.contig
+    and v.start_0based = a.start_0based
+    and v.reference_allele = a.reference_allele
+    and v.alternate_allele = a.alternate_allele
+left join {{ ref('clinvar_significance') }} as s on a.clinvar_term = s.clinvar_term
+where v.allele_dosage > 0

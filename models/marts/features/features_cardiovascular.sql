@@ -1,0 +1,124 @@
+{#- One row per indexed patient: features from all three modalities as of the patient's index date and the four
+    outcome labels over the horizon after it (design: features_cardiovascular.yml and docs/dbt.md).
+    Leakage rule: every dated input is filtered to on or before index_date; labels alone look after it.
+    Genotype is germline - fixed at conception - so it is used whenever the patient has a genome. -#}
+{%- set markers = cv_marker_alleles() -%}
+with idx as (
+    select l.*, k.patient_key, i.lookback_start_date
+    from {{ ref('int_cv_labels') }} as l
+    inner join {{ ref('int_cv_index_dates') }} as i on l.patient_id = i.patient_id
+    inner join {{ ref('int_patient_spine') }} as k on l.patient_id = k.patient_id
+),
+
+obs as (
+    select
+        o.patient_key,
+        max_by(case when o.measure = 'systolic_bp' then o.value_numeric end, case when o.measure = 'systolic_bp' then o.effective_at end) as systolic_bp_last,
+        max_by(case when o.measure = 'diastolic_bp' then o.value_numeric end, case when o.measure = 'diastolic_bp' then o.effective_at end) as diastolic_bp_last,
+        avg(case when o.measure = 'systolic_bp' and o.effective_date >= i.lookback_start_date then o.value_numeric end) as systolic_bp_mean_lookback,
+        max_by(case when o.measure = 'bmi' then o.value_numeric end, case when o.measure = 'bmi' then o.effective_at end) as bmi_last,
+        max_by(case when o.measure = 'total_cholesterol' then o.value_numeric end, case when o.measure = 'total_cholesterol' then o.effective_at end) as total_cholesterol_last,
+        max_by(case when o.measure = 'ldl_cholesterol' then o.value_numeric end, case when o.measure = 'ldl_cholesterol' then o.effective_at end) as ldl_cholesterol_last,
+        max_by(case when o.measure = 'hdl_cholesterol' then o.value_numeric end, case when o.measure = 'hdl_cholesterol' then o.effective_at end) as hdl_cholesterol_last,
+        max_by(case when o.measure = 'hba1c' then o.value_numeric end, case when o.measure = 'hba1c' then o.effective_at end) as hba1c_last,
+        max_by(case when o.measure = 'smoking_status' then o.value_code end, case when o.measure = 'smoking_status' then o.effective_at end) as smoking_code_last,
+        count(*) as n_observations_before_index
+    from {{ ref('fct_observation') }} as o
+    inner join idx as i on o.patient_key = i.patient_key
+    where o.effective_date <= i.index_date
+    group by o.patient_key
+),
+
+enc as (
+    select
+        e.patient_key,
+        count(*) as n_encounters_before_index,
+        sum(case when e.encounter_date >= i.lookback_start_date then 1 else 0 end) as n_encounters_lookback,
+        sum(case when e.encounter_class in ('EMER', 'emergency') and e.encounter_date >= i.lookback_start_date then 1 else 0 end) as n_emergency_encounters_lookback
+    from {{ ref('fct_encounter') }} as e
+    inner join idx as i on e.patient_key = i.patient_key
+    where e.encounter_date <= i.index_date
+    group by e.patient_key
+),
+
+med as (
+    select
+        m.patient_key,
+        count(*) as n_medication_requests_before_index,
+        count(distinct case when m.authored_date >= i.lookback_start_date then m.medication_code end) as n_distinct_medications_lookback
+    from {{ ref('fct_medication') }} as m
+    inner join idx as i on m.patient_key = i.patient_key
+    where m.authored_date <= i.index_date
+    group by m.patient_key
+),
+
+img as (
+    select
+        r.patient_key,
+        count(*) as n_image_sets_before_index,
+        max_by(r.mask_volume_mm3, r.study_date) as mask_volume_mm3_last,
+        max_by(r.original_firstorder_mean, r.study_date) as firstorder_mean_last,
+        max_by(r.original_firstorder_entropy, r.study_date) as firstorder_entropy_last,
+        max_by(r.original_shape_sphericity, r.study_date) as shape_sphericity_last
+    from {{ ref('fct_radiomics') }} as r
+    inner join idx as i on r.patient_key = i.patient_key
+    where r.study_date <= i.index_date and r.has_radiomics
+    group by r.patient_key
+)
+
+select
+    cast(i.patient_key as varchar) as patient_key,
+    cast(i.index_date as date) as index_date,
+    cast(i.label_window_end_date as date) as label_window_end_date,
+    cast({{ mmh_years_between('p.birth_date', 'i.index_date') }} as integer) as age_at_index,
+    cast(p.gender as varchar) as gender,
+    cast(o.systolic_bp_last as double) as systolic_bp_last,
+    cast(o.diastolic_bp_last as double) as diastolic_bp_last,
+    cast(o.systolic_bp_mean_lookback as double) as systolic_bp_mean_lookback,
+    cast(o.bmi_last as double) as bmi_last,
+    cast(o.total_cholesterol_last as double) as total_cholesterol_last,
+    cast(o.ldl_cholesterol_last as double) as ldl_cholesterol_last,
+    cast(o.hdl_cholesterol_last as double) as hdl_cholesterol_last,
+    cast(o.hba1c_last as double) as hba1c_last,
+    cast(sm.smoking_status as varchar) as smoking_status,
+    cast(coalesce(sm.is_current_smoker, false) or i.prior_smoker as boolean) as is_current_smoker,
+    cast(coalesce(o.n_observations_before_index, 0) as bigint) as n_observations_before_index,
+    cast(coalesce(e.n_encounters_before_index, 0) as bigint) as n_encounters_before_index,
+    cast(coalesce(e.n_encounters_lookback, 0) as bigint) as n_encounters_lookback,
+    cast(coalesce(e.n_emergency_encounters_lookback, 0) as bigint) as n_emergency_encounters_lookback,
+    cast(coalesce(m.n_medication_requests_before_index, 0) as bigint) as n_medication_requests_before_index,
+    cast(coalesce(m.n_distinct_medications_lookback, 0) as bigint) as n_distinct_medications_lookback,
+    cast(i.prior_hypertension as boolean) as prior_hypertension,
+    cast(i.prior_diabetes as boolean) as prior_diabetes,
+    cast(i.prior_hyperlipidemia as boolean) as prior_hyperlipidemia,
+    cast(i.prior_obesity as boolean) as prior_obesity,
+    cast(i.prior_atrial_fibrillation as boolean) as prior_atrial_fibrillation,
+    cast(i.prior_myocardial_infarction as boolean) as prior_myocardial_infarction,
+    cast(i.prior_stroke as boolean) as prior_stroke,
+    cast(i.prior_coronary_heart_disease as boolean) as prior_coronary_heart_disease,
+    cast(i.prior_alzheimers as boolean) as prior_alzheimers,
+    cast(g.patient_key is not null as boolean) as has_genomics,
+    cast(g.apoe_e4_dosage as integer) as apoe_e4_dosage,
+    cast(g.apoe_e2_dosage as integer) as apoe_e2_dosage
+    {%- for mk in markers %},
+    cast(g.{{ mk.column }}_dosage as integer) as {{ mk.column }}_dosage
+    {%- endfor %},
+    cast(coalesce(g.n_pathogenic, 0) + coalesce(g.n_likely_pathogenic, 0) as bigint) as n_pathogenic_or_likely,
+    cast(im.patient_key is not null as boolean) as has_imaging_before_index,
+    cast(coalesce(im.n_image_sets_before_index, 0) as bigint) as n_image_sets_before_index,
+    cast(im.mask_volume_mm3_last as double) as mask_volume_mm3_last,
+    cast(im.firstorder_mean_last as double) as firstorder_mean_last,
+    cast(im.firstorder_entropy_last as double) as firstorder_entropy_last,
+    cast(im.shape_sphericity_last as double) as shape_sphericity_last,
+    cast(i.stroke as boolean) as stroke,
+    cast(i.hypertension as boolean) as hypertension,
+    cast(i.coronary_heart_disease as boolean) as coronary_heart_disease,
+    cast(i.alzheimers as boolean) as alzheimers
+from idx as i
+inner join {{ ref('dim_patient') }} as p on i.patient_key = p.patient_key
+left join obs as o on i.patient_key = o.patient_key
+left join {{ ref('smoking_status_codes') }} as sm on o.smoking_code_last = sm.snomed_code
+left join enc as e on i.patient_key = e.patient_key
+left join med as m on i.patient_key = m.patient_key
+left join {{ ref('patient_genomic_summary') }} as g on i.patient_key = g.patient_key
+left join img as im on i.patient_key = im.patient_key

@@ -1,0 +1,37 @@
+{{ config(
+    materialized='incremental', incremental_strategy='merge', unique_key='variant_call_id',
+    on_schema_change='append_new_columns', partitioned_by=['contig']
+) }}
+{#- One row per patient, site and alternate allele: genotype, zygosity for that allele and allele dosage
+    (copies carried, 0-2). Positions in both conventions, named by convention. -#}
+with s as (
+    select
+        v.*,
+        k.patient_key,
+        -- stable id of the call, independent of the pseudonym key
+        {{ mmh_sha256("v.patient_id || '|' || v.contig || '|' || cast(v.start_0based as varchar) || '|' || v.reference_allele || '|' || v.alternate_allele") }} as variant_call_id
+    from {{ ref('int_variant_calls') }} as v
+    left join {{ ref('int_patient_spine') }} as k on v.patient_id = k.patient_id
+)
+
+select
+    cast(s.variant_call_id as varchar) as variant_call_id,
+    cast(s.patient_key as varchar) as patient_key,
+    cast(s.contig as varchar) as contig,
+    cast(s.start_0based as bigint) as start_0based,
+    cast(s.position_1based as bigint) as position_1based,
+    cast(s.reference_allele as varchar) as reference_allele,
+    cast(s.alternate_allele as varchar) as alternate_allele,
+    cast(s.alt_index as integer) as alt_index,
+    cast(s.variant_name as varchar) as variant_name,
+    cast(s.genotype as varchar) as genotype,
+    cast(s.zygosity as varchar) as zygosity,
+    cast(s.allele_dosage as integer) as allele_dosage,
+    cast(s.ploidy as integer) as ploidy,
+    cast(s.phased as boolean) as phased,
+    cast(s.is_pass as boolean) as is_pass,
+    cast(s.qual as double) as qual,
+    cast(s.read_depth as integer) as read_depth,
+    cast(s.genotype_quality as integer) as genotype_quality
+from s
+{{ mmh_incremental_filter('variant_call_id') }}

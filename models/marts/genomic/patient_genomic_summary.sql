@@ -1,0 +1,59 @@
+{#- One row per genotyped patient: pathogenic / likely-pathogenic carried alleles (total and the genes they are
+    in), APOE genotype, and marker-allele dosages. -#}
+{%- set markers = cv_marker_alleles() -%}
+with calls as (
+    select
+        patient_id,
+        count(*) as n_allele_records,
+        sum(case when allele_dosage > 0 then 1 else 0 end) as n_alternate_alleles_carried,
+        sum(case when zygosity = 'no_call' then 1 else 0 end) as n_no_calls
+    from {{ ref('int_variant_calls') }}
+    group by patient_id
+),
+
+clinvar as (
+    select
+        patient_id,
+        count(*) as n_clinvar_matches,
+        sum(case when clinical_significance in ('pathogenic', 'pathogenic_likely_pathogenic') then 1 else 0 end) as n_pathogenic,
+        sum(case when clinical_significance = 'likely_pathogenic' then 1 else 0 end) as n_likely_pathogenic,
+        count(distinct case when is_pathogenic_or_likely then gene_symbol end) as n_p_lp_genes,
+        max(significance_rank) as max_significance_rank
+    from {{ ref('int_variant_clinvar') }}
+    group by patient_id
+),
+
+genes as (
+    -- per-gene counts folded into one sorted text value, e.g. `F5:1;MTHFR:2`
+    select patient_id, {{ mmh_list_join('array_agg(gene_count order by gene_count)', ';') }} as p_lp_gene_counts
+    from (
+        select patient_id, gene_symbol || ':' || cast(count(*) as varchar) as gene_count
+        from {{ ref('int_variant_clinvar') }}
+        where is_pathogenic_or_likely and gene_symbol is not null
+        group by patient_id, gene_symbol
+    ) as g
+    group by patient_id
+)
+
+select
+    cast(k.patient_key as varchar) as patient_key,
+    cast(c.n_allele_records as bigint) as n_allele_records,
+    cast(c.n_alternate_alleles_carried as bigint) as n_alternate_alleles_carried,
+    cast(c.n_no_calls as bigint) as n_no_calls,
+    cast(coalesce(v.n_clinvar_matches, 0) as bigint) as n_clinvar_matches,
+    cast(coalesce(v.n_pathogenic, 0) as bigint) as n_pathogenic,
+    cast(coalesce(v.n_likely_pathogenic, 0) as bigint) as n_likely_pathogenic,
+    cast(coalesce(v.n_p_lp_genes, 0) as bigint) as n_p_lp_genes,
+    cast(g.p_lp_gene_counts as varchar) as p_lp_gene_counts,
+    cast(v.max_significance_rank as integer) as max_significance_rank,
+    cast(m.apoe_genotype as varchar) as apoe_genotype,
+    cast(m.apoe_e4_dosage as integer) as apoe_e4_dosage,
+    cast(m.apoe_e2_dosage as integer) as apoe_e2_dosage
+    {%- for mk in markers %},
+    cast(m.{{ mk.column }}_dosage as integer) as {{ mk.column }}_dosage
+    {%- endfor %}
+from calls as c
+inner join {{ ref('int_patient_spine') }} as k on c.patient_id = k.patient_id
+left join clinvar as v on c.patient_id = v.patient_id
+left join genes as g on c.patient_id = g.patient_id
+left join {{ ref('int_genomic_markers') }} as m on c.patient_id = m.patient_id

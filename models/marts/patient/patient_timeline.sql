@@ -1,0 +1,53 @@
+{#- Every dated event of a patient across modalities, for the patient-level dashboard: encounters, diagnoses,
+    observations, procedures, prescriptions, claims, genetic test reports and imaging studies.
+    Grain: one row per event (event_id is unique across sources). -#}
+with events as (
+    select patient_key, 'encounter:' || encounter_id as event_id, started_at as event_at, 'clinical' as modality,
+        'encounter' as event_type, encounter_class as code, encounter_type_display as description,
+        cast(null as double) as value_numeric, cast(null as varchar) as value_unit
+    from {{ ref('fct_encounter') }}
+    union all
+    select patient_key, 'condition:' || condition_id, onset_at, 'clinical', 'condition', condition_code,
+        condition_display, null, null
+    from {{ ref('fct_condition') }}
+    union all
+    select patient_key, 'observation:' || observation_value_id, effective_at, 'clinical', 'observation',
+        observation_code, coalesce(observation_display, measure), value_numeric, value_unit
+    from {{ ref('fct_observation') }}
+    union all
+    select patient_key, 'procedure:' || procedure_id, performed_at, 'clinical', 'procedure', procedure_code,
+        procedure_display, null, null
+    from {{ ref('fct_procedure') }}
+    union all
+    select patient_key, 'medication:' || medication_request_id, authored_at, 'clinical', 'medication',
+        medication_code, medication_display, null, null
+    from {{ ref('fct_medication') }}
+    union all
+    select patient_key, 'claim:' || claim_id, claim_at, 'clinical', 'claim', claim_type, claim_type,
+        total_amount, currency
+    from {{ ref('fct_claim') }}
+    union all
+    select k.patient_key, 'genetic_report:' || d.diagnostic_report_id, d.effective_at, 'genomic',
+        'genetic_report', d.report_code, d.report_display, null, null
+    from {{ ref('stg_fhir__diagnostic_report') }} as d
+    inner join {{ ref('int_patient_spine') }} as k on d.patient_id = k.patient_id
+    where d.report_code = '55232-3'
+    union all
+    select patient_key, 'imaging_study:' || study_instance_uid, {{ mmh_cast('study_date', 'timestamp') }}, 'imaging',
+        'imaging_study', modality, coalesce(study_description, body_site, modality), cast(n_image_sets as double), 'image sets'
+    from {{ ref('dim_imaging_study') }}
+)
+
+select
+    cast(patient_key as varchar) as patient_key,
+    cast(event_id as varchar) as event_id,
+    {{ mmh_cast('event_at', 'timestamp') }} as event_at,
+    cast(cast(event_at as date) as date) as event_date,
+    cast(modality as varchar) as modality,
+    cast(event_type as varchar) as event_type,
+    cast(code as varchar) as code,
+    cast(description as varchar) as description,
+    cast(value_numeric as double) as value_numeric,
+    cast(value_unit as varchar) as value_unit
+from events
+where patient_key is not null and event_at is not null

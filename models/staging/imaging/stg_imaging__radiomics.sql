@@ -1,0 +1,16 @@
+{#- One row per segmented image set: mask volume, segmentation method, and the pyradiomics features the marts
+    use (names as pyradiomics gives them, lower-cased: original_<class>_<feature>). -#}
+{%- set features = radiomics_features() -%}
+{%- set specs = [
+    {'name': 'image_set_id', 'expr': 'r.imagesetid', 'type': 'varchar', 'needs': ['imagesetid']},
+    {'name': 'mask_volume_mm3', 'expr': 'r.mask_volume_mm3', 'type': 'double', 'needs': ['mask_volume_mm3']},
+    {'name': 'segmentation_method', 'expr': 'r.segmentation_method', 'type': 'varchar', 'needs': ['segmentation_method']},
+    {'name': 'segmentation_version', 'expr': 'r.segmentation_version', 'type': 'varchar', 'needs': ['segmentation_version']},
+] -%}
+{%- for f in features %}{% do specs.append({'name': f, 'expr': 'r.' ~ f, 'type': 'double', 'needs': [f]}) %}{% endfor -%}
+with source as (
+{{ mmh_select_source(source('imaging', 'radiomics'), specs) }}
+)
+
+select * from source
+where image_set_id is not null

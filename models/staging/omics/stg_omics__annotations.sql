@@ -1,0 +1,51 @@
+{#- One row per annotated site and alternate allele (HealthOmics annotation store from a ClinVar VCF); INFO
+    fields read from the `attributes` map; contigs normalized (`1` and `chr1` compare equal). -#}
+{%- set specs = [
+    {'name': 'contig_name', 'type': 'varchar'},
+    {'name': 'contig', 'type': 'varchar'},
+    {'name': 'start_0based', 'type': 'bigint'},
+    {'name': 'position_1based', 'type': 'bigint'},
+    {'name': 'reference_allele', 'type': 'varchar'},
+    {'name': 'alternate_allele', 'type': 'varchar'},
+    {'name': 'clinical_significance_raw', 'type': 'varchar'},
+    {'name': 'disease_names', 'type': 'varchar'},
+    {'name': 'gene_info', 'type': 'varchar'},
+    {'name': 'gene_symbol', 'type': 'varchar'},
+    {'name': 'review_status', 'type': 'varchar'},
+    {'name': 'rsid', 'type': 'varchar'},
+] -%}
+{%- set cols = mmh_source_columns(source('omics', 'annotations')) -%}
+{%- if not (mmh_has_path(cols, 'contigname') and mmh_has_path(cols, 'alternatealleles') and mmh_has_path(cols, 'attributes')) -%}
+{{ mmh_empty_result(specs, 'omics.annotations is absent in this lake') }}
+{%- else -%}
+with annotations as (
+    select
+        contigname,
+        "start",
+        referenceallele,
+        alternatealleles,
+        {{ mmh_map_get('attributes', 'CLNSIG') }} as clnsig,
+        {{ mmh_map_get('attributes', 'CLNDN') }} as clndn,
+        {{ mmh_map_get('attributes', 'GENEINFO') }} as geneinfo,
+        {{ mmh_map_get('attributes', 'CLNREVSTAT') }} as clnrevstat,
+        {{ mmh_map_get('attributes', 'RS') }} as rs
+    from {{ source('omics', 'annotations') }}
+)
+
+select
+    cast(n.contigname as varchar) as contig_name,
+    cast({{ normalize_contig('n.contigname') }} as varchar) as contig,
+    cast(n."start" as bigint) as start_0based,
+    cast(n."start" + 1 as bigint) as position_1based,
+    cast(n.referenceallele as varchar) as reference_allele,
+    cast(a.alternate_allele as varchar) as alternate_allele,
+    cast(n.clnsig as varchar) as clinical_significance_raw,
+    cast(n.clndn as varchar) as disease_names,
+    cast(n.geneinfo as varchar) as gene_info,
+    -- GENEINFO is `SYMBOL:GeneID|SYMBOL:GeneID`; the first symbol names the gene
+    cast(nullif(split_part(split_part(n.geneinfo, '|', 1), ':', 1), '') as varchar) as gene_symbol,
+    cast(n.clnrevstat as varchar) as review_status,
+    cast(case when n.rs is null then null else 'rs' || n.rs end as varchar) as rsid
+from annotations as n
+cross join unnest(n.alternatealleles) with ordinality as a (alternate_allele, alt_index)
+{%- endif %}
