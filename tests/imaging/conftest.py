@@ -47,3 +47,21 @@ def cohort_read(cohort, tmp_path_factory):
     root, manifest = cohort
     outputs, tables = read_folder(root, tmp_path_factory.mktemp("cohort-staging"))
     return manifest, outputs, tables
+
+
+@pytest.fixture(scope="session")
+def demo_lake(tmp_path_factory):
+    """`mmhealth generate` with 15 imaging patients, ingested (FHIR + imaging) through the CLI.
+    Returns (manifest imaging list, lake path)."""
+    import json
+
+    from mmhealth.cli import main
+
+    data = tmp_path_factory.mktemp("demo") / "data"
+    lake = data.parent / "lake"
+    assert main(["generate", "--out", str(data), "--patients", "30", "--genomes", "0", "--imaging", "15",
+                 "--seed", "4", "--jobs", "1", "--quiet"]) == 0
+    assert main(["ingest", str(data), "--lake", str(lake), "--modality", "fhir,imaging", "--workers", "2",
+                 "--no-progress"]) == 0
+    manifest = json.loads((data / "manifest.json").read_text())["imaging"]
+    return manifest, lake

@@ -46,7 +46,11 @@ def test_cli_ingest_writes_queryable_imaging_tables(mixed_source, tmp_path, caps
     assert summary["read"] == files
 
     n_rad, = query(lake, "select count(*) from imaging.radiomics")[0]
-    assert n_rad == len(manifest) + 10  # the cohort's series and the real files' usable image sets
+    assert n_rad == query(lake, "select count(*) from imaging.image_sets where radiomics_status = 'ok'")[0][0]
+    in_lake = {r[0] for r in query(lake, "select seriesinstanceuid from imaging.radiomics")}
+    assert {m["series_instance_uid"] for m in manifest} <= in_lake
+    # Every image set without a radiomics row says why.
+    assert query(lake, "select count(*) from imaging.image_sets where radiomics_status is null")[0][0] == 0
     joined = query(lake, """
         select count(*) from imaging.image_sets i
         join imaging.series s using (imagesetid)

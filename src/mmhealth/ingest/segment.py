@@ -4,12 +4,15 @@ The default segmenter, `otsu-brightest`, is deterministic and needs no model. It
 compact structure in the volume, which in contrast-enhanced CT / T1 MR and in the generated demo images is the
 lesion rather than the organ around it:
 
-1. median filter (radius 1 voxel) so single noisy voxels neither create nor break a structure;
-2. Otsu threshold separates the body from the background (air); the median of the body is the tissue level;
-3. threshold at half the way from the tissue level to the peak (the brightest smoothed voxel), the
-   "50 % of maximum above background" rule PET lesion segmentation uses;
-4. the 3-D connected component (full connectivity) that contains the peak;
-5. holes inside it filled (a necrotic core belongs to the lesion).
+1. Otsu threshold separates the body from the background (air); the median of the body is the tissue level;
+2. threshold half-way from the tissue level to the peak (the brightest voxel), the "50 % of maximum above
+   background" rule of PET lesion segmentation;
+3. the 3-D connected component (full connectivity) that contains the peak: noise speckles above the
+   threshold elsewhere are not connected to it and drop out;
+4. holes inside it filled (a necrotic core belongs to the lesion).
+
+No smoothing: on low-resolution series a lesion may be a handful of voxels, which even a 3x3x3 median
+erases (the peak then jumps to the organ).
 
 Why not multi-level Otsu and its top class: Otsu balances class variances, so a lesion of a few hundred voxels
 inside an organ of tens of thousands does not get a class of its own; the top class then holds the organ and
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
     import SimpleITK as sitk
 
 DEFAULT_SEGMENTER = "otsu-brightest"
-HALF_MAX = 0.5  # threshold position between tissue level and peak
+HALF_MAX = 0.5  # where the threshold sits between the tissue level and the peak
 ENTRY_POINT_GROUP = "mmhealth.segmenters"
 
 SegmentFn = Callable[["sitk.Image"], "sitk.Image"]
@@ -100,21 +103,21 @@ def mask_voxels(mask: "sitk.Image") -> int:
 
 @register(DEFAULT_SEGMENTER, version="1")
 def otsu_brightest(image: "sitk.Image") -> "sitk.Image":
-    """Brightest compact structure: median, Otsu body mask, half-maximum above tissue, peak's component,
-    holes filled (see the module docstring)."""
+    """Brightest compact structure: Otsu body mask, half-maximum above tissue, the peak's component, holes
+    filled (see the module docstring)."""
     import numpy as np
     import SimpleITK as sitk
 
-    smooth = sitk.Median(sitk.Cast(image, sitk.sitkFloat32), [1] * image.GetDimension())
-    values = sitk.GetArrayViewFromImage(smooth)
+    volume = sitk.Cast(image, sitk.sitkFloat32)
+    values = sitk.GetArrayViewFromImage(volume)
     if values.size == 0 or float(values.max()) <= float(values.min()):
         return _empty_like(image)
-    body = sitk.GetArrayViewFromImage(sitk.OtsuThreshold(smooth, 0, 1, 128)).astype(bool)
+    body = sitk.GetArrayViewFromImage(sitk.OtsuThreshold(volume, 0, 1, 128)).astype(bool)
     tissue = float(np.median(values[body])) if body.any() else float(values.min())
     peak = float(values.max())
     if peak <= tissue:
         return _empty_like(image)
-    candidate = sitk.BinaryThreshold(smooth, tissue + HALF_MAX * (peak - tissue), 1e38, 1, 0)
+    candidate = sitk.BinaryThreshold(volume, tissue + HALF_MAX * (peak - tissue), 1e38, 1, 0)
     components = sitk.GetArrayFromImage(sitk.ConnectedComponent(candidate, True))
     peak_label = int(components.flat[int(np.argmax(values))])
     if peak_label == 0:  # cannot happen (the peak is above the threshold), but never return garbage
