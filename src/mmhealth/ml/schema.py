@@ -114,7 +114,8 @@ def _modality_from_prefix(column: str) -> str | None:
 def _is_dated(series: pd.Series, name: str) -> bool:
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return True
-    if series.dtype == object and name.endswith(("_date", "_at", "_time", "_datetime")):
+    textual = series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
+    if textual and name.endswith(("_date", "_at", "_time", "_datetime")):
         sample = series.dropna().head(20)
         return len(sample) > 0 and all(hasattr(v, "year") or _parses_as_date(v) for v in sample)
     return False
@@ -159,14 +160,14 @@ def infer_schema(
                 presence[modality] = candidate
                 break
 
-    reserved = {id_col, index_col, event_time_column, *labels.values(), *presence.values()} - {None}
+    reserved = {id_col, index_col, *labels.values(), *presence.values()} - {None}
     features: list[Feature] = []
     ignored: dict[str, str] = {}
     dated: list[str] = []
     for column in columns:
         if column in reserved:
             continue
-        if column in BOOKKEEPING:
+        if column in BOOKKEEPING or column == event_time_column:
             ignored[column] = "feature-store bookkeeping"
             continue
         series = frame[column]
@@ -183,7 +184,7 @@ def infer_schema(
             continue
         if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
             kind = "numeric"
-        elif series.dtype == object or isinstance(series.dtype, pd.StringDtype) or isinstance(
+        elif series.dtype == object or pd.api.types.is_string_dtype(series.dtype) or isinstance(
             series.dtype, pd.CategoricalDtype
         ):
             kind = "categorical"

@@ -101,17 +101,26 @@ def evaluate_cell(data: FeatureData, outcome: str, modalities: tuple[str, ...], 
                       f"{config.folds}-fold CV"
         return cell
     X = estimators.model_input(rows, features)
-    oof = {m: np.full((config.repeats, len(y)), np.nan) for m in estimators.MODEL_TYPES}
+    oof = {m: np.full((config.repeats, len(y)), np.nan) for m in config.model_types}
     for split in grouped_splits(y, groups, folds=config.folds, repeats=config.repeats, seed=config.seed):
-        stack = estimators.stacked(features, config.seed + split.repeat, config.params)
-        stack.fit(X.iloc[split.train], y[split.train])
-        for name, model in estimators.members(stack).items():
+        fitted = _fit_families(features, config, config.seed + split.repeat, X.iloc[split.train], y[split.train])
+        for name, model in fitted.items():
             oof[name][split.repeat, split.test] = model.predict_proba(X.iloc[split.test])[:, 1]
     cell.oof = {m: oof[m] for m in config.model_types}
     cell.metrics = {m: bootstrap_metrics(y, oof[m], n_boot=config.n_boot, seed=config.seed)
                     for m in config.model_types}
     cell.seconds = time.perf_counter() - start
     return cell
+
+
+def _fit_families(features, config: TrainConfig, seed: int, X: pd.DataFrame, y: np.ndarray) -> dict:
+    """Fitted models of the requested families. The stack's members are the base models refit on the same
+    rows, so when the stack is wanted one fit yields all three; otherwise each family is fit on its own."""
+    if "stacked" in config.model_types:
+        stack = estimators.stacked(features, seed, config.params).fit(X, y)
+        return {m: e for m, e in estimators.members(stack).items() if m in config.model_types}
+    makers = {"logistic": estimators.logistic, "lightgbm": estimators.lightgbm}
+    return {m: makers[m](features, seed, config.params).fit(X, y) for m in config.model_types}
 
 
 def fit_final(data: FeatureData, outcome: str, modalities: tuple[str, ...], config: TrainConfig) -> FittedModel | None:

@@ -1,0 +1,188 @@
+"""`serve` on 127.0.0.1, `predict` on the same records, and the SageMaker script run locally: one set of
+probabilities."""
+
+import json
+import subprocess
+import sys
+import tarfile
+import threading
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmhealth.cli import main
+from mmhealth.ml.bundle import open_model
+from mmhealth.ml.serve import make_server
+
+OUTCOMES = ["alzheimers", "stroke"]
+
+
+def _records(frame: pd.DataFrame, n: int = 5) -> list[dict]:
+    """JSON-ready records with all columns, as a client would send rows of the feature table."""
+    rows = frame.head(n).copy()
+    for c in ("index_date", "event_time", "clinical_last_bp_date"):
+        rows[c] = rows[c].dt.strftime("%Y-%m-%d")
+    return json.loads(rows.to_json(orient="records"))
+
+
+@pytest.fixture(scope="module")
+def server(trained_run):
+    srv = make_server(open_model(trained_run), port=0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+    thread.join(5)
+
+
+def _call(url, body=None, ctype="application/json", method=None):
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method or ("POST" if data is not None else "GET"))
+    if data is not None:
+        req.add_header("Content-Type", ctype)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_health_names_model_and_data(server, trained_run):
+    status, body = _call(f"{server}/health")
+    manifest = json.loads((trained_run / "manifest.json").read_text())
+    assert status == 200 and body["status"] == "ok"
+    assert body["outcomes"] == OUTCOMES and body["modalities"] == ["clinical", "genomic", "imaging"]
+    assert body["data_hash"] == manifest["provenance"]["data_hash"]
+
+
+def test_one_record_and_a_list(server, features_frame):
+    recs = _records(features_frame)
+    status, one = _call(f"{server}/predict", recs[0])
+    assert status == 200 and len(one["predictions"]) == 1
+    pred = one["predictions"][0]
+    assert pred["patient_key"] == recs[0]["patient_key"]
+    assert sorted(pred["probabilities"]) == OUTCOMES
+    assert all(0 < p < 1 for p in pred["probabilities"].values())
+    status, many = _call(f"{server}/predict", recs)
+    assert status == 200 and len(many["predictions"]) == 5
+    assert many["predictions"][0] == pred
+    # Only features are needed; nulls are imputed.
+    minimal = {f: recs[1][f] for f in recs[1] if f.startswith(("clinical_", "genomic_", "imaging_"))}
+    minimal["imaging_firstorder_mean"] = None
+    assert _call(f"{server}/predict", minimal)[0] == 200
+
+
+@pytest.mark.parametrize("mutate, status, message", [
+    (lambda r: r.pop("clinical_age_years"), 400, "missing feature(s) clinical_age_years"),
+    (lambda r: r.update(clinical_age_years="old"), 400, "clinical_age_years must be a finite number"),
+    (lambda r: r.update(clinical_sex=1), 400, "clinical_sex must be a string"),
+    (lambda r: r.update(favourite_colour="red"), 400, "unknown field(s) favourite_colour"),
+])
+def test_invalid_records_get_400_naming_the_problem(server, features_frame, mutate, status, message):
+    rec = _records(features_frame, 1)[0]
+    mutate(rec)
+    code, body = _call(f"{server}/predict", [rec])
+    assert code == status
+    assert any(message in d for d in body["details"]), body
+
+
+def test_malformed_requests(server):
+    assert _call(f"{server}/predict", b"{not json")[0] == 400
+    assert _call(f"{server}/predict", [])[0] == 400
+    assert _call(f"{server}/predict", [1, 2])[0] == 400
+    code, body = _call(f"{server}/predict", b"a,b\n1,2", ctype="application/xml")
+    assert code == 415 and "not supported" in body["error"]
+    assert _call(f"{server}/nowhere")[0] == 404
+    assert _call(f"{server}/nowhere", {"a": 1})[0] == 404
+
+
+def test_server_listens_on_loopback_only(trained_run):
+    srv = make_server(open_model(trained_run), port=0)
+    try:
+        assert srv.server_address[0] == "127.0.0.1"
+    finally:
+        srv.server_close()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_predict_file_gives_the_same_probabilities_as_serve(server, trained_run, features_frame, tmp_path, suffix):
+    recs = _records(features_frame, 20)
+    _, served = _call(f"{server}/predict", recs)
+    src = tmp_path / f"in{suffix}"
+    frame = pd.DataFrame(recs)
+    frame.to_csv(src, index=False) if suffix == ".csv" else frame.to_parquet(src, index=False)
+    out = tmp_path / f"out{suffix}"
+    assert main(["predict", "--model", str(trained_run), "--input", str(src), "--out", str(out)]) == 0
+    got = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert list(got["patient_key"]) == [r["patient_key"] for r in recs]
+    for outcome in OUTCOMES:
+        np.testing.assert_allclose(got[f"probability_{outcome}"],
+                                   [p["probabilities"][outcome] for p in served["predictions"]], rtol=1e-12)
+
+
+def test_predict_refuses_a_file_without_the_features(trained_run, features_frame, tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    features_frame.drop(columns=["genomic_apoe_e4_dosage"]).head(3).to_csv(src, index=False)
+    assert main(["predict", "--model", str(trained_run), "--input", str(src), "--out", str(tmp_path / "o.csv")]) == 1
+    assert "missing feature column(s) genomic_apoe_e4_dosage" in capsys.readouterr().err
+
+
+def test_predict_with_a_single_modality_model(trained_run, features_frame, tmp_path):
+    src = tmp_path / "in.parquet"
+    features_frame.head(10).to_parquet(src)
+    out = tmp_path / "o.parquet"
+    assert main(["predict", "--model", str(trained_run), "--input", str(src), "--out", str(out),
+                 "--modalities", "clinical", "--model-type", "logistic"]) == 0
+    assert len(pd.read_parquet(out)) == 10
+
+
+SAGEMAKER_DRIVER = r"""
+import importlib.util, json, sys
+model_dir, body_path = sys.argv[1], sys.argv[2]
+spec = importlib.util.spec_from_file_location("inference", f"{model_dir}/code/inference.py")
+mod = importlib.util.module_from_spec(spec); sys.modules["inference"] = mod; spec.loader.exec_module(mod)
+model = mod.model_fn(model_dir)
+body = open(body_path, "rb").read()
+out_json, ctype = mod.output_fn(mod.predict_fn(mod.input_fn(body, "application/json"), model), "application/json")
+csv_body = open(body_path + ".csv").read()
+out_csv, _ = mod.output_fn(mod.predict_fn(mod.input_fn(csv_body, "text/csv"), model), "application/json")
+try:
+    mod.predict_fn(mod.input_fn(b'[{"clinical_age_years": "x"}]', "application/json"), model)
+    bad = None
+except mod.InputError as exc:
+    bad = [exc.status, exc.errors[:1]]
+print(json.dumps({"json": json.loads(out_json), "csv": json.loads(out_csv), "ctype": ctype, "bad": bad,
+                  "mmhealth_loaded": sorted(m for m in sys.modules if m.split(".")[0] == "mmhealth")}))
+"""
+
+
+def test_sagemaker_archive_runs_standalone_and_agrees_with_serve(server, trained_run, features_frame, tmp_path):
+    archive = trained_run / "sagemaker" / "model.tar.gz"
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+        tar.extractall(tmp_path / "model", filter="data")
+    assert {"inference.json", "code/inference.py", "code/requirements.txt"} <= names
+    assert "lightgbm==" in (tmp_path / "model" / "code" / "requirements.txt").read_text()
+    recs = _records(features_frame, 8)
+    (tmp_path / "body.json").write_text(json.dumps(recs))
+    pd.DataFrame(recs).to_csv(tmp_path / "body.json.csv", index=False)
+    # A fresh interpreter in the model folder, as the container runs it: the handlers and the pickled models
+    # must not need mmhealth.
+    proc = subprocess.run([sys.executable, "-c", SAGEMAKER_DRIVER, str(tmp_path / "model"),
+                           str(tmp_path / "body.json")], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["mmhealth_loaded"] == []
+    assert result["ctype"] == "application/json"
+    assert result["bad"][0] == 400
+    _, served = _call(f"{server}/predict", recs)
+    for got in (result["json"], result["csv"]):
+        for a, b in zip(got["predictions"], served["predictions"]):
+            assert a["patient_key"] == b["patient_key"]
+            for o in OUTCOMES:
+                assert a["probabilities"][o] == pytest.approx(b["probabilities"][o], rel=1e-12)

@@ -1,0 +1,81 @@
+"""What `mmhealth train` leaves in the run folder."""
+
+import csv
+import json
+
+import pandas as pd
+import pytest
+
+from mmhealth.cli import main
+from mmhealth.ml.dataset import frame_hash
+from mmhealth.ml.png import decode_png
+
+
+def test_results_cover_every_requested_cell(trained_run):
+    results = json.loads((trained_run / "results.json").read_text())
+    cells = {(r["outcome"], r["modalities"], r["population"]) for r in results["results"]}
+    assert cells == {
+        (o, m, p)
+        for o in ("stroke", "alzheimers")
+        for m, p in (("clinical", "has_set"), ("clinical", "all_three"), ("clinical+genomic+imaging", "has_set"))
+    }
+    for r in results["results"]:
+        assert r["status"] == "ok"
+        assert set(r["models"]) == {"logistic", "lightgbm", "stacked"}
+        for m in r["models"].values():
+            lo, hi = m["auroc"]["ci95"]
+            assert lo <= m["auroc"]["value"] <= hi
+        assert r["baselines"]["auprc"] == pytest.approx(r["positives"] / r["n_rows"], abs=1e-4)
+    # Like for like: the clinical set on the all-three population has exactly the all-three patients.
+    by = {(r["outcome"], r["modalities"], r["population"]): r for r in results["results"]}
+    assert by[("stroke", "clinical", "all_three")]["n_patients"] == \
+        by[("stroke", "clinical+genomic+imaging", "has_set")]["n_patients"]
+    assert by[("stroke", "clinical", "has_set")]["n_patients"] > by[("stroke", "clinical", "all_three")]["n_patients"]
+
+
+def test_markdown_table_has_a_row_per_model_and_the_baselines(trained_run):
+    md = (trained_run / "results.md").read_text()
+    assert "## stroke" in md and "## alzheimers" in md
+    rows = [line for line in md.splitlines() if line.startswith("| clinical")]
+    assert len(rows) == 2 * 3 * 3  # outcomes x cells x models
+    assert "Brier of prevalence" in md and "AUPRC = prevalence" in md
+
+
+def test_provenance_names_the_feature_group_version_and_data_hash(trained_run, local_store):
+    prov = json.loads((trained_run / "manifest.json").read_text())["provenance"]
+    assert prov["feature_group"] == "features_cardiovascular" and prov["version"] == "v0001"
+    published = pd.read_parquet(local_store / "features_cardiovascular" / "v0001" / "part-00000.parquet")
+    assert prov["data_hash"] == frame_hash(published)
+    assert prov["data_hash"] != frame_hash(published.iloc[1:])
+
+
+def test_plots_are_real_pngs_with_curves(trained_run):
+    for outcome in ("stroke", "alzheimers"):
+        for kind in ("roc", "calibration"):
+            img = decode_png((trained_run / "plots" / f"{kind}_{outcome}.png").read_bytes())
+            assert img.shape == (480, 640, 3)
+            coloured = ((img.max(axis=2).astype(int) - img.min(axis=2)) > 60).sum()
+            assert coloured > 500  # the palette's lines, not only black axes on white
+
+
+def test_importances_and_models(trained_run):
+    with open(trained_run / "importances.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["model"] for r in rows} == {"logistic", "lightgbm", "stacked"}
+    clinical_lr = {r["feature"] for r in rows if r["modalities"] == "clinical" and r["model"] == "logistic"}
+    assert "clinical_age_years" in clinical_lr and not any(f.startswith("genomic_") for f in clinical_lr)
+    manifest = json.loads((trained_run / "manifest.json").read_text())
+    assert len(manifest["models"]) == 4
+    for m in manifest["models"]:
+        assert (trained_run / m["path"]).is_file()
+
+
+def test_train_reports_a_missing_store_as_one_clear_error(tmp_path, capsys):
+    assert main(["train", "--store", str(tmp_path / "nope"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "feature store not found" in err and "features publish --to local" in err
+
+
+def test_unknown_modality_is_a_user_error(local_store, capsys):
+    assert main(["train", "--store", str(local_store), "--modalities", "clinical+proteomic"]) == 1
+    assert "unknown modality 'proteomic'" in capsys.readouterr().err
