@@ -38,8 +38,9 @@ def test_mask_volume_tracks_generated_lesion_volume(demo_lake, con):
 
 def test_shape_features_vary_across_image_sets(con):
     n, distinct_volume, distinct_sphericity, distinct_elong = con.sql(
-        "select count(*), count(distinct shape_meshvolume), count(distinct round(shape_sphericity, 6)), "
-        "count(distinct round(shape_elongation, 6)) from imaging.radiomics").fetchone()
+        "select count(*), count(distinct original_shape_meshvolume), "
+        "count(distinct round(original_shape_sphericity, 6)), "
+        "count(distinct round(original_shape_elongation, 6)) from imaging.radiomics").fetchone()
     assert n == 15 and distinct_volume > 10 and distinct_sphericity > 10 and distinct_elong > 10
 
 
@@ -48,7 +49,7 @@ def test_reference_imaging_query_joins_fhir_to_radiomics(demo_lake, con):
     image sets, to imaging.radiomics on imagesetid; patients agree on both sides."""
     manifest, _ = demo_lake
     rows = con.sql("""
-        select s.id, st.studyinstanceuid, r.imagesetid, r.mask_volume_mm3, r.firstorder_mean, p.id
+        select s.id, st.studyinstanceuid, r.imagesetid, r.mask_volume_mm3, r.original_firstorder_mean, p.id
         from healthlake.imagingstudy s
         join imaging.studies st on s.identifier[1].value = 'urn:oid:' || st.studyinstanceuid
         join imaging.image_sets i on i.studyinstanceuid = st.studyinstanceuid

@@ -91,6 +91,6 @@ def test_added_slice_rebuilds_its_series(tmp_path):
     assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--no-progress"]) == 0
     shutil.copy(sorted(full.iterdir())[5], src / "6.dcm")
     assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--no-progress"]) == 0
-    assert query(lake, "select count(*), max(instance_count), max(depth) from imaging.image_sets")[0] == (1, 6, 6)
+    assert query(lake, "select count(*), max(numberofinstances), max(depth) from imaging.image_sets")[0] == (1, 6, 6)
     assert query(lake, "select count(*) from imaging.instances")[0][0] == 6
     assert query(lake, "select count(*) from imaging.radiomics")[0][0] == 1

@@ -108,7 +108,7 @@ def test_image_sets_without_usable_pixels_keep_metadata_and_a_reason(bad_read):
     assert sr.imagesetid.iloc[0] not in rad_ids
     rle = tables["image_sets"].to_pandas()
     rle = rle[rle.patientid == "p-rle"]
-    assert rle.radiomics_status.iloc[0].startswith("undecodable-pixels") and rle.instance_count.iloc[0] == 2
+    assert rle.radiomics_status.iloc[0].startswith("undecodable-pixels") and rle.numberofinstances.iloc[0] == 2
     good = tables["image_sets"].to_pandas()
     good = good[(good.patientid == "p-good") & (good.modality == "CT")]
     assert good.radiomics_status.iloc[0] == "ok" and good.imagesetid.iloc[0] in rad_ids

@@ -27,7 +27,7 @@ def test_one_radiomics_row_per_series(cohort_read):
     assert (rad.segmentation_method == segment.DEFAULT_SEGMENTER).all()
     assert rad.segmentation_version.notna().all() and rad.pyradiomics_version.notna().all()
     for cls in FEATURE_CLASSES:
-        assert any(c.startswith(cls + "_") for c in rad.columns), cls
+        assert any(c.startswith(f"original_{cls}_") for c in rad.columns), cls
 
 
 def test_mask_volume_tracks_lesion_size(cohort_read):
@@ -44,7 +44,8 @@ def test_mask_volume_tracks_lesion_size(cohort_read):
 def test_shape_features_are_not_constant(cohort_read):
     _, _, tables = cohort_read
     rad = tables["radiomics"].to_pandas()
-    for col in ("shape_meshvolume", "shape_surfacearea", "shape_maximum3ddiameter", "shape_majoraxislength"):
+    for col in ("original_shape_meshvolume", "original_shape_surfacearea", "original_shape_maximum3ddiameter",
+                "original_shape_majoraxislength"):
         assert rad[col].nunique() == len(rad), col
 
 
@@ -79,7 +80,7 @@ def test_first_order_matches_pyradiomics_directly(testdata, tmp_path):
     row = tables["radiomics"].to_pylist()[0]
     assert row["segmentation_method"] == "test-brain1-label"
     for name, value in expected.items():
-        assert row[f"firstorder_{name}"] == pytest.approx(value, rel=1e-6, abs=1e-9), name
+        assert row[f"original_firstorder_{name}"] == pytest.approx(value, rel=1e-6, abs=1e-9), name
 
 
 def test_parallel_equals_serial(cohort, tmp_path):
@@ -97,7 +98,7 @@ def test_whole_volume_baseline_has_constant_shape(cohort, tmp_path):
     root, _ = cohort
     _, tables = read_folder(root, tmp_path, segmenter="whole-volume")
     rad = tables["radiomics"].to_pandas()
-    assert rad.shape_voxelvolume.nunique() == 1
+    assert rad.original_shape_voxelvolume.nunique() == 1
 
 
 def test_segmenter_resolution():

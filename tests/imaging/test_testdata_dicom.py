@@ -117,10 +117,10 @@ def test_tables_are_consistent(testdata_read):
     studies = tables["studies"].to_pandas()
     assert set(inst.imagesetid) == set(image_sets.imagesetid)
     assert image_sets.imagesetid.is_unique and studies.studyinstanceuid.is_unique
-    assert image_sets.set_index("imagesetid").instance_count.to_dict() == inst.groupby("imagesetid").size().to_dict()
+    assert image_sets.set_index("imagesetid").numberofinstances.to_dict() == inst.groupby("imagesetid").size().to_dict()
     # A series without pixel data (TINY_ALPHA: header-only files) has metadata rows and a reason, no radiomics.
     no_pixels = image_sets[image_sets.radiomics_status.str.startswith("no-pixels")]
-    assert len(no_pixels) == 1 and no_pixels.instance_count.iloc[0] == 50
+    assert len(no_pixels) == 1 and no_pixels.numberofinstances.iloc[0] == 50
     assert not set(no_pixels.imagesetid) & set(tables["radiomics"].column("imagesetid").to_pylist())
     ok = set(image_sets[image_sets.radiomics_status == "ok"].imagesetid)
     assert ok == set(tables["radiomics"].column("imagesetid").to_pylist())

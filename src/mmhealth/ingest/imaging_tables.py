@@ -61,8 +61,8 @@ def schema(table: str) -> "pa.Schema":
             ("numberofstudyrelatedseries", "int"), ("numberofstudyrelatedinstances", "int"),
             ("modalitiesinstudy", "strs")]
     elif table == "image_sets":
-        spec = IDS + [("modality", "str"), ("imagesetstate", "str"), ("instance_count", "int"),
-                      ("frame_count", "int"), ("width", "int"), ("height", "int"), ("depth", "int"),
+        spec = IDS + [("modality", "str"), ("imagesetstate", "str"), ("numberofinstances", "int"),
+                      ("numberofframes", "int"), ("width", "int"), ("height", "int"), ("depth", "int"),
                       ("spacing_x", "float"), ("spacing_y", "float"), ("spacing_z", "float"),
                       ("radiomics_status", "str")]
     elif table == "radiomics":
@@ -147,7 +147,7 @@ def series_extent(headers: Sequence[DicomHeader]) -> dict[str, Any]:
     Columns x Rows, depth = frames with pixels, spacing_z = median gap along the slice normal."""
     imaging = [h for h in headers if h.has_pixels]
     frames = [g for h in imaging for g in h.frame_geometry]
-    out: dict[str, Any] = {"frame_count": sum(h.frames for h in imaging), "width": None, "height": None,
+    out: dict[str, Any] = {"numberofframes": sum(h.frames for h in imaging), "width": None, "height": None,
                            "depth": len(frames) or None, "spacing_x": None, "spacing_y": None,
                            "spacing_z": None}
     if imaging:
@@ -171,7 +171,7 @@ def image_set_rows(series: dict[tuple[str, str], list[DicomHeader]],
         isid = image_set_id(study, uid)
         row = {"imagesetid": isid, "patientid": first.patient_id, "studyinstanceuid": study,
                "seriesinstanceuid": uid, "modality": first.attributes.get("modality"), "imagesetstate": "ACTIVE",
-               "instance_count": len(headers), "radiomics_status": status.get(isid)}
+               "numberofinstances": len(headers), "radiomics_status": status.get(isid)}
         row.update(series_extent(headers))
         row[SOURCE_COLUMN] = first.source
         rows.append(row)

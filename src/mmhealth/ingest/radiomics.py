@@ -8,8 +8,10 @@ Settings (kept small for speed, recorded with every row in `radiomics_settings`)
   32 for every other modality (arbitrary intensity units, where a fixed width would give 1 or 1000 bins);
 - no resampling, no intensity normalisation, label 1, pyradiomics' diagnostic columns off.
 
-Columns are pyradiomics feature names without the `original_` prefix, lower-cased like every lake column:
-`original_firstorder_Mean` -> `firstorder_mean`, `original_shape_MeshVolume` -> `shape_meshvolume`.
+Columns are pyradiomics feature names lower-cased, as a Glue crawler names them over the reference system's
+feature tables: `original_firstorder_Mean` -> `original_firstorder_mean`, `original_shape_MeshVolume` ->
+`original_shape_meshvolume` (the `original_` image-type prefix stays, so filtered images can be added later
+without renaming anything).
 """
 
 from __future__ import annotations
@@ -63,13 +65,13 @@ def extractor_for(settings: dict[str, Any]):
 
 
 def extract_features(image: "sitk.Image", mask: "sitk.Image", settings: dict[str, Any]) -> dict[str, float]:
-    """Feature name (lower-cased, without `original_`) -> value, for label 1 of `mask`."""
+    """Feature name (lower-cased pyradiomics name) -> value, for label 1 of `mask`."""
     raw = extractor_for(settings).execute(image, mask, label=settings.get("label", 1))
     out = {}
     for key, value in raw.items():
-        if not key.startswith("original_"):
-            continue  # diagnostics, if anyone turns them on
-        out[key[len("original_"):].lower()] = float(value)
+        if key.startswith("diagnostics_"):
+            continue  # pyradiomics' run information, if anyone turns it on
+        out[key.lower()] = float(value)
     return out
 
 
