@@ -81,9 +81,9 @@ def contract_suite(spec: GateSpec, mart: MartSpec) -> dict[str, Any]:
             ex.append(_exp(s, "expect_column_proportion_of_non_null_values_to_be_between", "completeness",
                            {"modality": mod.name}, column=col, min_value=mod.min_non_null, max_value=1.0))
     for col in mart.suppressed_counts:
-        # Small-cell suppression: a count below the threshold must have been nulled by the mart.
-        ex.append(_exp(s, "expect_column_values_to_be_between", "small_cell", column=col,
-                       min_value=spec.small_cell_threshold, max_value=None))
+        # Small-cell suppression: a count from 1 to threshold-1 must have been nulled by the mart (0 may stay).
+        ex.append(_exp(s, "expect_column_values_to_not_be_in_set", "small_cell", column=col,
+                       value_set=list(range(1, spec.small_cell_threshold))))
     return _suite(s, ex, mart.description)
 
 
