@@ -1,0 +1,126 @@
+"""Idempotence, incremental runs, and crash safety (kill -9 at chosen points, then rerun)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mmhealth.lake.ingest import run_ingest
+
+from .conftest import MODALITIES, connect, content_hashes
+
+
+@pytest.fixture(scope="module")
+def source(generated, tmp_path_factory) -> Path:
+    """A private copy of the generated data (tests here change files)."""
+    dest = tmp_path_factory.mktemp("src") / "data"
+    shutil.copytree(generated, dest, ignore=shutil.ignore_patterns("dicom"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def clean_hashes(source, tmp_path_factory):
+    lake = tmp_path_factory.mktemp("clean") / "lake"
+    run_ingest(source, str(lake), MODALITIES, {"reference": source / "reference/panel.fa"}, progress=False)
+    return content_hashes(lake)
+
+
+def _opts(source):
+    return {"reference": source / "reference/panel.fa"}
+
+
+def test_same_input_adds_nothing(source, clean_hashes, tmp_path):
+    lake = tmp_path / "lake"
+    run_ingest(source, str(lake), MODALITIES, _opts(source), progress=False)
+    again = run_ingest(source, str(lake), MODALITIES, _opts(source), progress=False)
+    assert all(m.files_read == 0 and m.read == 0 for m in again.modalities.values())
+    assert content_hashes(lake) == clean_hashes
+
+
+def test_changed_file_replaces_its_rows_and_only_it_is_read(source, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(source, src)
+    lake = tmp_path / "lake"
+    run_ingest(src, str(lake), MODALITIES, _opts(src), progress=False)
+    con = connect(lake)
+    before = dict(con.execute("SELECT lake_source, count(*) FROM healthlake.observation GROUP BY 1").fetchall())
+    enc_before = content_hashes(lake)["healthlake.encounter"]
+    q_before = con.execute("SELECT count(*) FROM lake_meta.quarantine").fetchone()[0]
+    con.close()
+    # Drop the last 3 lines of Observation.ndjson (and, with them, maybe a corrupt line: recount).
+    obs = src / "fhir/Observation.ndjson"
+    lines = obs.read_text().splitlines(keepends=True)
+    obs.write_text("".join(lines[:-3]))
+    report = run_ingest(src, str(lake), MODALITIES, _opts(src), progress=False)
+    assert report.modalities["fhir"].files_read == 1
+    assert report.modalities["genomics"].files_read == 0
+    fresh = tmp_path / "fresh"
+    run_ingest(src, str(fresh), MODALITIES, _opts(src), progress=False)
+    now, scratch = content_hashes(lake), content_hashes(fresh)
+    # As if the lake had been built from scratch, except the ingest log, which keeps its history.
+    assert now.pop("lake_meta.ingest_log")[0] == scratch.pop("lake_meta.ingest_log")[0] + 1
+    assert now == scratch
+    con = connect(lake)
+    after = dict(con.execute("SELECT lake_source, count(*) FROM healthlake.observation GROUP BY 1").fetchall())
+    assert after["fhir/Observation.ndjson"] < before["fhir/Observation.ndjson"]
+    assert content_hashes(lake)["healthlake.encounter"] == enc_before
+    q_after = con.execute("SELECT count(*) FROM lake_meta.quarantine").fetchone()[0]
+    assert q_after <= q_before
+    # The ingest log keeps history: one more row, for the changed file.
+    log = con.execute("SELECT lake_source FROM lake_meta.ingest_log ORDER BY ingested_at DESC LIMIT 1").fetchone()
+    assert log == ("fhir/Observation.ndjson",)
+
+
+def _ingest_until(source: Path, lake: Path, pause_at: str, tmp: Path) -> None:
+    """Start `mmhealth ingest` in a child, let it reach `pause_at`, then SIGKILL it."""
+    marker = tmp / f"paused-{pause_at}"
+    env = {**os.environ, "MMHEALTH_TEST_PAUSE_AT": pause_at, "MMHEALTH_TEST_PAUSE_FILE": str(marker)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mmhealth.cli", "ingest", str(source), "--lake", str(lake), "--modality",
+         ",".join(MODALITIES), "--reference", str(source / "reference/panel.fa"), "--no-progress"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "ingest never reached the pause point"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_kill_during_first_read_then_rerun(source, clean_hashes, tmp_path):
+    lake = tmp_path / "lake"
+    _ingest_until(source, lake, "read-fhir", tmp_path)
+    assert not (lake / "lake.duckdb").exists()  # nothing was committed, so there is no lake yet
+    run_ingest(source, str(lake), MODALITIES, _opts(source), progress=False)
+    assert content_hashes(lake) == clean_hashes
+
+
+def test_kill_before_commit_leaves_previous_lake_then_rerun_completes(source, clean_hashes, tmp_path):
+    lake = tmp_path / "lake"
+    run_ingest(source, str(lake), ["fhir"], _opts(source), progress=False)
+    previous = content_hashes(lake)
+    # This run has nothing new for FHIR; it reads genomics, publishes the parts, and dies before the commit.
+    _ingest_until(source, lake, "commit", tmp_path)
+    assert list((lake / "omics").rglob("*.parquet")), "the killed run should have left uncommitted parts"
+    assert content_hashes(lake) == previous  # the previous lake, readable and unchanged
+    run_ingest(source, str(lake), MODALITIES, _opts(source), progress=False)
+    assert content_hashes(lake) == clean_hashes
+    committed = {p.relative_to(lake).as_posix() for p in lake.rglob("*.parquet") if "_lake" not in p.parts}
+    import json
+
+    manifest = json.loads((lake / "_lake/manifest.json").read_text())
+    assert committed == {p["key"] for parts in manifest["tables"].values() for p in parts}  # garbage collected
