@@ -7,6 +7,7 @@ seeded generator, so they are stable for a seed and independent of other patient
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,7 @@ RESOURCE_TYPES = ("Patient", "Encounter", "Condition", "Observation", "Procedure
 TZ = "-05:00"  # Synthea writes local times with an offset; all visits happen 08:00-18:00 local time
 
 
+@functools.lru_cache(maxsize=65536)
 def iso_date(ordinal: int) -> str:
     return dt.date.fromordinal(ordinal).isoformat()
 
@@ -29,7 +31,7 @@ def iso_date(ordinal: int) -> str:
 def iso_dt(ordinal: int, seconds: int) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
-    return f"{dt.date.fromordinal(ordinal).isoformat()}T{h:02d}:{m:02d}:{s:02d}{TZ}"
+    return f"{iso_date(ordinal)}T{h:02d}:{m:02d}:{s:02d}{TZ}"
 
 
 def cc(concept: v.Concept, system: str) -> dict:
@@ -66,9 +68,14 @@ class _Builder:
         self.rng = np.random.default_rng([seed, p.index, 2])
         self.out: dict[str, list[dict]] = {t: [] for t in RESOURCE_TYPES}
         self.subject = {"reference": f"Patient/{p.id}", "display": f"{p.given} {p.family}"}
+        self._id_pool = ""
 
     def new_id(self) -> str:
-        return ids.uuid_from_bytes(self.rng.bytes(16))
+        # Random bytes drawn in blocks (one generator call per 256 ids), formatted as version-4 UUIDs.
+        if not self._id_pool:
+            self._id_pool = self.rng.bytes(16 * 256).hex()
+        h, self._id_pool = self._id_pool[:32], self._id_pool[32:]
+        return ids.uuid4_from_hex(h)
 
     # --- timeline ---------------------------------------------------------------------------------------
     def visits(self) -> list[Visit]:

@@ -6,6 +6,8 @@ phased (`|`, as from a phased array pipeline), some calls are missing (`./.`), m
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from mmhealth import __version__
@@ -43,50 +45,54 @@ def _header(sample: str, file_date: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _draw_allele(rng: np.random.Generator, site: Site) -> int:
-    r = rng.random()
-    acc = 0.0
-    for i, f in enumerate(site.alt_freqs, start=1):
-        acc += f
-        if r < acc:
-            return i
-    return 0
+@functools.cache
+def _site_table():
+    """Per-site constants, computed once: the fixed text of each line, cumulative ALT frequencies, and where
+    the modelled markers and chrX sites are."""
+    sites = panel()
+    prefixes = [f"{s.chrom}\t{s.pos}\t{s.rsid}\t{s.ref}\t{','.join(s.alts)}\t" for s in sites]
+    infos = [f"\tGENE={s.gene}\tGT:DP:GQ\t" if s.gene else "\t.\tGT:DP:GQ\t" for s in sites]
+    width = max(len(s.alts) for s in sites)
+    cum = np.ones((len(sites), width), dtype=float)  # P(allele index <= k) for k = 0..width-1
+    for i, s in enumerate(sites):
+        acc = 1.0 - sum(s.alt_freqs)
+        for k in range(width):
+            cum[i, k] = acc
+            if k < len(s.alt_freqs):
+                acc += s.alt_freqs[k]
+    return sites, prefixes, infos, cum, np.array([s.chrom == "chrX" for s in sites])
 
 
 def vcf_text(seed: int, p: PatientProfile) -> str:
+    sites, prefixes, infos, cum, on_x = _site_table()
+    n = len(sites)
     rng = np.random.default_rng([seed, p.index, 5])
     phased = rng.random() < PHASED_SHARE
     male = p.sex == "male"
+    # All draws for the whole panel at once; then the modelled markers are overwritten with the profile's.
+    alleles = (rng.random((n, 2))[:, :, None] >= cum[:, None, :]).sum(axis=2)
+    dp = rng.integers(12, 80, size=n)
+    gq = np.minimum(99, rng.integers(5, 140, size=n))
+    missing = rng.random(n) < MISSING_RATE
+    for i, site in enumerate(sites):
+        if site.key in p.genotype:
+            alleles[i] = p.genotype[site.key]
     seq_date = REFERENCE_DATE.fromordinal(sequencing_ord(seed, p)).strftime("%Y%m%d")
     out = [_header(p.id, seq_date)]
-    for site in panel():
-        haploid = male and site.chrom == "chrX"
-        if site.key in p.genotype:
-            a, b = p.genotype[site.key]
+    for i in range(n):
+        haploid = male and on_x[i]
+        a, b = int(alleles[i, 0]), int(alleles[i, 1])
+        g = int(gq[i])
+        if missing[i]:
+            fmt = f"{'.' if haploid else './.'}:{dp[i]}:."
+        elif haploid:
+            fmt = f"{a}:{dp[i]}:{g}"
+        elif phased:
+            fmt = f"{a}|{b}:{dp[i]}:{g}"
         else:
-            a, b = _draw_allele(rng, site), _draw_allele(rng, site)
-        dp = int(rng.integers(12, 80))
-        gq = int(min(99, rng.integers(5, 140)))
-        if rng.random() < MISSING_RATE:
-            gt, fmt = ("." if haploid else "./."), f"{gt_missing(haploid)}:{dp}:."
-        else:
-            if haploid:
-                gt = str(a)
-            elif phased:
-                gt = f"{a}|{b}"
-            else:
-                gt = f"{min(a, b)}/{max(a, b)}"
-            fmt = f"{gt}:{dp}:{gq}"
-        qual = f"{float(min(gq, 99)) * 1.5:.1f}"
-        filt = "PASS" if gq >= 20 else "LowQual"
-        info = f"GENE={site.gene}" if site.gene else "."
-        out.append(f"{site.chrom}\t{site.pos}\t{site.rsid}\t{site.ref}\t{','.join(site.alts)}\t{qual}\t{filt}\t"
-                   f"{info}\tGT:DP:GQ\t{fmt}\n")
+            fmt = f"{min(a, b)}/{max(a, b)}:{dp[i]}:{g}"
+        out.append(f"{prefixes[i]}{g * 1.5:.1f}\t{'PASS' if g >= 20 else 'LowQual'}{infos[i]}{fmt}\n")
     return "".join(out)
-
-
-def gt_missing(haploid: bool) -> str:
-    return "." if haploid else "./."
 
 
 def write_vcf(path, seed: int, p: PatientProfile) -> None:

@@ -123,3 +123,26 @@ DEFAULT_PARAMS = ModelParams()
 
 def reference_ordinal() -> int:
     return REFERENCE_DATE.toordinal()
+
+
+# What a data set of at least ~1,000 patients should show, computed from its files (tests/synth/test_model.py
+# checks these; docs/synthetic-data.md explains them). Prevalence = share of all patients (children included)
+# with the condition at the extract date. Odds ratios are crude (unadjusted), among adults unless noted.
+EXPECTED_PREVALENCE = {
+    "hypertension": (0.22, 0.36),  # 59621000 or 38341003
+    "chd": (0.055, 0.13),
+    "stroke": (0.025, 0.07),
+    "alzheimers": (0.01, 0.045),
+    "diabetes": (0.07, 0.15),
+    "afib": (0.02, 0.065),
+    "hyperlipidemia": (0.08, 0.19),
+    "obesity": (0.20, 0.34),
+}
+EXPECTED_CRUDE_ODDS_RATIOS = {
+    "stroke | hypertension": (2.5, 10.0),
+    "chd | diabetes": (2.5, 10.0),
+    "chd | male": (1.3, 4.0),
+    "stroke | atrial fibrillation": (3.0, 30.0),
+    "alzheimers | APOE e4 carrier (age 60+)": (1.3, 6.0),
+    "chd | age 60+": (5.0, 40.0),
+}
