@@ -1,12 +1,13 @@
-{#- Incremental facts: on an incremental run, only rows whose id is not in the table yet, or whose source
-    resource was updated after the newest update already loaded, go to the MERGE (unique key = the id). A full
-    refresh is needed after rotating MMHEALTH_PSEUDONYM_KEY or deleting resources from the lake. -#}
-{% macro mmh_incremental_filter(id_column, updated_column=none, alias='s') -%}
+{#- Incremental facts: on an incremental run only rows whose id is not in the table yet, or whose watermark
+    (the lake's commit run `lake_run` locally, HealthLake's meta.lastUpdated on AWS) is newer than the newest one
+    already loaded, go to the MERGE (unique key = the id), so a changed source file's rows are updated in place.
+    A full refresh is needed after rotating MMHEALTH_PSEUDONYM_KEY or deleting resources from the lake. -#}
+{% macro mmh_incremental_filter(id_column, watermark_columns=[], alias='s') -%}
 {%- if is_incremental() %}
 where not exists (select 1 from {{ this }} as existing where existing.{{ id_column }} = {{ alias }}.{{ id_column }})
-    {%- if updated_column %}
-    or {{ alias }}.{{ updated_column }} > (select max(existing.{{ updated_column }}) from {{ this }} as existing)
-    {%- endif %}
+    {%- for w in watermark_columns %}
+    or {{ alias }}.{{ w }} > (select max(existing.{{ w }}) from {{ this }} as existing)
+    {%- endfor %}
 {%- endif %}
 {%- endmacro %}
 

@@ -38,7 +38,8 @@
 {% endmacro %}
 
 {#- Render `select <columns> from <relation>` for column specs
-      {'name': ..., 'expr': sql over the source's columns, 'type': portable type, 'needs': [paths]}.
+      {'name': ..., 'expr': sql over the source's columns, 'type': portable type, 'needs': [paths]}
+    or {'name': ..., 'type': ..., 'candidates': [{'expr': ..., 'needs': [...]}, ...]} (first present wins).
     A column whose paths are absent becomes a typed null; an absent relation becomes a typed empty result. -#}
 {% macro mmh_select_source(relation, specs, alias='r') %}
   {%- set columns = mmh_source_columns(relation) -%}
@@ -52,12 +53,18 @@ where 1 = 0
   {%- else %}
 select
   {%- for s in specs %}
-    {%- set present = [] %}
-    {%- for p in s.get('needs', []) %}{% if not mmh_has_path(columns, p) %}{% do present.append(p) %}{% endif %}{% endfor %}
-    {%- if present %}
-  {{ mmh_cast('null', s.type) }} as {{ s.name }}{{ "," if not loop.last }}  -- absent in this lake: {{ present | join(', ') }}
+    {#- a spec is one expression, or `candidates`: the first whose paths are all present wins -#}
+    {%- set candidates = s.get('candidates', [{'expr': s.get('expr'), 'needs': s.get('needs', [])}]) %}
+    {%- set chosen = [] %}
+    {%- for c in candidates %}
+      {%- set missing = [] %}
+      {%- for p in c.get('needs', []) %}{% if not mmh_has_path(columns, p) %}{% do missing.append(p) %}{% endif %}{% endfor %}
+      {%- if not missing and not chosen %}{% do chosen.append(c.expr) %}{% endif %}
+    {%- endfor %}
+    {%- if not chosen %}
+  {{ mmh_cast('null', s.type) }} as {{ s.name }}{{ "," if not loop.last }}  -- absent in this lake: {{ candidates | map(attribute='needs') | map('join', '+') | join(' / ') }}
     {%- else %}
-  {{ mmh_cast(s.expr, s.type) }} as {{ s.name }}{{ "," if not loop.last }}
+  {{ mmh_cast(chosen[0], s.type) }} as {{ s.name }}{{ "," if not loop.last }}
     {%- endif %}
   {%- endfor %}
 from {{ relation }} as {{ alias }}

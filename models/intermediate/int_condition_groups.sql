@@ -14,7 +14,8 @@ select
     c.recorded_at,
     g.condition_group,
     coalesce(g.is_cv_outcome, false) as is_cv_outcome,
-    c.source_last_updated_at
+    c.source_last_updated_at,
+    c.source_lake_run
 from {{ ref('stg_fhir__condition') }} as c
 left join {{ ref('condition_groups') }} as g
     on c.condition_code = g.snomed_code

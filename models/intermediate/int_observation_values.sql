@@ -15,7 +15,8 @@ with own_values as (
         o.value_unit,
         o.value_code,
         o.value_display,
-        o.source_last_updated_at
+        o.source_last_updated_at,
+        o.source_lake_run
     from {{ ref('stg_fhir__observation') }} as o
     where o.value_numeric is not null or o.value_code is not null or o.value_string is not null
 ),
@@ -34,7 +35,8 @@ component_values as (
         c.value_unit,
         cast(null as varchar) as value_code,
         cast(null as varchar) as value_display,
-        o.source_last_updated_at
+        o.source_last_updated_at,
+        o.source_lake_run
     from {{ ref('stg_fhir__observation_component') }} as c
     inner join {{ ref('stg_fhir__observation') }} as o on c.observation_id = o.observation_id
 ),
@@ -72,7 +74,8 @@ select
     v.value_unit as value_unit_original,
     v.value_code,
     v.value_display,
-    v.source_last_updated_at
+    v.source_last_updated_at,
+    v.source_lake_run
 from all_values as v
 left join {{ ref('observation_measures') }} as m on v.observation_code = m.loinc_code
 left join {{ ref('unit_conversions') }} as u on m.measure = u.measure and v.value_unit = u.from_unit

@@ -15,6 +15,7 @@ select
     c.qual,
     c.read_depth,
     c.genotype_quality,
+    c.source_lake_run,
     c.ploidy,
     a.allele_dosage,
     a.n_called_alleles,

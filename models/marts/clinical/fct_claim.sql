@@ -19,6 +19,7 @@ select
     cast(cast(s.claim_at as date) as date) as claim_date,
     cast(s.total_amount as double) as total_amount,
     cast(s.currency as varchar) as currency,
-    {{ mmh_cast('s.source_last_updated_at', 'timestamp') }} as source_last_updated_at
+    {{ mmh_cast('s.source_last_updated_at', 'timestamp') }} as source_last_updated_at,
+    cast(s.source_lake_run as varchar) as source_lake_run
 from s
-{{ mmh_incremental_filter('claim_id', 'source_last_updated_at') }}
+{{ mmh_incremental_filter('claim_id', ['source_last_updated_at', 'source_lake_run']) }}

@@ -23,6 +23,7 @@ select
     cast(s.onset_date as date) as onset_date,
     {{ mmh_cast('s.abated_at', 'timestamp') }} as abated_at,
     {{ mmh_cast('s.recorded_at', 'timestamp') }} as recorded_at,
-    {{ mmh_cast('s.source_last_updated_at', 'timestamp') }} as source_last_updated_at
+    {{ mmh_cast('s.source_last_updated_at', 'timestamp') }} as source_last_updated_at,
+    cast(s.source_lake_run as varchar) as source_lake_run
 from s
-{{ mmh_incremental_filter('condition_id', 'source_last_updated_at') }}
+{{ mmh_incremental_filter('condition_id', ['source_last_updated_at', 'source_lake_run']) }}

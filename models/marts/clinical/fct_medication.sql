@@ -19,6 +19,7 @@ select
     cast(s.medication_display as varchar) as medication_display,
     {{ mmh_cast('s.authored_at', 'timestamp') }} as authored_at,
     cast(cast(s.authored_at as date) as date) as authored_date,
-    {{ mmh_cast('s.source_last_updated_at', 'timestamp') }} as source_last_updated_at
+    {{ mmh_cast('s.source_last_updated_at', 'timestamp') }} as source_last_updated_at,
+    cast(s.source_lake_run as varchar) as source_lake_run
 from s
-{{ mmh_incremental_filter('medication_request_id', 'source_last_updated_at') }}
+{{ mmh_incremental_filter('medication_request_id', ['source_last_updated_at', 'source_lake_run']) }}

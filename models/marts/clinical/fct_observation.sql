@@ -29,6 +29,7 @@ select
     cast(s.value_unit_original as varchar) as value_unit_original,
     cast(s.value_code as varchar) as value_code,
     cast(s.value_display as varchar) as value_display,
-    {{ mmh_cast('s.source_last_updated_at', 'timestamp') }} as source_last_updated_at
+    {{ mmh_cast('s.source_last_updated_at', 'timestamp') }} as source_last_updated_at,
+    cast(s.source_lake_run as varchar) as source_lake_run
 from s
-{{ mmh_incremental_filter('observation_value_id', 'source_last_updated_at') }}
+{{ mmh_incremental_filter('observation_value_id', ['source_last_updated_at', 'source_lake_run']) }}

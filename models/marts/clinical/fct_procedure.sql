@@ -20,6 +20,7 @@ select
     {{ mmh_cast('s.performed_at', 'timestamp') }} as performed_at,
     {{ mmh_cast('s.performed_end_at', 'timestamp') }} as performed_end_at,
     cast(cast(s.performed_at as date) as date) as performed_date,
-    {{ mmh_cast('s.source_last_updated_at', 'timestamp') }} as source_last_updated_at
+    {{ mmh_cast('s.source_last_updated_at', 'timestamp') }} as source_last_updated_at,
+    cast(s.source_lake_run as varchar) as source_lake_run
 from s
-{{ mmh_incremental_filter('procedure_id', 'source_last_updated_at') }}
+{{ mmh_incremental_filter('procedure_id', ['source_last_updated_at', 'source_lake_run']) }}

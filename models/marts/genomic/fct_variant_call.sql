@@ -32,6 +32,7 @@ select
     cast(s.is_pass as boolean) as is_pass,
     cast(s.qual as double) as qual,
     cast(s.read_depth as integer) as read_depth,
-    cast(s.genotype_quality as integer) as genotype_quality
+    cast(s.genotype_quality as integer) as genotype_quality,
+    cast(s.source_lake_run as varchar) as source_lake_run
 from s
-{{ mmh_incremental_filter('variant_call_id') }}
+{{ mmh_incremental_filter('variant_call_id', ['source_lake_run']) }}

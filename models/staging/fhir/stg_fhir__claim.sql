@@ -10,6 +10,7 @@
     {'name': 'total_amount', 'expr': 'r.total.value', 'type': 'double', 'needs': ['total.value']},
     {'name': 'currency', 'expr': 'r.total.currency', 'type': 'varchar', 'needs': ['total.currency']},
     {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.meta.lastupdated'), 'type': 'timestamp', 'needs': ['meta.lastupdated']},
+    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
 ] -%}
 with source as (
 {{ mmh_select_source(source('healthlake', 'claim'), specs) }}
@@ -24,6 +25,7 @@ select
     coalesce(billable_start_at, created_at) as claim_at,
     total_amount,
     currency,
-    source_last_updated_at
+    source_last_updated_at,
+    source_lake_run
 from source
 where claim_id is not null

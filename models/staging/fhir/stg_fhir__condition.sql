@@ -14,6 +14,7 @@
     {'name': 'abated_at', 'expr': mmh_timestamp('r.abatementdatetime'), 'type': 'timestamp', 'needs': ['abatementdatetime']},
     {'name': 'recorded_at', 'expr': mmh_timestamp('r.recordeddate'), 'type': 'timestamp', 'needs': ['recordeddate']},
     {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.meta.lastupdated'), 'type': 'timestamp', 'needs': ['meta.lastupdated']},
+    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
 ] -%}
 with source as (
 {{ mmh_select_source(source('healthlake', 'condition'), specs) }}
@@ -31,6 +32,7 @@ select
     coalesce(onset_datetime, onset_period_start, recorded_at) as onset_at,
     abated_at,
     recorded_at,
-    source_last_updated_at
+    source_last_updated_at,
+    source_lake_run
 from source
 where condition_id is not null

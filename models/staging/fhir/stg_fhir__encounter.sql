@@ -9,6 +9,7 @@
     {'name': 'started_at', 'expr': mmh_timestamp('r.period.start'), 'type': 'timestamp', 'needs': ['period.start']},
     {'name': 'ended_at', 'expr': mmh_timestamp('r.period."end"'), 'type': 'timestamp', 'needs': ['period.end']},
     {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.meta.lastupdated'), 'type': 'timestamp', 'needs': ['meta.lastupdated']},
+    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
 ] -%}
 with source as (
 {{ mmh_select_source(source('healthlake', 'encounter'), specs) }}

@@ -12,6 +12,7 @@
     {'name': 'medication_reference_id', 'expr': fhir_reference_id('r.medicationreference.reference', 'Medication'), 'type': 'varchar', 'needs': ['medicationreference.reference']},
     {'name': 'authored_at', 'expr': mmh_timestamp('r.authoredon'), 'type': 'timestamp', 'needs': ['authoredon']},
     {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.meta.lastupdated'), 'type': 'timestamp', 'needs': ['meta.lastupdated']},
+    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
 ] -%}
 with source as (
 {{ mmh_select_source(source('healthlake', 'medicationrequest'), specs) }}
@@ -27,6 +28,7 @@ select
     display as medication_display,
     medication_reference_id,
     authored_at,
-    source_last_updated_at
+    source_last_updated_at,
+    source_lake_run
 from source
 where medication_request_id is not null

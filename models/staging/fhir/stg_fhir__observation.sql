@@ -18,6 +18,7 @@
     {'name': 'value_display', 'expr': fhir_display('r.valuecodeableconcept'), 'type': 'varchar', 'needs': ['valuecodeableconcept.coding']},
     {'name': 'value_string', 'expr': 'r.valuestring', 'type': 'varchar', 'needs': ['valuestring']},
     {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.meta.lastupdated'), 'type': 'timestamp', 'needs': ['meta.lastupdated']},
+    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
 ] -%}
 with source as (
 {{ mmh_select_source(source('healthlake', 'observation'), specs) }}
@@ -37,6 +38,7 @@ select
     value_code,
     value_display,
     value_string,
-    source_last_updated_at
+    source_last_updated_at,
+    source_lake_run
 from source
 where observation_id is not null

@@ -13,6 +13,7 @@
     {'name': 'address_state', 'expr': mmh_first('r.address') ~ '.state', 'type': 'varchar', 'needs': ['address.state']},
     {'name': 'address_postal_code', 'expr': mmh_first('r.address') ~ '.postalcode', 'type': 'varchar', 'needs': ['address.postalcode']},
     {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.meta.lastupdated'), 'type': 'timestamp', 'needs': ['meta.lastupdated']},
+    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
 ] -%}
 with source as (
 {{ mmh_select_source(source('healthlake', 'patient'), specs) }}

@@ -12,6 +12,7 @@
     {'name': 'performed_period_start', 'expr': mmh_timestamp('r.performedperiod.start'), 'type': 'timestamp', 'needs': ['performedperiod.start']},
     {'name': 'performed_period_end', 'expr': mmh_timestamp('r.performedperiod."end"'), 'type': 'timestamp', 'needs': ['performedperiod.end']},
     {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.meta.lastupdated'), 'type': 'timestamp', 'needs': ['meta.lastupdated']},
+    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
 ] -%}
 with source as (
 {{ mmh_select_source(source('healthlake', 'procedure'), specs) }}
@@ -27,6 +28,7 @@ select
     display as procedure_display,
     coalesce(performed_datetime, performed_period_start) as performed_at,
     coalesce(performed_period_end, performed_datetime) as performed_end_at,
-    source_last_updated_at
+    source_last_updated_at,
+    source_lake_run
 from source
 where procedure_id is not null

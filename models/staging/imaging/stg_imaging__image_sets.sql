@@ -5,7 +5,9 @@
     {'name': 'study_instance_uid', 'expr': 'r.studyinstanceuid', 'type': 'varchar', 'needs': ['studyinstanceuid']},
     {'name': 'series_instance_uid', 'expr': 'r.seriesinstanceuid', 'type': 'varchar', 'needs': ['seriesinstanceuid']},
     {'name': 'modality', 'expr': 'r.modality', 'type': 'varchar', 'needs': ['modality']},
-    {'name': 'number_of_instances', 'expr': 'r.numberofinstances', 'type': 'integer', 'needs': ['numberofinstances']},
+    {'name': 'number_of_instances', 'type': 'integer', 'candidates': [
+        {'expr': 'r.instance_count', 'needs': ['instance_count']},
+        {'expr': 'r.numberofinstances', 'needs': ['numberofinstances']}]},
 ] -%}
 with source as (
 {{ mmh_select_source(source('imaging', 'image_sets'), specs) }}

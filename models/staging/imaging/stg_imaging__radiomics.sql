@@ -7,7 +7,11 @@
     {'name': 'segmentation_method', 'expr': 'r.segmentation_method', 'type': 'varchar', 'needs': ['segmentation_method']},
     {'name': 'segmentation_version', 'expr': 'r.segmentation_version', 'type': 'varchar', 'needs': ['segmentation_version']},
 ] -%}
-{%- for f in features %}{% do specs.append({'name': f, 'expr': 'r.' ~ f, 'type': 'double', 'needs': [f]}) %}{% endfor -%}
+{%- for f in features %}
+  {%- set short = f[9:] if f.startswith('original_') else f %}
+  {%- do specs.append({'name': f, 'type': 'double', 'candidates': [
+        {'expr': 'r.' ~ f, 'needs': [f]}, {'expr': 'r.' ~ short, 'needs': [short]}]}) %}
+{%- endfor -%}
 with source as (
 {{ mmh_select_source(source('imaging', 'radiomics'), specs) }}
 )

@@ -17,7 +17,10 @@
     {'name': 'allele_1_index', 'expr': mmh_element('r.calls', 1), 'type': 'integer', 'needs': ['calls']},
     {'name': 'allele_2_index', 'expr': mmh_element('r.calls', 2), 'type': 'integer', 'needs': ['calls']},
     {'name': 'read_depth', 'expr': 'r.depth', 'type': 'integer', 'needs': ['depth']},
-    {'name': 'genotype_quality', 'expr': 'r.conditionalquality', 'type': 'integer', 'needs': ['conditionalquality']},
+    {'name': 'genotype_quality', 'type': 'integer', 'candidates': [
+        {'expr': 'r.genotypequality', 'needs': ['genotypequality']},
+        {'expr': 'r.conditionalquality', 'needs': ['conditionalquality']}]},
+    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
 ] -%}
 with source as (
 {{ mmh_select_source(source('omics', 'variants'), specs) }}
@@ -50,6 +53,7 @@ select
            end
     end as genotype,
     read_depth,
-    genotype_quality
+    genotype_quality,
+    source_lake_run
 from source
 where sample_id is not null
