@@ -27,7 +27,7 @@ def trained_run(tmp_path_factory, local_store):
     """Two outcomes, two modality sets, one repeat, few trees: every output of a run, in a few seconds."""
     out = tmp_path_factory.mktemp("run") / "run"
     code = main(["train", "--from", "local", "--store", str(local_store), "--outcomes", "stroke,alzheimers",
-                 "--modalities", "clinical,all", "--repeats", "1", "--bootstrap", "200", "--trees", "20",
+                 "--modalities", "clinical,all", "--repeats", "1", "--bootstrap", "100", "--trees", "10",
                  "--out", str(out), "--export", "sagemaker", "--quiet"])
     assert code == 0
     return out

@@ -35,28 +35,28 @@ def test_definition_metadata_wins_over_the_prefix_and_unmapped_columns_are_repor
     by = {f.name: f.modality for f in data.schema.features}
     assert by["apoe_genotype_code"] == "genomic"
     assert by["imaging_firstorder_mean"] == "clinical"
-    assert data.schema.ignored["site_code"] == "no modality in metadata or name prefix"
+    assert data.schema.ignored["site_code"] == "no modality in metadata or name patterns"
 
 
 def test_dbt_manifest_column_meta_maps_modality(tmp_path, features_frame):
-    frame = features_frame.rename(columns={"imaging_lesion_volume_mm3": "lesion_volume_mm3"})
+    frame = features_frame.rename(columns={"imaging_lesion_volume_mm3": "lv_mm3"})
     write_local_store(frame, tmp_path / "store")
     manifest = {"nodes": {"model.mmhealth.features_cardiovascular": {
         "resource_type": "model", "name": "features_cardiovascular",
-        "columns": {"lesion_volume_mm3": {"meta": {"modality": "imaging", "sensitivity": "internal"}}}}}}
+        "columns": {"lv_mm3": {"meta": {"modality": "imaging", "sensitivity": "internal"}}}}}}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     without = load_local(tmp_path / "store")
-    assert "lesion_volume_mm3" in without.schema.ignored
+    assert "lv_mm3" in without.schema.ignored
     with_meta = load_local(tmp_path / "store", manifest=tmp_path / "manifest.json")
-    assert {f.name: f.modality for f in with_meta.schema.features}["lesion_volume_mm3"] == "imaging"
+    assert {f.name: f.modality for f in with_meta.schema.features}["lv_mm3"] == "imaging"
 
 
 def test_newest_version_is_read_unless_one_is_named(tmp_path, features_frame):
-    write_local_store(features_frame.iloc[:100], tmp_path, version="v0001")
-    write_local_store(features_frame.iloc[:200], tmp_path, version="v0002")
-    assert load_local(tmp_path).provenance.version == "v0002"
+    for n in (100, 110, 120, 130, 140, 150, 160, 170, 180, 200):  # v10 must beat v9
+        write_local_store(features_frame.iloc[:n], tmp_path)
+    assert load_local(tmp_path).provenance.version == "10"
     assert load_local(tmp_path).provenance.rows == 200
-    assert load_local(tmp_path, version="v0001").provenance.rows == 100
+    assert load_local(tmp_path, version="v1").provenance.rows == 100
 
 
 def test_modality_sets_and_presence(features_frame):

@@ -43,8 +43,10 @@ def test_markdown_table_has_a_row_per_model_and_the_baselines(trained_run):
 
 def test_provenance_names_the_feature_group_version_and_data_hash(trained_run, local_store):
     prov = json.loads((trained_run / "manifest.json").read_text())["provenance"]
-    assert prov["feature_group"] == "features_cardiovascular" and prov["version"] == "v0001"
-    published = pd.read_parquet(local_store / "features_cardiovascular" / "v0001" / "part-00000.parquet")
+    assert prov["feature_group"] == "mmhealth-features-cardiovascular" and prov["version"] == "1"
+    version = local_store / "mmhealth-features-cardiovascular" / "v1"
+    assert prov["store_hash"] == json.loads((version / "manifest.json").read_text())["content_hash"]
+    published = pd.read_parquet(version / "data.parquet")
     assert prov["data_hash"] == frame_hash(published)
     assert prov["data_hash"] != frame_hash(published.iloc[1:])
 

@@ -10,7 +10,11 @@ from pathlib import Path
 
 from mmhealth.errors import MMHealthError
 
-DEFAULT_STORE = "demo-lake/feature-store"
+def _default_store() -> str:
+    """Where `features publish --to local` writes: <lake>/feature_store, the lake from $MMHEALTH_LAKE."""
+    if os.environ.get("MMHEALTH_FEATURE_STORE"):
+        return os.environ["MMHEALTH_FEATURE_STORE"]
+    return str(Path(os.environ.get("MMHEALTH_LAKE", "demo-lake")) / "feature_store")
 
 
 def _csv(value: str) -> list[str]:
@@ -26,10 +30,12 @@ def register(subparsers) -> None:
                     "folder with results.md/json, plots, importances, models and the data's provenance.")
     p.add_argument("--from", dest="source", choices=("local", "sagemaker-offline"), default="local",
                    help="where the published features are (default: local)")
-    p.add_argument("--store", default=os.environ.get("MMHEALTH_FEATURE_STORE", DEFAULT_STORE),
+    p.add_argument("--store", default=None,
                    help="local offline store: the store root, a feature group folder or one version folder "
-                        f"(default: $MMHEALTH_FEATURE_STORE or {DEFAULT_STORE})")
-    p.add_argument("--feature-group", default="features_cardiovascular", help="feature group name")
+                        "(default: $MMHEALTH_FEATURE_STORE, else $MMHEALTH_LAKE/feature_store, else "
+                        "demo-lake/feature_store)")
+    p.add_argument("--feature-group", default="mmhealth-features-cardiovascular",
+                   help="feature group name (default: mmhealth-features-cardiovascular, what features publish uses)")
     p.add_argument("--version", help="feature group version (local store; default: the newest)")
     p.add_argument("--dbt-manifest", default="target/manifest.json",
                    help="dbt manifest whose column meta.modality maps features to modalities when the "
@@ -84,7 +90,8 @@ def _load(args):
 
     if args.source == "local":
         manifest = args.dbt_manifest if Path(args.dbt_manifest).is_file() else None
-        return dataset.load_local(args.store, args.feature_group, args.version, manifest=manifest)
+        return dataset.load_local(args.store or _default_store(), args.feature_group, args.version,
+                                  manifest=manifest)
     return dataset.load_sagemaker_offline(args.feature_group, endpoint_url=args.endpoint_url)
 
 

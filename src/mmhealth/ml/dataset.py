@@ -14,7 +14,8 @@ import pandas as pd
 from mmhealth.errors import MMHealthError
 from mmhealth.ml.schema import FeatureSchema, infer_schema
 
-DEFAULT_FEATURE_GROUP = "features_cardiovascular"
+DEFAULT_FEATURE_GROUP = "mmhealth-features-cardiovascular"  # what `features publish` names the mart's group
+SOURCE_MODEL = "features_cardiovascular"
 
 
 @dataclass
@@ -69,6 +70,8 @@ def _definition_meta(definition: dict) -> tuple[dict[str, dict], str | None, str
                 info["modality"] = entry[key]
         if "Modality" in info:
             info["modality"] = info.pop("Modality")
+        if info.get("modality"):
+            info["_source"] = "feature group definition"
         meta[name] = info
     record_id = definition.get("RecordIdentifierFeatureName") or definition.get("record_identifier_feature_name")
     event_time = definition.get("EventTimeFeatureName") or definition.get("event_time_feature_name")
@@ -86,21 +89,37 @@ def _find_definition(folder: Path) -> tuple[Path, dict] | None:
     return None
 
 
+def _version_key(path: Path) -> tuple:
+    """v2 < v10: numeric order for the publisher's v<N> folders, name order otherwise."""
+    digits = path.name.lstrip("v")
+    return (0, int(digits), "") if digits.isdigit() else (1, 0, path.name)
+
+
 def _resolve_version_folder(store: Path, feature_group: str, version: str | None) -> Path:
-    """Accepts the version folder itself, the feature group folder (newest version wins) or the store root."""
+    """Accepts the version folder itself, the feature group folder (newest version wins) or the store root
+    (the named group, or its only group)."""
     if _find_definition(store) and any(store.rglob("*.parquet")):
         return store
-    group = store / feature_group if (store / feature_group).is_dir() else store
-    candidates = [p for p in group.iterdir() if p.is_dir() and _find_definition(p)] if group.is_dir() else []
+    group = store / feature_group
+    if not group.is_dir():
+        groups = [p for p in store.iterdir() if p.is_dir() and any(_find_definition(v) for v in p.iterdir()
+                                                                    if v.is_dir())] if store.is_dir() else []
+        if len(groups) == 1:
+            group = groups[0]
+        elif any(p.is_dir() and _find_definition(p) for p in store.iterdir()):
+            group = store
+    candidates = [p for p in group.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and _find_definition(p)] if group.is_dir() else []
     if version is not None:
-        candidates = [p for p in candidates if p.name == version or p.name.endswith(version)]
+        wanted = str(version).lstrip("v")
+        candidates = [p for p in candidates if p.name.lstrip("v") == wanted]
     if not candidates:
         raise MMHealthError(
             f"{store}: no published feature group {feature_group!r}"
             + (f" version {version}" if version else "")
             + " (a folder with Parquet and the definition JSON) - run `mmhealth features publish --to local`"
         )
-    return max(candidates, key=lambda p: p.name)
+    return max(candidates, key=_version_key)
 
 
 def load_local(store: str | Path, feature_group: str = DEFAULT_FEATURE_GROUP, version: str | None = None,
@@ -117,12 +136,17 @@ def load_local(store: str | Path, feature_group: str = DEFAULT_FEATURE_GROUP, ve
     frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     meta, record_id, event_time = _definition_meta(definition)
     meta = _merge_manifest_meta(meta, manifest, definition)
+    # The publisher's manifest.json beside the data: version, content hash of the gated mart, quality run.
+    published = {}
+    if (folder / "manifest.json").is_file():
+        published = json.loads((folder / "manifest.json").read_text())
     provenance = Provenance(
         source="local",
         location=str(folder),
         feature_group=definition.get("FeatureGroupName") or definition.get("feature_group_name") or feature_group,
-        version=str(definition.get("version") or definition.get("Version") or folder.name),
-        store_hash=definition.get("content_hash") or definition.get("data_hash") or definition.get("ContentHash"),
+        version=str(published.get("version") or definition.get("version") or folder.name),
+        store_hash=published.get("content_hash") or definition.get("content_hash") or definition.get("data_hash"),
+        extra={k: published[k] for k in ("quality_run_id", "published_at", "source") if k in published},
     )
     return prepare(frame, provenance, column_meta=meta, id_column=record_id, event_time_column=event_time)
 
@@ -132,14 +156,16 @@ def _merge_manifest_meta(meta: dict[str, dict], manifest: str | Path | None, def
     if manifest is None or not Path(manifest).is_file():
         return meta
     data = json.loads(Path(manifest).read_text())
-    model = definition.get("source_model") or DEFAULT_FEATURE_GROUP
+    model = definition.get("source_model") or SOURCE_MODEL
     for node in data.get("nodes", {}).values():
         if node.get("resource_type") == "model" and node.get("name") == model:
             for name, col in node.get("columns", {}).items():
                 col_meta = dict(col.get("meta") or {})
                 col_meta.update((col.get("config") or {}).get("meta") or {})
+                if col_meta.get("modality"):
+                    col_meta["_source"] = "dbt manifest meta"
                 merged = dict(col_meta)
-                merged.update(meta.get(name, {}))
+                merged.update(meta.get(name, {}))  # the definition travels with the data: it wins
                 meta[name] = merged
     return meta
 

@@ -12,7 +12,7 @@ def _ci(est) -> str:
     return f"{est.value:.3f} ({est.low:.3f}-{est.high:.3f})"
 
 
-def results_markdown(cells: list[CellResult], run: dict) -> str:
+def results_markdown(cells: list[CellResult], run: dict, schema=None) -> str:
     prov = run["provenance"]
     cfg = run["config"]
     lines = [
@@ -30,16 +30,27 @@ def results_markdown(cells: list[CellResult], run: dict) -> str:
         "trained and tested only on patients with all three modalities, so rows of one outcome compare like for "
         "like. Baselines: a constant score has AUROC 0.5 and AUPRC = prevalence; the Brier score of always "
         "predicting the prevalence is p(1-p).",
+        "Patients who already had the condition at the index date (the mart's `prior_<outcome>` flag) are "
+        "left out of that outcome's rows: the label means a new diagnosis within the horizon.",
         "",
     ]
+    if schema is not None:
+        lines += ["Features by modality (the mapping and where it came from are in schema.json):", ""]
+        for modality in ("clinical", "genomic", "imaging"):
+            names = [f.name for f in schema.features if f.modality == modality]
+            lines.append(f"- {modality} ({len(names)}): " + (", ".join(f"`{n}`" for n in names) or "none"))
+        if schema.ignored:
+            lines.append("- not used: " + ", ".join(f"`{c}` ({why})" for c, why in schema.ignored.items()))
+        lines.append("")
     for outcome in dict.fromkeys(c.outcome for c in cells):
         lines += [f"## {outcome}", "",
-                  "| Modalities | Population | n | Positives | Prevalence | Model | AUROC (95% CI) | "
-                  "AUPRC (95% CI) | Brier (95% CI) | Brier of prevalence |",
-                  "|---|---|---:|---:|---:|---|---|---|---|---:|"]
+                  "| Modalities | Population | n | Positives | Prevalence | Prevalent excluded | Model | "
+                  "AUROC (95% CI) | AUPRC (95% CI) | Brier (95% CI) | Brier of prevalence |",
+                  "|---|---|---:|---:|---:|---:|---|---|---|---|---:|"]
         for cell in (c for c in cells if c.outcome == outcome):
             head = (f"| {'+'.join(cell.modalities)} | {POPULATION_LABEL[cell.population]} | {cell.n_patients} | "
-                    f"{cell.positives} | {cell.baselines.get('prevalence', float('nan')):.3f} |")
+                    f"{cell.positives} | {cell.baselines.get('prevalence', float('nan')):.3f} | "
+                    f"{cell.excluded_prevalent} |")
             if cell.status != "ok":
                 lines.append(f"{head} - | not evaluated: {cell.status} | | | |")
                 continue

@@ -24,7 +24,7 @@ from mmhealth.ml import plots
 from mmhealth.ml.dataset import FeatureData
 from mmhealth.ml.report import results_markdown
 from mmhealth.ml.schema import MODALITIES, set_name
-from mmhealth.ml.train import CellResult, TrainConfig, evaluate_cell, fit_final, plan
+from mmhealth.ml.train import CellResult, TrainConfig, evaluate_cell, fit_final, plan, single_threaded_blas
 
 
 def _versions() -> dict:
@@ -38,14 +38,8 @@ def _versions() -> dict:
 
 
 def train_run(data: FeatureData, config: TrainConfig, out: Path, *, progress: bool = True) -> dict:
-    import lightgbm  # noqa: F401 - load the native thread pools first: the limit applies to loaded ones
-    import sklearn.linear_model  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
     out.mkdir(parents=True, exist_ok=True)
-    # Thousands of small fits: BLAS thread pools only add contention (measured: wall time doubled on 2 busy
-    # cores). LightGBM's own threads are set by ModelParams.threads.
-    with threadpool_limits(limits=1):
+    with single_threaded_blas():
         return _train_run(data, config, out, progress)
 
 
@@ -93,7 +87,7 @@ def _train_run(data: FeatureData, config: TrainConfig, out: Path, progress: bool
     (out / "manifest.json").write_text(json.dumps({**run, "models": models_meta}, indent=2, default=str))
     (out / "results.json").write_text(json.dumps({**run, "results": [c.to_json() for c in cells]}, indent=2,
                                                  default=str))
-    (out / "results.md").write_text(results_markdown(cells, run))
+    (out / "results.md").write_text(results_markdown(cells, run, data.schema))
     return {"cells": cells, "models": models_meta, "run": run}
 
 

@@ -1,30 +1,20 @@
 """What each column of the feature table is: identifier, index date, label, modality flag or a feature of one
 modality. The mapping comes from metadata - the feature group definition, the dbt manifest's column meta, or
-the column-name prefix convention below - never from hand lists of feature names."""
+the naming-convention table in feature_roles.py - never from lists of feature names in the code."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from itertools import combinations
 
 import pandas as pd
 
+from mmhealth.ml import feature_roles
+
 MODALITIES = ("clinical", "genomic", "imaging")
 OUTCOMES = ("stroke", "hypertension", "coronary_heart_disease", "alzheimers")
 
-# The naming convention of the features mart: a feature column starts with its modality. Metadata that names
-# the modality explicitly (definition or dbt meta) wins over this.
-MODALITY_PREFIXES = {
-    "clinical": ("clinical_", "clin_"),
-    "genomic": ("genomic_", "genomics_", "gen_"),
-    "imaging": ("imaging_", "img_"),
-}
-# Columns saying whether a patient has any data of a modality. `has_genomics` is the mart's spelling.
-PRESENCE_FLAG_NAMES = {
-    "clinical": ("has_clinical",),
-    "genomic": ("has_genomics", "has_genomic"),
-    "imaging": ("has_imaging",),
-}
 ID_NAMES = ("patient_key",)
 INDEX_DATE_NAMES = ("index_date",)
 # Feature-store bookkeeping columns: never features.
@@ -49,6 +39,8 @@ class FeatureSchema:
     presence: dict[str, str] = field(default_factory=dict)  # modality -> flag column
     ignored: dict[str, str] = field(default_factory=dict)  # column -> why it is not a feature
     dated_columns: list[str] = field(default_factory=list)
+    prevalent: dict[str, str] = field(default_factory=dict)  # outcome -> prior-condition flag column
+    mapped_by: dict[str, str] = field(default_factory=dict)  # feature -> which metadata gave its modality
 
     def features_of(self, modalities: tuple[str, ...]) -> list[Feature]:
         return [f for f in self.features if f.modality in modalities]
@@ -62,6 +54,8 @@ class FeatureSchema:
             "presence": self.presence,
             "ignored": self.ignored,
             "dated_columns": self.dated_columns,
+            "prevalent": self.prevalent,
+            "mapped_by": self.mapped_by,
         }
 
     @classmethod
@@ -74,6 +68,8 @@ class FeatureSchema:
             presence=dict(data.get("presence", {})),
             ignored=dict(data.get("ignored", {})),
             dated_columns=list(data.get("dated_columns", [])),
+            prevalent=dict(data.get("prevalent", {})),
+            mapped_by=dict(data.get("mapped_by", {})),
         )
 
 
@@ -103,10 +99,10 @@ def set_name(modalities: tuple[str, ...]) -> str:
     return "+".join(modalities)
 
 
-def _modality_from_prefix(column: str) -> str | None:
+def _modality_from_patterns(column: str) -> str | None:
     lower = column.lower()
-    for modality, prefixes in MODALITY_PREFIXES.items():
-        if lower.startswith(prefixes):
+    for modality, patterns in feature_roles.MODALITY_PATTERNS.items():
+        if any(fnmatchcase(lower, p) for p in patterns):
             return modality
     return None
 
@@ -139,7 +135,8 @@ def infer_schema(
     event_time_column: str | None = None,
 ) -> FeatureSchema:
     """Assign every column a role. `column_meta` maps column -> metadata dict (from the feature group
-    definition or dbt's manifest); a `modality` entry there decides the column's modality."""
+    definition or dbt's manifest); its `modality` decides the column's modality and its `ml_role` (see
+    feature_roles.ML_ROLES) can take a column out of the features. Otherwise feature_roles' patterns decide."""
     column_meta = column_meta or {}
     columns = list(frame.columns)
     id_col = id_column or next((c for c in ID_NAMES if c in columns), None)
@@ -154,13 +151,20 @@ def infer_schema(
                 labels[outcome] = candidate
                 break
     presence: dict[str, str] = {}
-    for modality, names in PRESENCE_FLAG_NAMES.items():
+    for modality, names in feature_roles.PRESENCE_FLAGS.items():
         for candidate in names:
             if candidate in columns:
                 presence[modality] = candidate
                 break
+    for column, meta in column_meta.items():
+        role = str(meta.get("ml_role", ""))
+        if role.startswith("presence:") and column in columns:
+            presence[role.split(":", 1)[1]] = column
+    prevalent = {o: feature_roles.PREVALENT_FLAG.format(outcome=o) for o in labels
+                 if feature_roles.PREVALENT_FLAG.format(outcome=o) in columns}
 
     reserved = {id_col, index_col, *labels.values(), *presence.values()} - {None}
+    mapped_by: dict[str, str] = {}
     features: list[Feature] = []
     ignored: dict[str, str] = {}
     dated: list[str] = []
@@ -171,16 +175,26 @@ def infer_schema(
             ignored[column] = "feature-store bookkeeping"
             continue
         series = frame[column]
+        meta = column_meta.get(column, {})
+        role = meta.get("ml_role")
+        if column in feature_roles.LABEL_CONTEXT or role == "label_context":
+            ignored[column] = "describes the label window (after the index date by design), not the patient"
+            continue
+        if role == "exclude":
+            ignored[column] = "metadata ml_role: exclude"
+            continue
         if _is_dated(series, column):
             dated.append(column)
             ignored[column] = "date column: checked against the index date, not used as a feature"
             continue
-        meta = column_meta.get(column, {})
-        modality = meta.get("modality") or _modality_from_prefix(column)
+        modality = meta.get("modality")
+        source = meta.get("_source", "metadata")
+        if not modality:
+            modality, source = _modality_from_patterns(column), "name pattern (ml/feature_roles.py)"
         if modality == "genomics":
             modality = "genomic"
         if modality not in MODALITIES:
-            ignored[column] = "no modality in metadata or name prefix"
+            ignored[column] = "no modality in metadata or name patterns"
             continue
         if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
             kind = "numeric"
@@ -195,6 +209,7 @@ def infer_schema(
             ignored[column] = "always null"
             continue
         features.append(Feature(column, modality, kind))
+        mapped_by[column] = source
     return FeatureSchema(
         id_column=id_col,
         index_date_column=index_col,
@@ -203,6 +218,8 @@ def infer_schema(
         presence=presence,
         ignored=ignored,
         dated_columns=dated,
+        prevalent=prevalent,
+        mapped_by=mapped_by,
     )
 
 

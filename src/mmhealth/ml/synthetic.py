@@ -89,28 +89,15 @@ def synthetic_features(n: int = 1300, *, seed: int = 0, p_genomic: float = 0.7, 
     return frame
 
 
-def write_local_store(frame: pd.DataFrame, root, feature_group: str = "features_cardiovascular",
-                      version: str = "v0001") -> Path:
-    """Write `frame` as a local offline-store version: Parquet plus a SageMaker-shaped definition JSON.
-    Stand-in for `mmhealth features publish --to local` in tests and benchmarks."""
-    import json
-    from pathlib import Path
+def write_local_store(frame: pd.DataFrame, root, feature_group: str = "mmhealth-features-cardiovascular") -> Path:
+    """Publish `frame` to a local offline store with the features stage's own writer (definition, typing,
+    versioned folder), skipping only its quality gate. Returns the version folder."""
+    from mmhealth.features.definition import definition_from_frame, prepare_frame
+    from mmhealth.features.local_store import publish_local
 
-    folder = Path(root) / feature_group / version
-    folder.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(folder / "part-00000.parquet", index=False)
-
-    def ftype(s: pd.Series) -> str:
-        if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype):
-            return "Integral"
-        return "Fractional" if pd.api.types.is_float_dtype(s.dtype) else "String"
-
-    definition = {
-        "FeatureGroupName": feature_group,
-        "RecordIdentifierFeatureName": "patient_key",
-        "EventTimeFeatureName": "event_time",
-        "FeatureDefinitions": [{"FeatureName": c, "FeatureType": ftype(frame[c])} for c in frame.columns],
-        "version": version,
-    }
-    (folder / "feature_group.json").write_text(json.dumps(definition, indent=2))
-    return folder
+    prepared = prepare_frame(frame.drop(columns=["event_time"], errors="ignore"), "2026-01-01T00:00:00Z")
+    definition = definition_from_frame(prepared, feature_group)
+    digest = hashlib.sha256(pd.util.hash_pandas_object(prepared, index=False).to_numpy().tobytes()).hexdigest()
+    result = publish_local(prepared, definition, Path(root), content_hash=digest, quality_run_id="synthetic",
+                           source="mmhealth.ml.synthetic")
+    return result.path

@@ -43,6 +43,7 @@ class CellResult:
     n_rows: int
     positives: int
     status: str  # "ok" or why the cell was not evaluated
+    excluded_prevalent: int = 0  # patients left out because they already had the condition
     baselines: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)  # model type -> {auroc, auprc, brier: Estimate}
     oof: dict = field(default_factory=dict)  # model type -> (R, n) out-of-fold probabilities (not serialized)
@@ -57,6 +58,7 @@ class CellResult:
             "n_patients": self.n_patients,
             "n_rows": self.n_rows,
             "positives": self.positives,
+            "excluded_prevalent": self.excluded_prevalent,
             "status": self.status,
             "baselines": {k: (round(v, 4) if np.isfinite(v) else None) for k, v in self.baselines.items()},
             "models": {m: {k: e.to_json() for k, e in ms.items()} for m, ms in self.metrics.items()},
@@ -74,23 +76,49 @@ class FittedModel:
     importances: list[dict]
 
 
-def population(data: FeatureData, modalities: tuple[str, ...], which: str) -> pd.DataFrame:
+def population(data: FeatureData, outcome: str, modalities: tuple[str, ...], which: str) -> tuple[pd.DataFrame, int]:
+    """The rows a cell trains and tests on, and how many prevalent cases were left out: patients with every
+    modality of the set (or all three), a known label, and not already having the condition at the index
+    date (incidence, not prevalence, is what the label means for them)."""
+    schema = data.schema
     wanted = modalities if which == "has_set" else MODALITIES
-    return data.frame[presence_mask(data.frame, data.schema, wanted)]
+    rows = data.frame[presence_mask(data.frame, schema, wanted)]
+    rows = rows[rows[schema.labels[outcome]].notna()]
+    prior = schema.prevalent.get(outcome)
+    if prior is None:
+        return rows, 0
+    prevalent = rows[prior].fillna(0).astype(bool)
+    return rows[~prevalent], int(prevalent.sum())
 
 
 def evaluate_cell(data: FeatureData, outcome: str, modalities: tuple[str, ...], which: str,
                   config: TrainConfig) -> CellResult:
+    with single_threaded_blas():
+        return _evaluate_cell(data, outcome, modalities, which, config)
+
+
+def single_threaded_blas():
+    """Thousands of small fits: BLAS/OpenMP thread pools only add contention (measured: LogisticRegression's
+    L-BFGS wall time doubled on 2 busy cores). LightGBM's own threads are set by ModelParams.threads."""
+    import lightgbm  # noqa: F401 - load the native pools first: the limit applies to loaded libraries
+    import sklearn.linear_model  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def _evaluate_cell(data: FeatureData, outcome: str, modalities: tuple[str, ...], which: str,
+                   config: TrainConfig) -> CellResult:
     start = time.perf_counter()
     schema = data.schema
-    rows = population(data, modalities, which)
+    rows, excluded = population(data, outcome, modalities, which)
     label_col = schema.labels[outcome]
-    rows = rows[rows[label_col].notna()]
     y = rows[label_col].astype(bool).to_numpy()
     groups = rows[schema.id_column].astype(str).to_numpy()
     features = schema.features_of(modalities)
     cell = CellResult(outcome, modalities, which, n_patients=int(pd.unique(groups).size), n_rows=len(rows),
-                      positives=int(y.sum()), status="ok", baselines=baselines(y), y=y)
+                      positives=int(y.sum()), status="ok", excluded_prevalent=excluded, baselines=baselines(y),
+                      y=y)
     if not features:
         cell.status = "no features for this modality set"
         return cell
@@ -125,8 +153,7 @@ def _fit_families(features, config: TrainConfig, seed: int, X: pd.DataFrame, y: 
 
 def fit_final(data: FeatureData, outcome: str, modalities: tuple[str, ...], config: TrainConfig) -> FittedModel | None:
     schema = data.schema
-    rows = population(data, modalities, "has_set")
-    rows = rows[rows[schema.labels[outcome]].notna()]
+    rows, _ = population(data, outcome, modalities, "has_set")
     y = rows[schema.labels[outcome]].astype(bool).to_numpy()
     features = schema.features_of(modalities)
     if not features or min(y.sum(), (~y).sum()) < config.params.stack_folds:
