@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from pydicom.pixels import get_encoder
 
-from mmhealth.synth import ids
-from mmhealth.synth.imaging_plan import EXPLICIT_LE, StudyPlan
+from mmhealth.synth import ids, rle
+from mmhealth.synth.imaging_plan import EXPLICIT_LE, RLE_LOSSLESS, StudyPlan
 from mmhealth.synth.patients import PatientProfile
 from mmhealth.synth.vocab import CT_SOP_CLASS, MR_SOP_CLASS
 
@@ -92,7 +92,11 @@ def render_volume(seed: int, plan: StudyPlan) -> tuple[np.ndarray, np.ndarray]:
     lesion_level = lv["lesion_min"] + lv["lesion_span"] * plan.lesion_contrast
     vol[lesion] = lesion_level
 
-    vol += rng.normal(0.0, lv["noise"], size=vol.shape).astype(np.float32)
+    noise = rng.standard_normal(size=vol.shape, dtype=np.float32) * np.float32(lv["noise"])
+    if plan.modality == "MR":  # magnitude images: background noise is positive (Rician), not centred on 0
+        outside = vol == lv["background"]
+        noise[outside] = np.abs(noise[outside])
+    vol += noise
     # Noise must never push tissue over the lesion threshold or the lesion under it: clip each side.
     vol[lesion] = np.maximum(vol[lesion], lv["threshold"] + 3 * lv["noise"])
     vol[~lesion] = np.minimum(vol[~lesion], lv["threshold"] - 3 * lv["noise"])
@@ -153,9 +157,12 @@ def _file_meta(sop_class: str, sop_uid: str, transfer_syntax: str) -> bytes:
 def _pixel_element(frame: np.ndarray, plan: StudyPlan, bits_stored: int) -> bytes:
     if plan.transfer_syntax == EXPLICIT_LE:
         return _element(0x7FE00010, "OW", frame.tobytes())
-    encoded = get_encoder(plan.transfer_syntax).encode(
-        frame, rows=plan.size, columns=plan.size, samples_per_pixel=1, number_of_frames=1, bits_allocated=16,
-        bits_stored=bits_stored, pixel_representation=0, photometric_interpretation="MONOCHROME2")
+    if plan.transfer_syntax == RLE_LOSSLESS:
+        encoded = rle.encode_frame(frame)
+    else:  # JPEG 2000 lossless through pydicom's encoder interface (pylibjpeg-openjpeg)
+        encoded = get_encoder(plan.transfer_syntax).encode(
+            frame, rows=plan.size, columns=plan.size, samples_per_pixel=1, number_of_frames=1, bits_allocated=16,
+            bits_stored=bits_stored, pixel_representation=0, photometric_interpretation="MONOCHROME2")
     if len(encoded) % 2:
         encoded += b"\0"
     # Encapsulated: undefined length, an empty basic offset table item, one fragment, a sequence delimiter.

@@ -66,7 +66,7 @@ def plan_study(seed: int, p: PatientProfile, params: ModelParams) -> StudyPlan:
     j2k, rle = params.compressed_share["jpeg2000_lossless"], params.compressed_share["rle_lossless"]
     ts = JPEG2000_LOSSLESS if r < j2k else (RLE_LOSSLESS if r < j2k + rle else EXPLICIT_LE)
     size = int(rng.choice(_SIZES, p=_SIZE_WEIGHTS))
-    n_slices = 16 + int(round(48 * rng.beta(1.6, 3.0)))
+    n_slices = 16 + int(round(48 * rng.beta(1.4, 3.4)))
     fov = float(rng.uniform(200.0, 240.0))
     spacing = round(fov / size, 4)
     # Through-plane coverage of ~150 mm, so thin-slice series have many slices and thick ones few.
