@@ -80,6 +80,14 @@ def check(policy: Policy, catalog: Catalog) -> list[Finding]:
         lines = ", ".join(f"'{v}' at line {ln}" for v, ln in values)
         err(f"{policy.file}:{values[-1][1]}", f"table {fqn} gets two values of LF-Tag '{key}' ({lines}); Lake Formation allows one value per key on a resource - make the rules disjoint")
 
+    # A table with no value for a key that tag expressions use is invisible to those grants: say so.
+    used_keys = {k for g in policy.grants if g.tag_expression for k, _ in g.tag_expression} - {ctag}
+    for t in sorted(catalog.tables.values(), key=lambda t: t.fqn):
+        missing = sorted(used_keys - set(tagging.effective_table(t)))
+        if missing:
+            warn(w("tables"), f"table {t.fqn} has no value for LF-Tag(s) {', '.join(missing)}, so tag-expression grants on "
+                              "them do not reach it - add a rule under tables")
+
     # Manifest classifications.
     for t in sorted(catalog.tables.values(), key=lambda t: t.fqn):
         if not t.columns:

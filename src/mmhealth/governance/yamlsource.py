@@ -37,7 +37,7 @@ class SourceDoc:
         return f"{self.file}:{self.line(path)}"
 
 
-def _build(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], loader: yaml.SafeLoader) -> Any:
+def _build(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], loader) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -64,8 +64,12 @@ def load_yaml(path: str | Path) -> SourceDoc:
     return loads_yaml(text, str(path))
 
 
+# libyaml's parser keeps node marks too and is ~10x faster on big policies; fall back to pure Python without it.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def loads_yaml(text: str, name: str = "<policy>") -> SourceDoc:
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     loader.name = name
     try:
         node = loader.get_single_node()
