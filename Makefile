@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/mmhealth demo --data $(DEMO_DATA) --lake $(DEMO_LAKE)
+	DEMO_DATA=$(DEMO_DATA) DEMO_LAKE=$(DEMO_LAKE) scripts/demo.sh
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The whole pipeline on seed-scale data, locally on DuckDB: what `make demo` runs.
+# generate -> ingest -> dbt build (+ docs) -> govern validate/local -> quality check -> features publish
+# -> dashboards build -> train. Re-running is cheap: ingest and dbt are incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA=${DEMO_DATA:-demo-data}
+LAKE=${DEMO_LAKE:-demo-lake}
+BIN=.venv/bin
+PATIENTS=${DEMO_PATIENTS:-1300}
+GENOMES=${DEMO_GENOMES:-800}
+IMAGING=${DEMO_IMAGING:-300}
+
+export DBT_PROFILES_DIR=$PWD MMHEALTH_LAKE=$(realpath -m "$LAKE") DBT_SEND_ANONYMOUS_USAGE_STATS=false
+mkdir -p "$LAKE"
+# The pseudonymisation key is a secret: never committed, one random key per demo lake unless one is given.
+if [ -z "${MMHEALTH_PSEUDONYM_KEY:-}" ]; then
+  [ -s "$LAKE/.pseudonym_key" ] || $BIN/python -c "import secrets; print(secrets.token_hex(32))" > "$LAKE/.pseudonym_key"
+  MMHEALTH_PSEUDONYM_KEY=$(cat "$LAKE/.pseudonym_key")
+  export MMHEALTH_PSEUDONYM_KEY
+fi
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "1/8 generate synthetic data ($PATIENTS patients / $GENOMES genomes / $IMAGING imaging studies)"
+if [ -f "$DATA/manifest.json" ] && $BIN/python - "$DATA" "$PATIENTS" "$GENOMES" "$IMAGING" <<'PY'
+import json, sys
+m = json.load(open(f"{sys.argv[1]}/manifest.json"))
+want = dict(patients=int(sys.argv[2]), genomes=int(sys.argv[3]), imaging=int(sys.argv[4]), seed=7)
+have = dict(m.get("arguments", {}), seed=m.get("seed"))
+sys.exit(0 if all(have.get(k) == v for k, v in want.items()) else 1)
+PY
+then
+  echo "$DATA already holds this data set (same arguments); delete it to regenerate"
+else
+  $BIN/mmhealth generate --out "$DATA" --patients "$PATIENTS" --genomes "$GENOMES" --imaging "$IMAGING" --seed 7
+fi
+
+step "2/8 ingest into the lake ($LAKE)"
+$BIN/mmhealth ingest "$DATA" --lake "$LAKE"
+
+step "3/8 dbt build (staging -> intermediate -> marts, with every test) and docs"
+$BIN/dbt build --quiet --target-path target
+$BIN/dbt docs generate --quiet --target-path target
+$BIN/python scripts/mart_counts.py "$LAKE/warehouse.duckdb"
+
+step "4/8 governance: validate the Lake Formation policy, enforce it locally"
+$BIN/mmhealth govern validate --manifest target/manifest.json
+$BIN/mmhealth govern local --manifest target/manifest.json
+
+step "5/8 quality gate (Great Expectations)"
+$BIN/mmhealth quality check --checkpoint pre_feature_store
+
+step "6/8 publish features to the local offline store"
+$BIN/mmhealth features publish --to local
+
+step "7/8 dashboards"
+$BIN/mmhealth dashboards build --out "$LAKE/dashboards" --manifest target/manifest.json
+
+step "8/8 baseline models per outcome x modality set"
+$BIN/mmhealth train --out "$LAKE/runs/demo" --repeats 1
+
+cat <<TXT
+
+Done. Where the results are:
+  source data           $DATA/  (manifest.json)
+  lake                  $LAKE/lake.duckdb  (Parquet under $LAKE/)
+  marts (dbt, DuckDB)   $LAKE/warehouse.duckdb
+  dbt docs              target/index.html  (or: .venv/bin/dbt docs serve --target-path target)
+  quality Data Docs     $LAKE/quality/
+  feature store         $LAKE/feature_store/
+  dashboards            $LAKE/dashboards/index.html
+  model comparison      $LAKE/runs/demo/results.md
+TXT
