@@ -21,6 +21,7 @@ from typing import Any, Iterator
 # Media Storage Directory (DICOMDIR): an index of a file-set, not an image. The files it references are found
 # by walking the tree, so it is counted as skipped rather than read.
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+DIRECTORY_RECORDS = 0x00041220  # Directory Record Sequence: a DICOMDIR whatever its SOP class says
 PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # Pixel Data, Float Pixel Data, Double Float Pixel Data
 # A DICOM extension on a file pydicom cannot parse means a damaged DICOM file (quarantine), whereas an
 # unparseable README in the same folder is simply not DICOM (skipped).
@@ -141,6 +142,103 @@ def _looks_like_bare_dataset(head: bytes) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------- values
+_BINARY = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d"}
+_TAGS: dict[str, tuple[int, str | None]] = {}  # keyword -> (tag, dictionary VR)
+
+
+def _keyword(tag: int) -> str:
+    from pydicom.datadict import keyword_for_tag
+
+    return keyword_for_tag(tag)
+
+
+def _tag(keyword: str) -> tuple[int, str | None]:
+    if keyword not in _TAGS:
+        from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+        tag = tag_for_keyword(keyword)
+        _TAGS[keyword] = (tag, dictionary_VR(tag))
+    return _TAGS[keyword]
+
+
+def _raw_value(ds: Any, keyword: str, kind: str, elem: Any = None, dict_vr: str | None = None) -> Any:
+    """The value of a top-level attribute decoded straight from the raw element bytes.
+
+    pydicom converts lazily through keyword lookup, VR dispatch and validation, which together cost more than
+    parsing the file; the few VRs our columns use are decoded here (text VRs split on backslash, binary VRs
+    unpacked). Anything unusual falls back to pydicom's own conversion."""
+    if elem is None:
+        tag, dict_vr = _TAGS.get(keyword) or _tag(keyword)
+        try:
+            elem = ds.get_item(tag)
+        except Exception:
+            return None
+        if elem is None:
+            return None
+    if not getattr(elem, "is_raw", False):  # already converted by pydicom (e.g. accessed before)
+        return _scalar(elem.value, kind)
+    raw = elem.value
+    if not raw:
+        return None
+    vr = elem.VR or dict_vr
+    fmt = _BINARY.get(vr)
+    if fmt is not None:
+        width = struct.calcsize(fmt)
+        count = len(raw) // width
+        if count == 0:
+            return None
+        values = struct.unpack(("<" if elem.is_little_endian else ">") + fmt * count, raw[: count * width])
+        if kind in ("floats", "strs"):
+            return _scalar(list(values), kind)
+        return _scalar(values[0], kind)
+    if vr in ("SQ", "OB", "OW", "UN", None):
+        return _scalar(_get(ds, _keyword(elem.tag)), kind)  # rare here: let pydicom handle it
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:  # single-byte character sets (ISO_IR 100 and friends)
+        text = raw.decode("latin-1")
+    text = text.strip("\x00 ")
+    if not text:
+        return None
+    if kind == "str":
+        return text
+    if kind == "int":
+        try:
+            return int(text.split("\\", 1)[0])
+        except ValueError:
+            return _scalar(text.split("\\", 1)[0].strip(), kind)
+    if kind == "float":
+        try:
+            f = float(text.split("\\", 1)[0])
+            return f if math.isfinite(f) else None
+        except ValueError:
+            return None
+    return _scalar([p.strip() for p in text.split("\\")], kind)
+
+
+_WANTED: dict[int, tuple[str, str, str | None]] = {}  # tag -> (column, kind, dictionary VR)
+
+
+def _attributes(ds: Any) -> dict[str, Any]:
+    """Every column of ALL_KEYWORDS for one dataset, in one pass over the elements it actually holds."""
+    if not _WANTED:
+        for kw, kind in ALL_KEYWORDS.items():
+            tag, vr = _tag(kw)
+            _WANTED[tag] = (kw.lower(), kind, vr)
+    out: dict[str, Any] = dict.fromkeys(name for name, _, _ in _WANTED.values())
+    elements = getattr(ds, "_dict", None)
+    if elements is None:  # not pydicom's usual Dataset: take the slow, public road
+        for kw, kind in ALL_KEYWORDS.items():
+            out[kw.lower()] = _raw_value(ds, kw, kind)
+        return out
+    wanted = _WANTED
+    for tag, elem in elements.items():
+        spec = wanted.get(tag)
+        if spec is not None:
+            out[spec[0]] = _raw_value(ds, spec[0], spec[1], elem, spec[2])
+    return out
+
+
 def _scalar(value: Any, kind: str) -> Any:
     """A pydicom value as a plain Python value of `kind`; None when absent or not convertible."""
     if value is None or value == "":
@@ -186,15 +284,20 @@ def _first_item(ds: Any, keyword: str) -> Any:
         return None
 
 
-def _frame_geometry(ds: Any, frames: int) -> list[FrameGeometry]:
+SHARED_GROUPS, PER_FRAME_GROUPS = 0x52009229, 0x52009230
+
+
+def _frame_geometry(ds: Any, frames: int, attributes: dict[str, Any]) -> list[FrameGeometry]:
     """Geometry per frame: from the top-level attributes for classic images, from the shared and per-frame
     functional groups for enhanced multi-frame images (per-frame values win over shared ones)."""
     top = FrameGeometry(
-        position=_triple(_get(ds, "ImagePositionPatient")),
-        orientation=_sextuple(_get(ds, "ImageOrientationPatient")),
-        spacing=_pair(_get(ds, "PixelSpacing")),
-        thickness=_scalar(_get(ds, "SliceThickness"), "float"),
+        position=_triple(attributes.get("imagepositionpatient")),
+        orientation=_sextuple(attributes.get("imageorientationpatient")),
+        spacing=_pair(attributes.get("pixelspacing")),
+        thickness=attributes.get("slicethickness"),
     )
+    if SHARED_GROUPS not in ds and PER_FRAME_GROUPS not in ds:
+        return [top] * max(frames, 1)
     shared = _first_item(ds, "SharedFunctionalGroupsSequence")
     per_frame = _get(ds, "PerFrameFunctionalGroupsSequence")
     if shared is None and not per_frame:
@@ -271,14 +374,15 @@ def read_header(path: Path, source: str) -> HeaderOutcome:
     except Exception as exc:  # pydicom raises many kinds on damaged headers; none may stop the run
         return Rejection(source, f"unreadable: {type(exc).__name__}: {exc}")
 
-    sop_class = _scalar(_get(ds, "SOPClassUID"), "str") or _meta(ds, "MediaStorageSOPClassUID")
-    if sop_class == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
+    attributes = _attributes(ds)
+    sop_class = attributes["sopclassuid"] or _meta(ds, "MediaStorageSOPClassUID")
+    if sop_class == DICOMDIR_SOP_CLASS or DIRECTORY_RECORDS in ds:
         return NotLoaded(source, "dicomdir: media index, the files it lists are read directly")
 
-    patient_id = (_scalar(_get(ds, "PatientID"), "str") or "").strip()
-    study_uid = (_scalar(_get(ds, "StudyInstanceUID"), "str") or "").strip()
-    series_uid = (_scalar(_get(ds, "SeriesInstanceUID"), "str") or "").strip()
-    sop_uid = (_scalar(_get(ds, "SOPInstanceUID"), "str") or _meta(ds, "MediaStorageSOPInstanceUID") or "").strip()
+    patient_id = (attributes["patientid"] or "").strip()
+    study_uid = (attributes["studyinstanceuid"] or "").strip()
+    series_uid = (attributes["seriesinstanceuid"] or "").strip()
+    sop_uid = (attributes["sopinstanceuid"] or _meta(ds, "MediaStorageSOPInstanceUID") or "").strip()
     if pixel_problem:  # first: in a file cut short, missing identifiers are a symptom, not the cause
         return Rejection(source, pixel_problem, _identity(ds))
     for name, value in (("PatientID", patient_id), ("StudyInstanceUID", study_uid),
@@ -286,13 +390,12 @@ def read_header(path: Path, source: str) -> HeaderOutcome:
         if not value:
             return Rejection(source, f"missing-{name.lower()}: {name} is absent or empty", _identity(ds))
 
-    frames = _scalar(_get(ds, "NumberOfFrames"), "int") or 1
-    attributes = {kw.lower(): _scalar(_get(ds, kw), kind) for kw, kind in ALL_KEYWORDS.items()}
+    frames = attributes["numberofframes"] or 1
     attributes["sopclassuid"] = sop_class
     attributes["sopinstanceuid"] = sop_uid
     transfer_syntax = _meta(ds, "TransferSyntaxUID") or ""
     attributes["transfersyntaxuid"] = transfer_syntax
-    geometry = _frame_geometry(ds, frames)
+    geometry = _frame_geometry(ds, frames, attributes)
     # Enhanced images carry geometry in functional groups; surface the first frame's at the top level too,
     # so instance rows of classic and enhanced images answer the same questions.
     if attributes["imagepositionpatient"] is None and geometry[0].position is not None:
@@ -321,7 +424,7 @@ def _meta(ds: Any, keyword: str) -> str | None:
 def _identity(ds: Any) -> str:
     parts = []
     for kw in ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "Modality"):
-        parts.append(f"{kw}={_scalar(_get(ds, kw), 'str') or ''}")
+        parts.append(f"{kw}={_raw_value(ds, kw, 'str') or ''}")
     return " ".join(parts)
 
 
@@ -358,11 +461,11 @@ def _check_pixel_element(fp: Any, ds: Any, path: Path) -> tuple[str | None, bool
         return _check_fragments(fp, value_start, size, endian), True
     if value_start + length > size:
         return f"truncated: pixel data declares {length} bytes, the file holds {max(size - value_start, 0)}", True
-    rows = _scalar(_get(ds, "Rows"), "int") or 0
-    cols = _scalar(_get(ds, "Columns"), "int") or 0
-    frames = _scalar(_get(ds, "NumberOfFrames"), "int") or 1
-    samples = _scalar(_get(ds, "SamplesPerPixel"), "int") or 1
-    bits = _scalar(_get(ds, "BitsAllocated"), "int") or 0
+    rows = _raw_value(ds, "Rows", "int") or 0
+    cols = _raw_value(ds, "Columns", "int") or 0
+    frames = _raw_value(ds, "NumberOfFrames", "int") or 1
+    samples = _raw_value(ds, "SamplesPerPixel", "int") or 1
+    bits = _raw_value(ds, "BitsAllocated", "int") or 0
     expected = (rows * cols * frames * samples * bits + 7) // 8
     if length < expected:
         return f"truncated: pixel data holds {length} bytes, {rows}x{cols}x{frames} frames need {expected}", True

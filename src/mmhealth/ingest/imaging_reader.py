@@ -1,8 +1,8 @@
 """`--modality imaging`: DICOM files in, `imaging.*` tables, quarantine records and per-file counts out.
 
 The run, in order:
-1. headers of every new or changed file (`dicom.read_header`): skipped (not DICOM, DICOMDIR), quarantined
-   (unreadable, truncated, missing identifiers) or loaded;
+1. headers of every new or changed file (`dicom.read_header`; in chunks across the worker pool for large
+   runs): skipped (not DICOM, DICOMDIR), quarantined (unreadable, truncated, missing identifiers) or loaded;
 2. a study touched by a changed file is rebuilt whole: headers of its unchanged files are read again so study,
    series and image set rows (and radiomics) describe all of it, and those files are re-emitted;
 3. one file per SOPInstanceUID (later copies skipped); series whose frames cannot form one volume are
@@ -24,7 +24,7 @@ from mmhealth.ingest.dicom import (
     DicomHeader, NotLoaded, Rejection, drop_duplicates, group_series, image_set_id, read_header,
     series_geometry_problem,
 )
-from mmhealth.ingest.radiomics import ImageSetTask, run_image_sets
+from mmhealth.ingest.radiomics import ImageSetTask, default_workers, make_pool, run_image_sets
 from mmhealth.ingest.records import (
     FileDone, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile,
 )
@@ -43,27 +43,55 @@ def read_imaging(files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
     segmenter = options.get("segmenter")
     resolve(segmenter)  # an unknown --segmenter is a user error: fail before reading anything
 
-    outcomes: dict[str, Any] = {}
-    for f in files:
-        outcomes[f.rel] = read_header(Path(f.path), f.rel)
-        if ctx.progress is not None:
-            ctx.progress.update(f.size)
+    workers = max(1, options.get("workers") or default_workers())
+    pool = make_pool(workers) if workers > 1 else None
+    try:
+        outcomes = read_headers(files, pool, ctx.progress)
+        changed_studies = {o.study_uid for o in outcomes.values() if isinstance(o, DicomHeader)}
+        if changed_studies and ctx.unchanged:
+            for source, o in read_headers(ctx.unchanged, pool, None).items():
+                if isinstance(o, DicomHeader) and o.study_uid in changed_studies:
+                    outcomes[source] = o
+        yield from run_outcomes(outcomes, ctx, segmenter=segmenter, workers=workers,
+                                radiomics=options.get("radiomics", True), pool=pool,
+                                # the lake passes a progress bar only when it shows one; ours follows suit
+                                progress=options.get("progress", ctx.progress is not None))
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
-    changed_studies = {o.study_uid for o in outcomes.values() if isinstance(o, DicomHeader)}
-    if changed_studies and ctx.unchanged:
-        for f in ctx.unchanged:
-            o = read_header(Path(f.path), f.rel)
-            if isinstance(o, DicomHeader) and o.study_uid in changed_studies:
-                outcomes[f.rel] = o
 
-    yield from run_outcomes(outcomes, ctx, segmenter=segmenter, workers=options.get("workers"),
-                            radiomics=options.get("radiomics", True),
-                            # the lake passes a progress bar only when it shows one; ours follows suit
-                            progress=options.get("progress", ctx.progress is not None))
+HEADER_CHUNK = 256  # files per task when headers are read in the pool: big enough to amortise pickling
+
+
+def read_headers(files: list[SourceFile], pool: Any, progress: Any) -> dict[str, Any]:
+    """Header outcome per source, read in `pool` (chunks of files) when there is one and enough files."""
+    items = [(Path(f.path), f.rel) for f in files]
+    sizes = {f.rel: f.size for f in files}
+    if pool is None or len(items) < 2 * HEADER_CHUNK:
+        out = {}
+        for path, rel in items:
+            out[rel] = read_header(path, rel)
+            if progress is not None:
+                progress.update(sizes[rel])
+        return out
+    chunks = [items[i:i + HEADER_CHUNK] for i in range(0, len(items), HEADER_CHUNK)]
+    out = {}
+    for chunk_result in pool.map(_read_chunk, chunks):  # map keeps the input order: output is deterministic
+        for rel, outcome in chunk_result:
+            out[rel] = outcome
+            if progress is not None:
+                progress.update(sizes[rel])
+    return out
+
+
+def _read_chunk(items: list[tuple[Path, str]]) -> list[tuple[str, Any]]:
+    return [(rel, read_header(path, rel)) for path, rel in items]
 
 
 def run_outcomes(outcomes: dict[str, Any], ctx: ReadContext, *, segmenter: str | None = None,
-                 workers: int | None = None, radiomics: bool = True, progress: bool = True) -> Iterator[Output]:
+                 workers: int | None = None, radiomics: bool = True, progress: bool = True,
+                 pool: Any = None) -> Iterator[Output]:
     """Steps 3-5 for header outcomes keyed by source."""
     final: dict[str, str] = {}  # source -> loaded | quarantined | skipped
     for source, o in outcomes.items():
@@ -103,7 +131,7 @@ def run_outcomes(outcomes: dict[str, Any], ctx: ReadContext, *, segmenter: str |
                                       tuple(_slice_source(h) for h in members), segmenter))
     results = []
     undecodable: dict[str, str] = {}
-    for res in run_image_sets(tasks, workers=workers, progress=progress):
+    for res in run_image_sets(tasks, workers=workers, progress=progress, pool=pool):
         status[res.imagesetid] = res.status
         undecodable.update(dict(res.undecodable))
         results.append(res)

@@ -20,7 +20,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from mmhealth.ingest.volume import NoUsablePixels, PixelDecodeError, SliceSource, assemble
 
@@ -175,11 +175,23 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def run_image_sets(tasks: Iterable[ImageSetTask], workers: int | None = None,
-                   on_result: Callable[[ImageSetResult], None] | None = None,
-                   progress: bool = True) -> Iterator[ImageSetResult]:
+def make_pool(workers: int):
+    """A process pool of `workers` processes for image work (header chunks, image sets)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the parent may hold DuckDB / thread pools that must not be duplicated mid-flight.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker)
+
+
+def run_image_sets(tasks: Iterable[ImageSetTask], workers: int | None = None, progress: bool = True,
+                   pool: Any = None) -> Iterator[ImageSetResult]:
     """Process image sets across `workers` processes (default: the cores), yielding results as they finish,
-    with a tqdm bar. `workers=1` runs in this process (no pool start-up, easier debugging)."""
+    with a tqdm bar. `workers=1` runs in this process (no pool start-up, easier debugging); `pool` reuses an
+    existing pool from `make_pool`."""
+    from concurrent.futures import as_completed
+
     from tqdm import tqdm
 
     tasks = list(tasks)
@@ -188,22 +200,20 @@ def run_image_sets(tasks: Iterable[ImageSetTask], workers: int | None = None,
                leave=False)
     try:
         if workers == 1 or len(tasks) <= 1:
-            _init_worker()
             for task in tasks:
                 result = process_image_set(task)
                 bar.update(1)
                 yield result
             return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # spawn, not fork: the parent may hold DuckDB / thread pools that must not be duplicated mid-flight.
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx,
-                                 initializer=_init_worker) as pool:
+        own = pool is None
+        pool = pool or make_pool(min(workers, len(tasks)))
+        try:
             futures = [pool.submit(process_image_set, t) for t in tasks]
             for fut in as_completed(futures):
                 bar.update(1)
                 yield fut.result()
+        finally:
+            if own:
+                pool.shutdown()
     finally:
         bar.close()
