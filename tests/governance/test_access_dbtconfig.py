@@ -47,6 +47,7 @@ def test_lf_tags_config_follows_policy_and_manifest(loaded):
     path, dim = cfg["dim_patient"]
     assert path == ("mmhealth", "marts", "patient", "dim_patient")
     assert dim["tags"] == {"modality": "multimodal"}
+    assert dim["inherited_tags"] == ["layer", "modality"]  # so dbt-athena does not strip them from the columns
     assert dim["tags_columns"]["sensitivity"]["phi"] == ["birth_date", "patient_id", "postal_code"]
     assert cfg["features_cardiovascular"][1]["tags"] == {"layer": "features", "modality": "multimodal"}
 

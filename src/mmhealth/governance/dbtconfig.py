@@ -33,6 +33,11 @@ def lf_tags_config(policy: Policy, catalog: Catalog, tagging: Tagging | None = N
             for k, v in tags.items():
                 by_value[k][v].append(col)
         cfg = {"enabled": True, "tags": dict(sorted(tagging.table.get(fqn, {}).items()))}
+        # dbt-athena removes every tag it finds on a table or column that its config does not name, unless the
+        # key is declared inherited; database and table tags show up on columns by inheritance, so name them.
+        inherited = sorted(set(tagging.database.get(t.database, {})) | set(cfg["tags"]))
+        if inherited:
+            cfg["inherited_tags"] = inherited
         if by_value:
             cfg["tags_columns"] = {k: {v: cols for v, cols in sorted(vals.items())} for k, vals in sorted(by_value.items())}
         out[t.name] = (t.dbt_fqn, cfg)
