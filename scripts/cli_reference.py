@@ -1,0 +1,45 @@
+"""Write docs/cli.md from the `mmhealth` parser itself, so the reference cannot drift from the code.
+
+    .venv/bin/python scripts/cli_reference.py          # rewrite docs/cli.md
+    .venv/bin/python scripts/cli_reference.py --check  # exit 1 if docs/cli.md is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from mmhealth.cli import build_parser
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+
+
+def walk(parser: argparse.ArgumentParser, path: list[str]):
+    """Yield (command path, parser) for the parser and every sub-command below it, depth first."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from walk(sub, path + [name])
+
+
+def render() -> str:
+    os.environ["COLUMNS"] = "110"  # argparse wraps help to the terminal; fix it so the file is stable
+    lines = ["# `mmhealth` command reference", "",
+             "Generated from the parser by `scripts/cli_reference.py`; do not edit by hand.", ""]
+    for path, parser in walk(build_parser(), ["mmhealth"]):
+        lines += [f"## `{' '.join(path)}`", "", "```", parser.format_help().rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    text = render()
+    if "--check" in sys.argv:
+        if not OUT.exists() or OUT.read_text() != text:
+            print(f"{OUT} is out of date: run .venv/bin/python scripts/cli_reference.py", file=sys.stderr)
+            sys.exit(1)
+        sys.exit(0)
+    OUT.write_text(text)
+    print(f"wrote {OUT}")
