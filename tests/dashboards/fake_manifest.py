@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from mmhealth.dashboards.layout import DASHBOARDS
 
-# Types a column gets when a test builds a manifest by hand; names not listed are varchar.
-TYPES = {
-    "patient_count": "bigint", "patients_with_clinical": "bigint", "patients_with_genomics": "bigint",
-    "patients_with_imaging": "bigint", "encounter_count": "bigint", "pathogenic_variant_carriers": "bigint",
-    "image_set_count": "bigint", "encounters_per_patient": "double", "mean_lesion_volume_mm3": "double",
-    "lesion_volume_mm3": "double", "encounter_year": "date", "event_date": "date",
-    "has_clinical": "boolean", "has_genomics": "boolean", "has_imaging": "boolean",
-    "prevalence_stroke": "double", "prevalence_hypertension": "double",
-    "prevalence_coronary_heart_disease": "double", "prevalence_alzheimers": "double",
-}
+
+def column_type(name: str) -> str:
+    """The type a column gets when a test builds a manifest by hand (the marts' naming conventions)."""
+    if name.startswith("has_") or name == "is_suppressed":
+        return "boolean"
+    if name.startswith(("n_", "patients_with_", "carriers_with_")) or name.endswith("_count") or name == "n_pathogenic":
+        return "bigint"
+    if name.startswith("prevalence_") or name.endswith(("_value", "_mm3", "_per_patient")) or name == "value_numeric":
+        return "double"
+    if name.endswith(("_date", "_year")):
+        return "date"
+    if name == "age_years":
+        return "integer"
+    return "varchar"
 
 
 def fake_manifest(
@@ -26,8 +30,8 @@ def fake_manifest(
             if dash.patient_filter_column:
                 columns[model][dash.patient_filter_column] = {}
         for visual in dash.visuals():
-            for f in visual.fields():
-                columns[visual.model][f.column] = {}
+            for column in visual.columns_read():
+                columns[visual.model][column] = {}
     for model, cols in (extra or {}).items():
         columns.setdefault(model, {}).update(cols)
     nodes = {}
@@ -44,10 +48,10 @@ def fake_manifest(
             "columns": {
                 name: {
                     "name": name,
-                    "data_type": spec.get("data_type", TYPES.get(name, "varchar")),
+                    "data_type": spec.get("data_type", column_type(name)),
                     "description": f"{name} column",
                     # Aggregated, suppressed saved-query models are public; patient-level marts internal.
-                    "meta": {"sensitivity": spec.get("sensitivity", "public" if model.startswith("sq_") else "internal")},
+                    "meta": {"sensitivity": spec.get("sensitivity", "public" if model.startswith(("sq_", "population_")) else "internal")},
                 }
                 for name, spec in cols.items()
             },

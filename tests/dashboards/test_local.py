@@ -26,7 +26,7 @@ SUPPRESSED_GENE_COUNT = 7  # what the suppressed cell would have been: it must n
 def _tables() -> dict[str, pd.DataFrame]:
     return {
         "sq_patients_by_age_band_sex": pd.DataFrame({
-            "age_band": ["18-39", "18-39", "40-64", "40-64", "65+", "65+"],
+            "age_band": ["20-29", "20-29", "40-49", "40-49", "70-79", "70-79"],
             "sex": ["female", "male", "female", "male", "female", "male"],
             "patient_count": [40, 38, 51, 47, 22, None],
         }),
@@ -38,7 +38,7 @@ def _tables() -> dict[str, pd.DataFrame]:
         }),
         "sq_encounters_by_year_class": pd.DataFrame({
             "encounter_year": pd.to_datetime(["2018-01-01", "2018-01-01", "2019-01-01", "2019-01-01"]).date,
-            "encounter_class": ["ambulatory", "emergency", "ambulatory", "emergency"],
+            "encounter_class": ["AMB", "EMER", "AMB", "EMER"],
             "encounter_count": [120, 14, 131, None],
         }),
         "sq_modality_coverage": pd.DataFrame({
@@ -49,28 +49,53 @@ def _tables() -> dict[str, pd.DataFrame]:
             "gene": ["APOE", "BRCA1", "LDLR"], "pathogenic_variant_carriers": [33, None, 12],
         }),
         "sq_lesion_volume_by_modality": pd.DataFrame({
-            "modality": ["CT", "MR"], "image_set_count": [25, 31], "mean_lesion_volume_mm3": [1520.5, 1890.25],
+            "modality": ["CT", "MR"], "imaged_patient_count": [20, 27], "image_set_count": [25, 31],
+            "mean_lesion_volume_mm3": [1520.5, 1890.25],
+        }),
+        "population_clinical": pd.DataFrame({
+            "section": ["diagnoses", "diagnoses", "procedures", "demographics"],
+            "category": ["59621000", "230690007", "430193006", "female"],
+            "category_label": ["Essential hypertension", "Stroke", "Medication reconciliation", None],
+            "patient_count": [45, None, 80, 99], "event_count": [51, None, 122, 99],
+        }),
+        "population_genomic": pd.DataFrame({
+            "gene_symbol": ["APOE", "APOE", "LDLR"],
+            "clinical_significance": ["pathogenic", "risk_factor", "likely_pathogenic"],
+            "carrier_count": [33, 60, None],
+            **{f"carriers_with_{o}": [None, 12, None] for o in ("stroke", "hypertension", "coronary_heart_disease",
+                                                              "alzheimers")},
+        }),
+        "population_imaging": pd.DataFrame({
+            "modality": ["MR", "CT"], "feature_name": ["mask_volume_mm3", "mask_volume_mm3"],
+            "n_patients": [27, None], "p10_value": [800.0, None], "median_value": [1700.0, None],
+            "mean_value": [1890.25, None], "p90_value": [3100.0, None],
         }),
         "patient_360": pd.DataFrame({
-            "patient_key": ["pk-alpha", "pk-bravo", "pk-charlie"], "sex": ["female", "male", "female"],
-            "age_band": ["40-64", "65+", "18-39"], "has_clinical": [True, True, True],
+            "patient_key": ["pk-alpha", "pk-bravo", "pk-charlie"], "gender": ["female", "male", "female"],
+            "age_years": [52, 71, 24], "has_clinical": [True, True, True],
             "has_genomics": [True, True, False], "has_imaging": [True, False, False],
+            "n_encounters": [12, 4, 1], "apoe_genotype": ["e3/e4", "e3/e3", None], "n_pathogenic": [1, 0, None],
         }),
         "patient_timeline": pd.DataFrame({
-            "patient_key": ["pk-alpha"] * 4 + ["pk-bravo"] * 2,
-            "event_date": pd.to_datetime(["2015-03-01", "2016-07-09", "2016-08-01", "2019-01-02",
-                                          "2012-05-05", "2020-02-02"]).date,
-            "modality": ["clinical", "clinical", "imaging", "genomic", "clinical", "clinical"],
-            "event_type": ["encounter", "condition", "imaging_study", "variant_call", "encounter", "encounter"],
-            "description": ["Checkup", "Hypertension", "MR brain", "APOE e4", "Emergency visit", "Checkup"],
+            "patient_key": ["pk-alpha"] * 6 + ["pk-bravo"] * 2,
+            "event_date": pd.to_datetime(["2015-03-01", "2015-03-01", "2016-07-09", "2016-08-01", "2019-01-02",
+                                          "2018-03-01", "2012-05-05", "2020-02-02"]).date,
+            "modality": ["clinical", "clinical", "clinical", "imaging", "genomic", "clinical", "clinical", "clinical"],
+            "event_type": ["observation", "observation", "condition", "imaging_study", "genetic_report",
+                           "observation", "encounter", "encounter"],
+            "code": ["8480-6", "8462-4", "59621000", None, None, "8480-6", None, None],
+            "description": ["Systolic blood pressure", "Diastolic blood pressure", "Hypertension", "MR brain",
+                            "Genetic report", "Systolic blood pressure", "Emergency visit", "Checkup"],
+            "value_numeric": [141.0, 92.0, None, None, None, 128.0, None, None],
+            "value_unit": ["mm[Hg]", "mm[Hg]", None, None, None, "mm[Hg]", None, None],
         }),
         "fct_variant_clinvar": pd.DataFrame({
-            "patient_key": ["pk-alpha", "pk-bravo"], "gene": ["APOE", "LDLR"],
+            "patient_key": ["pk-alpha", "pk-bravo"], "gene_symbol": ["APOE", "LDLR"], "rsid": ["rs429358", "rs1"],
             "clinical_significance": ["risk_factor", "pathogenic"], "zygosity": ["heterozygous", "homozygous_alt"],
         }),
         "fct_radiomics": pd.DataFrame({
             "patient_key": ["pk-alpha"], "image_set_id": ["imgset-0001"], "modality": ["MR"],
-            "lesion_volume_mm3": [1432.0],
+            "mask_volume_mm3": [1432.0],
         }),
     }
 
@@ -122,17 +147,23 @@ def test_patient_page_embeds_each_patients_rows_under_their_key(built):
     payload = _payload(built / "patient.html")
     assert payload["patients"] == ["pk-alpha", "pk-bravo", "pk-charlie"]
     alpha, bravo = payload["data"]["pk-alpha"], payload["data"]["pk-bravo"]
-    assert alpha["patient-variants"]["gene"] == ["APOE"] and bravo["patient-variants"]["gene"] == ["LDLR"]
-    assert alpha["patient-lesions"]["lesion_volume_mm3"] == [1432.0] and "patient-lesions" not in bravo
+    assert alpha["patient-variants"]["gene_symbol"] == ["APOE"] and bravo["patient-variants"]["gene_symbol"] == ["LDLR"]
+    assert alpha["patient-lesions"]["mask_volume_mm3"] == [1432.0] and "patient-lesions" not in bravo
     # The timeline chart is per year and modality, counted in Python the way QuickSight counts.
     timeline = alpha["patient-timeline"]
     assert list(zip(timeline["event_date"], timeline["modality"], timeline["event_type"])) == [
-        ("2015", "clinical", 1), ("2016", "clinical", 1), ("2016", "imaging", 1), ("2019", "genomic", 1)]
+        ("2015", "clinical", 2), ("2016", "clinical", 1), ("2016", "imaging", 1), ("2018", "clinical", 1),
+        ("2019", "genomic", 1)]
     assert alpha["patient-events"]["event_date"][0] == "2019-01-02"  # latest first, shown as a date
+    # The blood-pressure chart keeps only its two LOINC codes, by day.
+    bp = alpha["patient-blood-pressure"]
+    assert sorted(zip(bp["event_date"], bp["description"], bp["value_numeric"])) == [
+        ("2015-03-01", "Diastolic blood pressure", 92.0), ("2015-03-01", "Systolic blood pressure", 141.0),
+        ("2018-03-01", "Systolic blood pressure", 128.0)]
 
 
 def test_sum_of_a_group_with_a_suppressed_cell_stays_suppressed():
-    visual = Visual("v", "t", "bar", "m", x=Field("sex"), values=(Field("n", "measure", "SUM", suppressible=True),))
+    visual = Visual("v", "t", "bar", "m", x=Field("sex"), values=(Field("n", "measure", "SUM", suppression="count"),))
     frame = pd.DataFrame({"sex": ["f", "f", "m", "m", None], "n": [12, None, 20, 15, 11]})
     out = visual_frame(visual, frame).set_index("sex")["n"]
     assert pd.isna(out["f"]) and out["m"] == 35 and out["unknown"] == 11
@@ -167,6 +198,12 @@ def test_suppressed_cells_show_as_less_than_threshold_in_the_browser(rendered):
     bars = bars[:bars.index("</section>")]
     assert "&lt;11" in bars  # the BRCA1 bar is labelled <11
     assert f">{SUPPRESSED_GENE_COUNT}<" not in bars
+    clinical = rendered["population-clinical.html"].dom
+    diagnoses = _section(clinical, "clinical-diagnoses")
+    assert "Essential hypertension" in diagnoses and "Medication reconciliation" not in diagnoses  # section filter
+    assert diagnoses.count("&lt;11") == 2  # the stroke row: both counts suppressed
+    prevalence = _section(clinical, "clinical-outcome-prevalence")
+    assert "suppressed" in prevalence  # a nulled ratio says so, it is not drawn as 0
 
 
 def _section(dom: str, visual_id: str) -> str:

@@ -80,10 +80,17 @@ def test_population_dashboard_has_three_sheets_over_the_semantic_models():
         for visual in sheet["Visuals"]
         for field in _fields(visual)
     }
-    assert used == declared and all(m.startswith("sq_") for m in declared)
-    # Suppressed (NULL) counts print as "<11" in QuickSight too.
+    # Only aggregated, small-cell-suppressed models feed the population dashboard.
+    assert used == declared and all(m.startswith(("sq_", "population_")) for m in declared)
+    # Suppressed (NULL) cells print as "<11" (counts) or "suppressed" (ratios), in QuickSight as locally.
     text = json.dumps(body)
-    assert '"NullString": "<11"' in text
+    assert '"NullString": "<11"' in text and '"NullString": "suppressed"' in text
+    # A visual's own row filter is scoped to that visual alone.
+    (diagnoses,) = [g for g in body["Definition"]["FilterGroups"] if g["FilterGroupId"].startswith("clinical-diagnoses")]
+    config = diagnoses["Filters"][0]["CategoryFilter"]["Configuration"]["FilterListConfiguration"]
+    assert config["CategoryValues"] == ["diagnoses"]
+    scope = diagnoses["ScopeConfiguration"]["SelectedSheets"]["SheetVisualScopingConfigurations"]
+    assert scope == [{"SheetId": "clinical", "Scope": "SELECTED_VISUALS", "VisualIds": ["clinical-diagnoses"]}]
 
 
 def _fields(visual: dict):
@@ -111,7 +118,10 @@ def test_patient_parameter_filters_every_visual_of_all_three_modalities():
         "DataSetIdentifier": "patient_360", "ColumnName": "patient_key"}
     visual_ids = {next(iter(v.values()))["VisualId"] for v in sheet["Visuals"]}
     filtered: dict[str, str] = {}
-    for group in definition["FilterGroups"]:
+    parameter_groups = [g for g in definition["FilterGroups"]
+                        if "CustomFilterConfiguration" in g["Filters"][0]["CategoryFilter"]["Configuration"]]
+    assert len(parameter_groups) == len(PATIENT.models())  # one per data set the sheet reads
+    for group in parameter_groups:
         (flt,) = group["Filters"]
         cat = flt["CategoryFilter"]
         assert cat["Configuration"]["CustomFilterConfiguration"]["ParameterName"] == quicksight.PATIENT_PARAMETER
@@ -230,7 +240,8 @@ def test_cli_creates_everything_on_moto_and_writes_the_definitions(moto_reset, t
         POPULATION.id, PATIENT.id}
     written = json.loads((out / "dashboards" / f"{PATIENT.id}.json").read_text())
     assert written["Permissions"][0]["Principal"] == GROUP_ARN
-    assert (out / "data-source.json").exists() and len(list((out / "data-sets").glob("*.json"))) == 10
+    models = {m for d in DASHBOARDS for m in d.models()}
+    assert (out / "data-source.json").exists() and len(list((out / "data-sets").glob("*.json"))) == len(models)
 
 
 def test_dry_run_calls_nothing(tmp_path, capsys):

@@ -12,19 +12,23 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Role = Literal["category", "date", "measure"]
-Kind = Literal["bar", "line", "table", "kpi", "scatter"]
+Kind = Literal["bar", "line", "table"]
+Suppression = Literal["", "count", "value"]
+Granularity = Literal["YEAR", "MONTH", "DAY"]
 
 
 @dataclass(frozen=True)
 class Field:
     column: str
     role: Role = "category"
-    # QuickSight aggregation of a measure (SimpleNumericalAggregationFunction); the local renderer applies the
-    # same one in pandas when a page shows more than one row per category.
+    # QuickSight aggregation of a measure (SimpleNumericalAggregationFunction, or COUNT of rows); the local
+    # renderer applies the same one in pandas.
     aggregation: str = "SUM"
     label: str | None = None
-    # A count that small-cell suppression may have nulled: shown as "<threshold>", never as a number.
-    suppressible: bool = False
+    # Small-cell suppression nulls cells in the population models. "count": a suppressed count, shown as
+    # "<threshold>"; "value": a ratio or statistic nulled with its count, shown as "suppressed". Never a number.
+    suppression: Suppression = ""
+    granularity: Granularity = "YEAR"  # date fields: the period they are grouped by
 
     @property
     def title(self) -> str:
@@ -37,14 +41,20 @@ class Visual:
     title: str
     kind: Kind
     model: str  # dbt model the visual reads (one QuickSight data set per model)
-    x: Field | None = None  # category / date axis (bar, line, scatter)
+    x: Field | None = None  # category / date axis (bar, line)
     values: tuple[Field, ...] = ()
     color: Field | None = None  # a second category that splits the bars / lines
     columns: tuple[Field, ...] = ()  # tables: the columns shown, in order
+    # Rows kept: (column, allowed values) pairs, all of which must hold.
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    sort: tuple[str, str] | None = None  # tables: (column, "ASC" | "DESC")
     subtitle: str = ""
 
     def fields(self) -> tuple[Field, ...]:
         return tuple(f for f in (self.x, self.color, *self.values, *self.columns) if f is not None)
+
+    def columns_read(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*(f.column for f in self.fields()), *(c for c, _ in self.filters)]))
 
 
 @dataclass(frozen=True)
@@ -75,15 +85,27 @@ class Dashboard:
 
 
 def _count(column: str, label: str | None = None) -> Field:
-    return Field(column, "measure", "SUM", label, suppressible=True)
+    return Field(column, "measure", "SUM", label, suppression="count")
+
+
+def _masked(column: str, label: str | None = None, aggregation: str = "AVERAGE") -> Field:
+    """A ratio or statistic that the population models null together with a small count."""
+    return Field(column, "measure", aggregation, label, suppression="value")
 
 
 def _measure(column: str, label: str | None = None, aggregation: str = "SUM") -> Field:
     return Field(column, "measure", aggregation, label)
 
 
-# The population dashboard reads the saved-query models in models/semantic/ (the metrics of the semantic layer,
-# materialized and suppressed) and the population marts of the dbt project.
+OUTCOMES = (
+    ("stroke", "Stroke"),
+    ("hypertension", "Hypertension"),
+    ("coronary_heart_disease", "Coronary heart disease"),
+    ("alzheimers", "Alzheimer's disease"),
+)
+
+# The population dashboard reads the saved-query models of models/semantic/ (the semantic layer's metrics,
+# materialized with small-cell suppression) and the population marts, which are suppressed the same way.
 POPULATION = Dashboard(
     id="mmhealth-population",
     name="mmhealth - Population",
@@ -108,13 +130,8 @@ POPULATION = Dashboard(
                     kind="bar",
                     model="sq_outcomes_by_sex",
                     x=Field("sex", label="Sex"),
-                    values=(
-                        _measure("prevalence_stroke", "Stroke", "AVERAGE"),
-                        _measure("prevalence_hypertension", "Hypertension", "AVERAGE"),
-                        _measure("prevalence_coronary_heart_disease", "Coronary heart disease", "AVERAGE"),
-                        _measure("prevalence_alzheimers", "Alzheimer's", "AVERAGE"),
-                    ),
-                    subtitle="Share of patients with the diagnosis; groups under the small-cell threshold hidden.",
+                    values=tuple(_masked(f"prevalence_{o}", label) for o, label in OUTCOMES),
+                    subtitle="Share of all patients ever diagnosed (metrics prevalence_*).",
                 ),
                 Visual(
                     id="clinical-encounters-by-year",
@@ -131,14 +148,42 @@ POPULATION = Dashboard(
                     kind="bar",
                     model="sq_outcomes_by_sex",
                     x=Field("sex", label="Sex"),
-                    values=(_measure("encounters_per_patient", "Encounters per patient", "AVERAGE"),),
+                    values=(_masked("encounters_per_patient", "Encounters per patient"),),
+                ),
+                Visual(
+                    id="clinical-diagnoses",
+                    title="Diagnoses",
+                    kind="table",
+                    model="population_clinical",
+                    filters=(("section", ("diagnoses",)),),
+                    columns=(
+                        Field("category", label="SNOMED CT code"),
+                        Field("category_label", label="Diagnosis"),
+                        _count("patient_count", "Patients"),
+                        _count("event_count", "Diagnoses"),
+                    ),
+                    sort=("patient_count", "DESC"),
+                ),
+                Visual(
+                    id="clinical-procedures",
+                    title="Procedures",
+                    kind="table",
+                    model="population_clinical",
+                    filters=(("section", ("procedures",)),),
+                    columns=(
+                        Field("category", label="Code"),
+                        Field("category_label", label="Procedure"),
+                        _count("patient_count", "Patients"),
+                        _count("event_count", "Procedures"),
+                    ),
+                    sort=("patient_count", "DESC"),
                 ),
             ),
         ),
         Sheet(
             id="genomic",
             name="Genomic",
-            description="Carriers of pathogenic and likely-pathogenic ClinVar variants, per gene.",
+            description="Carriers of ClinVar-classified variants per gene; pathogenic and likely pathogenic first.",
             visuals=(
                 Visual(
                     id="genomic-modality-coverage",
@@ -159,21 +204,44 @@ POPULATION = Dashboard(
                     model="sq_pathogenic_carriers_by_gene",
                     x=Field("gene", label="Gene"),
                     values=(_count("pathogenic_variant_carriers", "Carriers"),),
+                    subtitle="Patients with a pathogenic or likely pathogenic allele (metric pathogenic_variant_carriers).",
+                ),
+                Visual(
+                    id="genomic-significance-by-gene",
+                    title="Carriers by gene and clinical significance",
+                    kind="bar",
+                    model="population_genomic",
+                    x=Field("gene_symbol", label="Gene"),
+                    color=Field("clinical_significance", label="Clinical significance"),
+                    values=(_count("carrier_count", "Carriers"),),
+                ),
+                Visual(
+                    id="genomic-carriers-with-outcomes",
+                    title="Carriers with each outcome",
+                    kind="table",
+                    model="population_genomic",
+                    columns=(
+                        Field("gene_symbol", label="Gene"),
+                        Field("clinical_significance", label="Clinical significance"),
+                        _count("carrier_count", "Carriers"),
+                        *(_count(f"carriers_with_{o}", label) for o, label in OUTCOMES),
+                    ),
+                    sort=("carrier_count", "DESC"),
                 ),
             ),
         ),
         Sheet(
             id="imaging",
             name="Imaging",
-            description="Radiomic lesion volumes across image sets, by modality.",
+            description="Segmented lesions and radiomic feature distributions of the image sets, by modality.",
             visuals=(
                 Visual(
                     id="imaging-image-sets-by-modality",
-                    title="Image sets by modality",
+                    title="Image sets with radiomics by modality",
                     kind="bar",
                     model="sq_lesion_volume_by_modality",
                     x=Field("modality", label="Modality"),
-                    values=(_count("image_set_count", "Image sets"),),
+                    values=(_count("imaged_patient_count", "Patients"), _count("image_set_count", "Image sets")),
                 ),
                 Visual(
                     id="imaging-mean-lesion-volume",
@@ -181,7 +249,23 @@ POPULATION = Dashboard(
                     kind="bar",
                     model="sq_lesion_volume_by_modality",
                     x=Field("modality", label="Modality"),
-                    values=(_measure("mean_lesion_volume_mm3", "Mean lesion volume (mm³)", "AVERAGE"),),
+                    values=(_masked("mean_lesion_volume_mm3", "Mean lesion volume (mm³)"),),
+                ),
+                Visual(
+                    id="imaging-feature-distributions",
+                    title="Radiomic feature distributions",
+                    kind="table",
+                    model="population_imaging",
+                    columns=(
+                        Field("modality", label="Modality"),
+                        Field("feature_name", label="Feature"),
+                        _count("n_patients", "Patients"),
+                        _masked("p10_value", "P10"),
+                        _masked("median_value", "Median"),
+                        _masked("mean_value", "Mean"),
+                        _masked("p90_value", "P90"),
+                    ),
+                    sort=("feature_name", "ASC"),
                 ),
             ),
         ),
@@ -206,11 +290,14 @@ PATIENT = Dashboard(
                     model="patient_360",
                     columns=(
                         Field("patient_key", label="Patient key"),
-                        Field("sex", label="Sex"),
-                        Field("age_band", label="Age band"),
+                        Field("gender", label="Sex"),
+                        Field("age_years", label="Age"),
                         Field("has_clinical", label="Clinical"),
                         Field("has_genomics", label="Genomics"),
                         Field("has_imaging", label="Imaging"),
+                        Field("n_encounters", label="Encounters"),
+                        Field("apoe_genotype", label="APOE"),
+                        Field("n_pathogenic", label="Pathogenic alleles"),
                     ),
                 ),
                 Visual(
@@ -223,16 +310,14 @@ PATIENT = Dashboard(
                     values=(Field("event_type", "measure", "COUNT", "Events"),),
                 ),
                 Visual(
-                    id="patient-events",
-                    title="Clinical events",
-                    kind="table",
+                    id="patient-blood-pressure",
+                    title="Clinical: blood pressure (mm[Hg])",
+                    kind="line",
                     model="patient_timeline",
-                    columns=(
-                        Field("event_date", "date", label="Date"),
-                        Field("modality", label="Modality"),
-                        Field("event_type", label="Event"),
-                        Field("description", label="Description"),
-                    ),
+                    filters=(("code", ("8480-6", "8462-4")),),
+                    x=Field("event_date", "date", label="Date", granularity="DAY"),
+                    color=Field("description", label="Measure"),
+                    values=(_measure("value_numeric", "mm[Hg]", "AVERAGE"),),
                 ),
                 Visual(
                     id="patient-variants",
@@ -240,19 +325,36 @@ PATIENT = Dashboard(
                     kind="table",
                     model="fct_variant_clinvar",
                     columns=(
-                        Field("gene", label="Gene"),
+                        Field("gene_symbol", label="Gene"),
+                        Field("rsid", label="rsID"),
                         Field("clinical_significance", label="Clinical significance"),
                         Field("zygosity", label="Zygosity"),
                     ),
+                    sort=("gene_symbol", "ASC"),
                 ),
                 Visual(
                     id="patient-lesions",
-                    title="Imaging: lesion volume per image set (mm³)",
+                    title="Imaging: segmented lesion volume per image set (mm³)",
                     kind="bar",
                     model="fct_radiomics",
                     x=Field("image_set_id", label="Image set"),
                     color=Field("modality", label="Modality"),
-                    values=(_measure("lesion_volume_mm3", "Lesion volume (mm³)", "SUM"),),
+                    values=(_measure("mask_volume_mm3", "Lesion volume (mm³)", "SUM"),),
+                ),
+                Visual(
+                    id="patient-events",
+                    title="Events",
+                    kind="table",
+                    model="patient_timeline",
+                    columns=(
+                        Field("event_date", "date", label="Date"),
+                        Field("modality", label="Modality"),
+                        Field("event_type", label="Event"),
+                        Field("description", label="Description"),
+                        Field("value_numeric", label="Value"),
+                        Field("value_unit", label="Unit"),
+                    ),
+                    sort=("event_date", "DESC"),
                 ),
             ),
         ),
@@ -289,9 +391,9 @@ def check_against_columns(dashboards: tuple[Dashboard, ...], columns: dict[str, 
             if have is None:
                 check.problems.append(LayoutProblem(visual.id, visual.model, "", "model not found"))
                 continue
-            for f in visual.fields():
-                if f.column not in have:
-                    check.problems.append(LayoutProblem(visual.id, visual.model, f.column, "column not found"))
+            for column in visual.columns_read():
+                if column not in have:
+                    check.problems.append(LayoutProblem(visual.id, visual.model, column, "column not found"))
             if dash.patient_filter_column and dash.patient_filter_column not in have:
                 check.problems.append(
                     LayoutProblem(visual.id, visual.model, dash.patient_filter_column, "patient filter column missing")

@@ -51,10 +51,13 @@ def pages_for(dashboards: tuple[Dashboard, ...]) -> list[Page]:
 # ---- data: one small frame per visual -------------------------------------------------------------------------
 
 
-def _year(series):
+_PERIOD_FORMAT = {"YEAR": "%Y", "MONTH": "%Y-%m", "DAY": "%Y-%m-%d"}
+
+
+def _period(series, granularity: str):
     import pandas as pd
 
-    return pd.to_datetime(series, errors="coerce").dt.strftime("%Y")
+    return pd.to_datetime(series, errors="coerce").dt.strftime(_PERIOD_FORMAT[granularity])
 
 
 def _aggregate(frame, keys: list[str], values: tuple[Field, ...]):
@@ -76,34 +79,38 @@ def _aggregate(frame, keys: list[str], values: tuple[Field, ...]):
             out[v.column] = col.nunique()
         else:  # SUM
             summed = col.sum(min_count=1)
-            if v.suppressible:
+            if v.suppression:
                 summed[col.apply(lambda s: s.isna().any())] = float("nan")
             out[v.column] = summed
     return pd.DataFrame(out).reset_index()
 
 
 def visual_frame(visual: Visual, frame, patient_column: str | None = None):
-    """The rows a visual draws. `frame` holds the model's columns (already limited to the listed patients)."""
+    """The rows a visual draws. `frame` holds the columns the visual reads (already limited to the listed
+    patients); its filters are applied here."""
     import pandas as pd
 
+    for column, values in visual.filters:
+        frame = frame[frame[column].isin(values)]
     keys = [patient_column] if patient_column else []
     if visual.kind == "table":
         cols = keys + [c.column for c in visual.columns if c.column not in keys]
         table = frame[cols].copy()
-        dates = [c.column for c in visual.columns if c.role == "date"]
-        if dates:
-            table = table.sort_values(dates[0], ascending=False, na_position="last")
+        if visual.sort:
+            column, direction = visual.sort
+            table = table.sort_values(column, ascending=direction == "ASC", na_position="last", kind="stable")
         if patient_column:
             table = table.groupby(patient_column, sort=False).head(TABLE_ROWS_PER_PATIENT)
-        for d in dates:  # a date reads as a date, not as midnight of it
-            table[d] = pd.to_datetime(table[d], errors="coerce").dt.strftime("%Y-%m-%d")
+        for c in visual.columns:
+            if c.role == "date":  # a date reads as a date, not as midnight of it
+                table[c.column] = _period(table[c.column], "DAY")
         return table
     frame = frame.copy()
     for f in (visual.x, visual.color):
         if f is None:
             continue
         if f.role == "date":
-            frame[f.column] = _year(frame[f.column])
+            frame[f.column] = _period(frame[f.column], f.granularity)
         frame[f.column] = frame[f.column].astype("string").fillna("unknown")
         keys.append(f.column)
     return _aggregate(frame, keys, visual.values)
@@ -194,12 +201,12 @@ def page_data(wh: Warehouse, page: Page, patients: list[str] | None) -> dict:
     if not pcol:
         data = {}
         for v in page.sheet.visuals:
-            frame = wh.read(v.model, [f.column for f in v.fields()])
+            frame = wh.read(v.model, list(v.columns_read()))
             data[v.id] = columnar(visual_frame(v, frame))
         return data
     per_patient: dict[str, dict] = {p: {} for p in patients or []}
     for v in page.sheet.visuals:
-        frame = wh.read(v.model, [pcol, *[f.column for f in v.fields()]], pcol, patients)
+        frame = wh.read(v.model, [pcol, *v.columns_read()], pcol, patients)
         vf = visual_frame(v, frame, pcol)
         shown = [f.column for f in v.fields()]
         for key, rows in vf.groupby(pcol, sort=False):
@@ -214,7 +221,8 @@ def visual_spec(v: Visual) -> dict:
     def f(field: Field | None):
         if field is None:
             return None
-        return {"column": field.column, "title": field.title, "role": field.role, "suppressible": field.suppressible}
+        return {"column": field.column, "title": field.title, "role": field.role, "suppression": field.suppression,
+                "granularity": field.granularity}
 
     return {
         "id": v.id,
@@ -262,6 +270,7 @@ _JS = r"""
   const PAGE = JSON.parse(document.getElementById('page-data').textContent);
   const SUP = '<' + PAGE.minCell;
   const isNull = (v) => v === null || v === undefined;
+  const masked = (f) => (f.suppression === 'count' ? SUP : 'suppressed');
   const fmt = (v) => (typeof v === 'number' && !Number.isInteger(v)) ? v.toFixed(3) : String(v);
 
   function table(el, v, rows) {
@@ -272,7 +281,7 @@ _JS = r"""
     for (let i = 0; i < n; i++) {
       h += '<tr>' + cols.map((c) => {
         const val = rows[c.column][i];
-        if (isNull(val)) return c.suppressible ? '<td class="suppressed">' + esc(SUP) + '</td>' : '<td>—</td>';
+        if (isNull(val)) return c.suppression ? '<td class="suppressed">' + esc(masked(c)) + '</td>' : '<td>—</td>';
         return '<td>' + esc(fmt(val)) + '</td>';
       }).join('') + '</tr>';
     }
@@ -299,13 +308,13 @@ _JS = r"""
         if (!s.pick(i)) continue;
         const val = rows[s.value.column][i];
         x.push(String(xs[i]));
-        if (isNull(val)) { y.push(0); text.push(s.value.suppressible ? SUP : 'n/a'); }
+        if (isNull(val)) { y.push(0); text.push(s.value.suppression ? masked(s.value) : 'n/a'); }
         else { y.push(val); text.push(fmt(val)); }
       }
       const t = {name: s.name, x: x, y: y, text: text, hovertemplate: '%{x}: %{text}<extra>' + esc(s.name) + '</extra>'};
       if (v.kind === 'bar') { t.type = 'bar'; t.textposition = 'outside'; t.cliponaxis = false; }
       else { t.type = 'scatter'; t.mode = 'lines+markers+text'; t.textposition = 'top center';
-             t.texttemplate = text.map((s) => s === SUP ? SUP : ''); }
+             t.texttemplate = text.map((s) => (s === SUP || s === 'suppressed') ? s : ''); }
       out.push(t);
     }
     return out;
@@ -316,7 +325,8 @@ _JS = r"""
     if (!n) { Plotly.purge(el); el.innerHTML = '<div class="empty">No data.</div>'; return; }
     if (el.querySelector('.empty')) el.innerHTML = '';
     const layout = {margin: {t: 24, r: 12, b: 48, l: 56}, barmode: 'group', showlegend: true,
-                    xaxis: {title: {text: v.x.title}, type: 'category'},
+                    xaxis: {title: {text: v.x.title},
+                            type: (v.x.role === 'date' && v.x.granularity === 'DAY') ? 'date' : 'category'},
                     yaxis: {title: {text: v.values.length === 1 ? v.values[0].title : ''}, rangemode: 'tozero'},
                     legend: {orientation: 'h', y: -0.25}};
     Plotly.react(el, traces(v, rows), layout, {displayModeBar: false, responsive: true});

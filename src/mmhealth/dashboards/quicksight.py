@@ -169,10 +169,18 @@ class _Fields:
         qs_type = self.types[f.column]
         body = {"FieldId": self.field_id(f, slot), "Column": self.column(f)}
         if qs_type == "DATETIME":
-            return {"DateDimensionField": {**body, "DateGranularity": "YEAR"}}
+            return {"DateDimensionField": {**body, "DateGranularity": f.granularity}}
         if qs_type in ("INTEGER", "DECIMAL"):
             return {"NumericalDimensionField": body}
         return {"CategoricalDimensionField": body}
+
+    def null_format(self, f: Field) -> dict | None:
+        """Suppressed cells are NULL in the marts: print them as "<11" (counts) or "suppressed" (ratios and
+        statistics), never blank or zero."""
+        if not f.suppression:
+            return None
+        text = f"<{self.min_cell}" if f.suppression == "count" else "suppressed"
+        return {"NumberDisplayFormatConfiguration": {"NullValueFormatConfiguration": {"NullString": text}}}
 
     def measure(self, f: Field, slot: str) -> dict:
         qs_type = self.types[f.column]
@@ -181,29 +189,14 @@ class _Fields:
             # Counting rows of a text column (e.g. events): QuickSight's categorical COUNT.
             return {"CategoricalMeasureField": {**body, "AggregationFunction": "COUNT"}}
         measure = {**body, "AggregationFunction": {"SimpleNumericalAggregation": f.aggregation}}
-        if f.suppressible:
-            # Suppressed counts are NULL in the marts; show them as "<11", never blank or zero.
-            measure["FormatConfiguration"] = {
-                "FormatConfiguration": {
-                    "NumberDisplayFormatConfiguration": {
-                        "NullValueFormatConfiguration": {"NullString": f"<{self.min_cell}"}
-                    }
-                }
-            }
+        if (null := self.null_format(f)) is not None:
+            measure["FormatConfiguration"] = {"FormatConfiguration": null}
         return {"NumericalMeasureField": measure}
 
     def unaggregated(self, f: Field) -> dict:
         body: dict = {"FieldId": self.field_id(f, "col"), "Column": self.column(f)}
-        if f.suppressible:
-            body["FormatConfiguration"] = {
-                "NumberFormatConfiguration": {
-                    "FormatConfiguration": {
-                        "NumberDisplayFormatConfiguration": {
-                            "NullValueFormatConfiguration": {"NullString": f"<{self.min_cell}"}
-                        }
-                    }
-                }
-            }
+        if (null := self.null_format(f)) is not None and self.types[f.column] in ("INTEGER", "DECIMAL"):
+            body["FormatConfiguration"] = {"NumberFormatConfiguration": {"FormatConfiguration": null}}
         return body
 
 
@@ -229,7 +222,15 @@ def visual_definition(visual: Visual, types: dict[str, str], min_cell: int) -> d
         config = {"FieldWells": {"LineChartAggregatedFieldWells": wells}}
         return {"LineChartVisual": {**common, "ChartConfiguration": config, "Actions": []}}
     if visual.kind == "table":
-        config = {"FieldWells": {"TableUnaggregatedFieldWells": {"Values": [fields.unaggregated(c) for c in visual.columns]}}}
+        config: dict = {
+            "FieldWells": {"TableUnaggregatedFieldWells": {"Values": [fields.unaggregated(c) for c in visual.columns]}}
+        }
+        if visual.sort:
+            column, direction = visual.sort
+            sort_field = next(c for c in visual.columns if c.column == column)
+            config["SortConfiguration"] = {
+                "RowSort": [{"FieldSort": {"FieldId": fields.field_id(sort_field, "col"), "Direction": direction}}]
+            }
         return {"TableVisual": {**common, "ChartConfiguration": config, "Actions": []}}
     raise ValueError(f"visual kind {visual.kind!r} has no QuickSight rendering")
 
@@ -282,11 +283,14 @@ def dashboard_request(
             ]
         sheets.append(body)
     definition: dict = {"DataSetIdentifierDeclarations": declarations, "Sheets": sheets}
+    groups = visual_filter_groups(dash)
     if dash.patient_filter_column:
         definition["ParameterDeclarations"] = [
             {"StringParameterDeclaration": {"ParameterValueType": "SINGLE_VALUED", "Name": PATIENT_PARAMETER}}
         ]
-        definition["FilterGroups"] = patient_filter_groups(dash)
+        groups = patient_filter_groups(dash) + groups
+    if groups:
+        definition["FilterGroups"] = groups
     return {
         "AwsAccountId": target.account,
         "DashboardId": dash.id,
@@ -343,6 +347,44 @@ def patient_filter_groups(dash: Dashboard) -> list[dict]:
     return groups
 
 
+def visual_filter_groups(dash: Dashboard) -> list[dict]:
+    """A visual's own row filters (e.g. one section of a long population mart), scoped to that visual only."""
+    groups = []
+    for sheet in dash.sheets:
+        for visual in sheet.visuals:
+            for i, (column, values) in enumerate(visual.filters):
+                groups.append(
+                    {
+                        "FilterGroupId": f"{visual.id}-filter-{i}",
+                        "Filters": [
+                            {
+                                "CategoryFilter": {
+                                    "FilterId": f"{visual.id}-filter-{i}-{column.replace('_', '-')}",
+                                    "Column": {"DataSetIdentifier": visual.model, "ColumnName": column},
+                                    "Configuration": {
+                                        "FilterListConfiguration": {
+                                            "MatchOperator": "CONTAINS",
+                                            "CategoryValues": list(values),
+                                            "NullOption": "NON_NULLS_ONLY",
+                                        }
+                                    },
+                                }
+                            }
+                        ],
+                        "ScopeConfiguration": {
+                            "SelectedSheets": {
+                                "SheetVisualScopingConfigurations": [
+                                    {"SheetId": sheet.id, "Scope": "SELECTED_VISUALS", "VisualIds": [visual.id]}
+                                ]
+                            }
+                        },
+                        "Status": "ENABLED",
+                        "CrossDataset": "SINGLE_DATASET",
+                    }
+                )
+    return groups
+
+
 def build_plan(
     dashboards: tuple[Dashboard, ...],
     manifest: Manifest,
@@ -365,7 +407,7 @@ def build_plan(
             for cols in wants.values():
                 cols.add(dash.patient_filter_column)
         for visual in dash.visuals():
-            wants[visual.model].update(f.column for f in visual.fields())
+            wants[visual.model].update(visual.columns_read())
         too_sensitive = sorted(
             f"{m}.{c} ({col.sensitivity or 'unclassified'})"
             for m, cols in wants.items()
