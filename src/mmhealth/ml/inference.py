@@ -57,11 +57,20 @@ def model_input(frame: pd.DataFrame, features) -> pd.DataFrame:
         name, kind = (f["name"], f["kind"]) if isinstance(f, dict) else (f.name, f.kind)
         col = frame[name]
         if kind == "numeric":
-            values = col.astype("object").where(col.notna(), np.nan)
-            out[name] = pd.to_numeric(values, errors="coerce").astype("float64")
+            out[name] = _numeric(col)
         else:
             out[name] = col.astype("object").map(lambda v: None if _missing(v) else str(v)).astype("object")
     return pd.DataFrame(out, index=frame.index)
+
+
+_BOOL_WORDS = {"true": 1.0, "false": 0.0, "t": 1.0, "f": 0.0}
+
+
+def _numeric(col: pd.Series) -> pd.Series:
+    """Numbers as float64; booleans and their CSV spellings ("True", "false") as 1/0; anything else NaN."""
+    values = col.astype("object").where(col.notna(), np.nan)
+    values = values.map(lambda v: _BOOL_WORDS.get(v.strip().lower(), v) if isinstance(v, str) else v)
+    return pd.to_numeric(values, errors="coerce").astype("float64")
 
 
 def _missing(v) -> bool:
@@ -136,7 +145,7 @@ def check_frame(frame: pd.DataFrame, spec: dict) -> pd.DataFrame:
         if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
             bad = ~np.isfinite(col.astype("float64")) & col.notna()
         else:
-            bad = col.notna() & pd.to_numeric(col, errors="coerce").isna()
+            bad = col.notna() & _numeric(col).isna()
         if bad.any():
             rows = ", ".join(str(int(r)) for r in np.flatnonzero(bad.to_numpy())[:5])
             errors.append(f"{f['name']}: {int(bad.sum())} non-numeric value(s), first at row(s) {rows}")

@@ -42,6 +42,7 @@ def results_markdown(cells: list[CellResult], run: dict, schema=None) -> str:
         if schema.ignored:
             lines.append("- not used: " + ", ".join(f"`{c}` ({why})" for c, why in schema.ignored.items()))
         lines.append("")
+    lines += ["## Summary: stacked model", "", summary_markdown(cells), ""]
     for outcome in dict.fromkeys(c.outcome for c in cells):
         lines += [f"## {outcome}", "",
                   "| Modalities | Population | n | Positives | Prevalence | Prevalent excluded | Model | "
@@ -62,3 +63,31 @@ def results_markdown(cells: list[CellResult], run: dict, schema=None) -> str:
     if skipped:
         lines += [f"{len(skipped)} cell(s) were not evaluated; the reason is in the table.", ""]
     return "\n".join(lines)
+
+
+def summary_markdown(cells: list[CellResult], model: str = "stacked") -> str:
+    """One line per outcome x modality set: the chosen model on its own population and on the patients with
+    all three modalities, each beside its prevalence. The full table has all three models and the Brier score."""
+    by = {(c.outcome, c.modalities, c.population): c for c in cells}
+    lines = [
+        f"| Outcome | Modalities | n (has the set) | Prevalence | AUROC {MODEL_LABEL[model]} | "
+        f"AUPRC {MODEL_LABEL[model]} | n (all three) | Prevalence | AUROC {MODEL_LABEL[model]} | "
+        f"AUPRC {MODEL_LABEL[model]} |",
+        "|---|---|---:|---:|---|---|---:|---:|---|---|",
+    ]
+
+    def part(cell: CellResult | None) -> str:
+        if cell is None:
+            return "| | | | "
+        head = f"{cell.n_patients} | {cell.baselines.get('prevalence', float('nan')):.3f} | "
+        if cell.status != "ok" or model not in cell.metrics:
+            return head + f"not evaluated: {cell.status} | |"
+        m = cell.metrics[model]
+        return head + f"{_ci(m['auroc'])} | {_ci(m['auprc'])}"
+
+    for outcome in dict.fromkeys(c.outcome for c in cells):
+        for mods in dict.fromkeys(c.modalities for c in cells if c.outcome == outcome):
+            own = by.get((outcome, mods, "has_set"))
+            three = by.get((outcome, mods, "all_three")) or (own if len(mods) == 3 else None)
+            lines.append(f"| {outcome} | {'+'.join(mods)} | {part(own)} | {part(three)} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,160 @@
+"""Benchmark the ml stage: training time for the whole table at seed scale, and `serve` latency.
+
+  .venv/bin/python scripts/bench_ml.py [--store DIR] [--patients 1300] [--repeats 2] [--requests 1000]
+                                       [--write benchmarks/ml.md]
+
+Without --store it publishes a synthetic features table (mmhealth.ml.synthetic, the mart's shape) of
+--patients rows to a temporary local store; with --store it trains on the real published features.
+`serve` runs as its own process (`mmhealth serve --port 0`); the load loop sends single-record POSTs one after
+another over one keep-alive connection, after a warm-up, and reports p50/p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _train(store: Path, out: Path, repeats: int) -> dict:
+    cmd = [sys.executable, "-m", "mmhealth.cli", "train", "--store", str(store), "--out", str(out),
+           "--repeats", str(repeats), "--quiet"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"train failed:\n{proc.stderr}")
+    results = json.loads((out / "results.json").read_text())
+    cells = results["results"]
+    return {
+        "command": " ".join(["mmhealth", *cmd[3:]]),
+        "wall_s": wall,
+        "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "cells": len(cells),
+        "evaluated": sum(c["status"] == "ok" for c in cells),
+        "models": len(json.loads((out / "manifest.json").read_text())["models"]),
+        "rows": results["provenance"]["rows"],
+        "evaluate_s": results["seconds"]["evaluate"],
+    }
+
+
+def _records(store: Path, n: int) -> list[dict]:
+    sys.path.insert(0, str(REPO / "src"))
+    from mmhealth.ml.dataset import load_local
+
+    data = load_local(store)
+    frame = data.frame.head(n)
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
+def _serve_latency(run: Path, records: list[dict], requests: int, warmup: int = 50) -> dict:
+    proc = subprocess.Popen([sys.executable, "-m", "mmhealth.cli", "serve", "--model", str(run), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        if not match:
+            raise SystemExit(f"serve did not start: {line}{proc.stderr.read()}")
+        conn = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=30)
+        bodies = [json.dumps(r).encode() for r in records]
+        times = []
+        for i in range(warmup + requests):
+            body = bodies[i % len(bodies)]
+            start = time.perf_counter()
+            conn.request("POST", "/predict", body, {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            payload = resp.read()
+            elapsed = time.perf_counter() - start
+            if resp.status != 200:
+                raise SystemExit(f"serve answered {resp.status}: {payload[:300]!r}")
+            if i >= warmup:
+                times.append(elapsed)
+        conn.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    ms = np.array(times) * 1000
+    return {"requests": requests, "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+            "mean_ms": float(ms.mean()), "max_ms": float(ms.max()), "per_s": float(requests / (ms.sum() / 1000))}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--store", help="a published local offline store (default: synthetic, --patients rows)")
+    ap.add_argument("--patients", type=int, default=1300)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--requests", type=int, default=1000)
+    ap.add_argument("--write", help="write the results as Markdown to this file")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-ml-") as tmp:
+        tmp = Path(tmp)
+        if args.store:
+            store, source = Path(args.store), f"published store `{args.store}`"
+        else:
+            sys.path.insert(0, str(REPO / "src"))
+            from mmhealth.ml.synthetic import synthetic_features, write_local_store
+
+            store = tmp / "store"
+            write_local_store(synthetic_features(args.patients, seed=0), store)
+            source = f"synthetic features table, {args.patients} patients (mmhealth.ml.synthetic)"
+        train = _train(store, tmp / "run", args.repeats)
+        print(f"train: {train['cells']} cells ({train['evaluated']} evaluated), {train['models']} models, "
+              f"{train['rows']} rows: {train['wall_s']:.1f} s wall, {train['cpu_s']:.1f} s CPU", flush=True)
+        serve = _serve_latency(tmp / "run", _records(store, 50), args.requests)
+        print(f"serve: {serve['requests']} single-record requests, p50 {serve['p50_ms']:.2f} ms, "
+              f"p99 {serve['p99_ms']:.2f} ms, {serve['per_s']:.0f} req/s")
+
+    if args.write:
+        load = os.getloadavg()
+        cmd = "python scripts/bench_ml.py " + " ".join(a for a in sys.argv[1:])
+        text = f"""# ml benchmarks
+
+Produced by `{cmd.strip()}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())},
+{platform.machine()}, {os.cpu_count()} CPUs shared with other work (load average at the end
+{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}: wall times are upper bounds, CPU time is the steadier figure).
+Data: {source}.
+
+## Training the whole table (issue 9: "training time for the whole table at seed scale")
+
+`{train['command']}`: every outcome x modality set x population cell - {train['cells']} cells
+({train['evaluated']} evaluated), each with logistic regression, LightGBM (100 trees, 1 thread) and their stack,
+{args.repeats} x repeated stratified 5-fold CV grouped by patient, 1,000 bootstrap resamples per metric, then
+{train['models']} final models refit, plots, importances.
+
+| rows | cells | wall time | CPU time | of which CV + bootstrap (wall) |
+|---:|---:|---:|---:|---:|
+| {train['rows']} | {train['cells']} | {train['wall_s']:.1f} s | {train['cpu_s']:.1f} s | {train['evaluate_s']:.1f} s |
+
+## `serve` latency (single records, loopback)
+
+`mmhealth serve --model RUN --port 0` in its own process, all-three-modality stacked models for every outcome;
+one client sends {serve['requests']} single-record `POST /predict` requests back to back over one keep-alive
+connection (after 50 warm-up requests), so the figures are per-request service time without queueing.
+
+| requests | p50 | p99 | mean | max | throughput |
+|---:|---:|---:|---:|---:|---:|
+| {serve['requests']} | {serve['p50_ms']:.2f} ms | {serve['p99_ms']:.2f} ms | {serve['mean_ms']:.2f} ms | {serve['max_ms']:.2f} ms | {serve['per_s']:.0f} req/s |
+"""
+        Path(args.write).write_text(text)
+        print(f"wrote {args.write}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
