@@ -20,7 +20,7 @@ from mmhealth.errors import MMHealthError
 ATHENA_URL_ENV = "MMHEALTH_ATHENA_URL"
 SCHEMA_ENV = "MMHEALTH_MARTS_SCHEMA"
 # dbt-duckdb writes marts into `main` or `main_<custom schema>`; searched in this order when several hold the name.
-_PREFERRED_SCHEMAS = ("marts", "main_marts", "analytics", "main")
+_PREFERRED_SCHEMAS = ("mmhealth_marts", "marts", "main_marts", "analytics", "main")
 
 
 def lake_dir(value: str | os.PathLike | None = None) -> Path:

@@ -240,7 +240,7 @@ def _num(v) -> str:
 
 
 def _short(value, limit: int = 80) -> str:
-    text = str(value)
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
