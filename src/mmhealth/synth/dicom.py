@@ -61,18 +61,19 @@ def render_volume(seed: int, plan: StudyPlan) -> tuple[np.ndarray, np.ndarray]:
         return (((X - centre[0]) / axes[0]) ** 2 + ((Y - centre[1]) / axes[1]) ** 2
                 + ((Z - centre[2]) / axes[2]) ** 2) <= 1.0
 
+    # Masks stay broadcast (slice, row, column) shapes; np.copyto with `where` fills without materialising them.
     vol = np.full((plan.n_slices, plan.size, plan.size), lv["background"], dtype=np.float32)
-    vol[np.broadcast_to(ellipsoid((0, 0, 0), head), vol.shape)] = lv["scalp"]
-    in_brain = np.broadcast_to(ellipsoid((0, 0, 0), brain), vol.shape)
+    np.copyto(vol, np.float32(lv["scalp"]), where=ellipsoid((0, 0, 0), head))
+    in_brain = ellipsoid((0, 0, 0), brain)
     # Brain tissue with a gentle gray/white texture and (MR) a smooth coil bias field.
     texture = (np.cos(X / (fov * 0.05)) * np.cos(Y / (fov * 0.06)) * np.float32(0.04)
                + np.float32(1.0) + (X + Y) / np.float32(fov * 8 if plan.modality == "MR" else 1e9))
-    tissue = lv["brain"] * np.broadcast_to(texture, vol.shape) if plan.modality == "MR" else \
-        lv["brain"] + 5.0 * np.broadcast_to(texture - 1.0, vol.shape) * 25.0
-    vol[in_brain] = tissue[in_brain]
+    tissue = (np.float32(lv["brain"]) * texture if plan.modality == "MR"
+              else np.float32(lv["brain"]) + np.float32(125.0) * (texture - np.float32(1.0)))
+    np.copyto(vol, np.broadcast_to(tissue, (1, plan.size, plan.size)), where=in_brain)
     for side in (-1, 1):  # lateral ventricles
         vent = ellipsoid((side * brain[0] * 0.12, -brain[1] * 0.05, 0), brain * np.float32([0.08, 0.28, 0.25]))
-        vol[np.broadcast_to(vent, vol.shape)] = lv["csf"]
+        np.copyto(vol, np.float32(lv["csf"]), where=vent)
 
     # Lesion: an ellipsoid of the planned volume centred on a voxel inside the brain, away from the ventricles.
     radius = (3 * plan.lesion_target_mm3 / (4 * math.pi)) ** (1 / 3)
@@ -88,18 +89,18 @@ def render_volume(seed: int, plan: StudyPlan) -> tuple[np.ndarray, np.ndarray]:
     ci, cj = min(max(ci, 1), plan.size - 2), min(max(cj, 1), plan.size - 2)
     ck = min(max(ck, 0), plan.n_slices - 1)
     centre = (X[0, 0, ci], Y[0, cj, 0], Z[ck, 0, 0])
-    lesion = np.broadcast_to(ellipsoid(centre, radii.astype(np.float32)), vol.shape) & in_brain
+    lesion = ellipsoid(centre, radii.astype(np.float32)) & in_brain
     lesion_level = lv["lesion_min"] + lv["lesion_span"] * plan.lesion_contrast
-    vol[lesion] = lesion_level
+    np.copyto(vol, np.float32(lesion_level), where=lesion)
 
-    noise = rng.standard_normal(size=vol.shape, dtype=np.float32) * np.float32(lv["noise"])
+    noise = rng.standard_normal(size=vol.shape, dtype=np.float32)
+    noise *= np.float32(lv["noise"])
     if plan.modality == "MR":  # magnitude images: background noise is positive (Rician), not centred on 0
-        outside = vol == lv["background"]
-        noise[outside] = np.abs(noise[outside])
+        np.abs(noise, out=noise, where=vol == lv["background"])
     vol += noise
     # Noise must never push tissue over the lesion threshold or the lesion under it: clip each side.
-    vol[lesion] = np.maximum(vol[lesion], lv["threshold"] + 3 * lv["noise"])
-    vol[~lesion] = np.minimum(vol[~lesion], lv["threshold"] - 3 * lv["noise"])
+    vol = np.where(lesion, np.maximum(vol, np.float32(lv["threshold"] + 3 * lv["noise"])),
+                   np.minimum(vol, np.float32(lv["threshold"] - 3 * lv["noise"])))
     return vol, lesion
 
 

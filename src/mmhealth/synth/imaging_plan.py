@@ -66,6 +66,8 @@ def plan_study(seed: int, p: PatientProfile, params: ModelParams) -> StudyPlan:
     j2k, rle = params.compressed_share["jpeg2000_lossless"], params.compressed_share["rle_lossless"]
     ts = JPEG2000_LOSSLESS if r < j2k else (RLE_LOSSLESS if r < j2k + rle else EXPLICIT_LE)
     size = int(rng.choice(_SIZES, p=_SIZE_WEIGHTS))
+    if ts == JPEG2000_LOSSLESS:
+        size = min(size, 128)  # JPEG 2000 encoding costs ~10 ms per 256 px slice: keep those series small
     n_slices = 16 + int(round(48 * rng.beta(1.4, 3.4)))
     fov = float(rng.uniform(200.0, 240.0))
     spacing = round(fov / size, 4)

@@ -112,7 +112,7 @@ class ModelParams:
         "alzheimers_at_study": 0.4, "small_vessel_latent": 0.35, "sd": 0.45})
     lesion_volume_range_mm3: tuple[float, float] = (250.0, 40000.0)
     mr_share: float = 0.6
-    compressed_share: dict[str, float] = field(default_factory=lambda: {"jpeg2000_lossless": 0.08, "rle_lossless": 0.12})
+    compressed_share: dict[str, float] = field(default_factory=lambda: {"jpeg2000_lossless": 0.06, "rle_lossless": 0.14})
 
     def to_manifest(self) -> dict:
         return asdict(self)
