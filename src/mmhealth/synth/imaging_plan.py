@@ -58,7 +58,7 @@ def _lesion_predictors(p: PatientProfile, study_ord: int) -> dict[str, float]:
 
 def plan_study(seed: int, p: PatientProfile, params: ModelParams) -> StudyPlan:
     rng = np.random.default_rng([seed, p.index, 3])
-    earliest = max(p.record_start_ord, p.birth_ord + int(18 * DAYS_PER_YEAR))
+    earliest = max(p.record_start_ord, p.birth_ord + int(18 * DAYS_PER_YEAR) + 1)
     latest = p.end_ord - 1
     study_ord = max(earliest, latest - int(rng.uniform(0, 6) * DAYS_PER_YEAR))
     modality = "MR" if rng.random() < params.mr_share else "CT"
