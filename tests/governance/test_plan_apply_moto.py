@@ -171,3 +171,28 @@ def test_stale_saved_plan_is_refused(tmp_path, cli_env, capsys):
     assert main(["govern", "plan", "--policy", str(path), "--out", str(saved)]) == 2
     assert main(["govern", "apply", "--policy", str(path), "--plan", str(saved), "--auto-approve"]) == 0
     assert main(["govern", "plan", "--policy", str(path)]) == 0
+
+
+def test_unreachable_endpoint_is_exit_1_with_a_fix(tmp_path, monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    path = write_policy(tmp_path)
+    assert main(["govern", "plan", "--policy", str(path), "--endpoint-url", f"http://127.0.0.1:{port}"]) == 1
+    err = capsys.readouterr().err
+    assert "mmhealth govern: error: AWS:" in err and "--endpoint-url" in err
+
+
+def test_catalog_id_override_fills_principal_arns(tmp_path, lf):
+    path = write_policy(tmp_path)
+    policy, catalog, _ = validate(path, catalog_id="111122223333")
+    assert policy.principals["clinicians"].as_written == "arn:aws:iam::111122223333:role/mmhealth/clinicians"
+    desired, scope = desired_state(policy, catalog)
+    assert scope.catalog_id == "111122223333"
+    assert all(a.principal.startswith(("arn:aws:iam::111122223333:", "arn:aws:quicksight:us-east-1:111122223333:"))
+               for a in desired.permissions)
