@@ -73,7 +73,7 @@ def contract_suite(spec: GateSpec, mart: MartSpec) -> dict[str, Any]:
     for r in mart.ranges:
         ex.append(_exp(s, "expect_column_values_to_be_between", "range", column=r.column, min_value=r.min, max_value=r.max))
     for band in mart.labels:
-        ex.append(_exp(s, "expect_column_mean_to_be_between", "label_prevalence", column=band.column,
+        ex.append(_exp(s, "expect_column_true_share_to_be_between", "label_prevalence", column=band.column,
                        min_value=param(label_param(s, band.column, "min")),
                        max_value=param(label_param(s, band.column, "max"))))
     for mod in mart.completeness:

@@ -22,6 +22,7 @@ from great_expectations.execution_engine import PandasExecutionEngine, SqlAlchem
 from great_expectations.expectations.expectation import BatchExpectation
 from great_expectations.expectations.metrics.metric_provider import metric_value
 from great_expectations.expectations.metrics.table_metric_provider import TableMetricProvider
+from great_expectations.validator.metric_configuration import MetricConfiguration
 
 _TEXT_SQL_TYPES = ("CHAR", "VARCHAR", "STRING", "TEXT")
 
@@ -67,13 +68,25 @@ class TableIdentifierShapedValues(TableMetricProvider):
         df, _, _ = execution_engine.get_compute_domain(metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE)
         return value_hits(df, metric_value_kwargs["shapes"])
 
+    @classmethod
+    def _get_evaluation_dependencies(cls, metric, configuration=None, execution_engine=None,
+                                     runtime_configuration=None):
+        # The SQL implementation needs the column types to know which columns hold text.
+        deps = super()._get_evaluation_dependencies(
+            metric=metric, configuration=configuration, execution_engine=execution_engine,
+            runtime_configuration=runtime_configuration,
+        )
+        table_domain = {k: v for k, v in metric.metric_domain_kwargs.items() if k != "column"}
+        deps["table.column_types"] = MetricConfiguration("table.column_types", table_domain, {"include_nested": False})
+        return deps
+
     @metric_value(engine=SqlAlchemyExecutionEngine)
     def _sqlalchemy(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics, runtime_configuration):
         # Pushed down as count_if(regexp_like(...)) so Athena scans the table once, whatever its size.
         selectable, _, _ = execution_engine.get_compute_domain(
             metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE
         )
-        columns = sa.inspect(execution_engine.engine).get_columns(selectable.name, schema=selectable.schema)
+        columns = metrics["table.column_types"]
         statement, labels = identifier_shape_query(selectable, columns, metric_value_kwargs["shapes"])
         if statement is None:
             return {}

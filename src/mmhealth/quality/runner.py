@@ -115,7 +115,7 @@ def run_check(opts: CheckOptions, frames: dict[str, pd.DataFrame] | None = None,
     from great_expectations.core.run_identifier import RunIdentifier
 
     # Registers mmhealth's expectations with GE before the suites that use them are loaded.
-    from mmhealth.quality import gx_deid, gx_schema  # noqa: F401
+    from mmhealth.quality import gx_deid, gx_schema, gx_share  # noqa: F401
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     workdir = prepare_workdir(opts.project, opts.quality / "gx")
@@ -203,8 +203,9 @@ def _failure(mart: str, suite: str, er) -> Failure:
     cfg = er.expectation_config
     kwargs = dict(cfg.kwargs)
     res = er.result or {}
-    if er.exception_info and er.exception_info.get("raised_exception"):
-        observed = f"error: {str(er.exception_info.get('exception_message'))[:120]}"
+    error = _exception_message(er.exception_info)
+    if error:
+        observed = f"error: {error[:120]}"
     elif "unexpected_count" in res and res.get("unexpected_count"):
         observed = f"{res['unexpected_count']} unexpected ({res.get('unexpected_percent', 0):.1f}%)"
     else:
@@ -213,6 +214,18 @@ def _failure(mart: str, suite: str, er) -> Failure:
     expected = _expected(cfg.type, kwargs, meta)
     column = kwargs.get("column") or (",".join(kwargs["column_list"]) if "column_list" in kwargs else None)
     return Failure(mart, suite, str(meta.get("check", "")), cfg.type, column, observed, expected)
+
+
+def _exception_message(info) -> str | None:
+    """GE reports an expectation's own error flat, and a failed metric's nested under the metric's id."""
+    if not info:
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for value in info.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return str(value.get("exception_message"))
+    return None
 
 
 def _expected(type_: str, kwargs: dict, meta: dict) -> str:

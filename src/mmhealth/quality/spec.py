@@ -134,6 +134,8 @@ def parse_spec(raw: dict[str, Any], source: str = "gate.yml") -> GateSpec:
         ranges = tuple(Range(c, _num(r[0]), _num(r[1])) for c, r in (m.get("ranges") or {}).items())
         labels = tuple(LabelBand(c, float(b[0]), float(b[1])) for c, b in (m.get("labels") or {}).items())
         for band in labels:
+            if columns[band.column] != "boolean":
+                raise fail(f"marts.{name}.labels.{band.column}: a prevalence band needs a boolean column")
             if not 0 <= band.min <= band.max <= 1:
                 raise fail(f"marts.{name}.labels.{band.column}: band must satisfy 0 <= min <= max <= 1")
         completeness = tuple(
