@@ -34,6 +34,9 @@ def iso_dt(ordinal: int, seconds: int) -> str:
     return f"{iso_date(ordinal)}T{h:02d}:{m:02d}:{s:02d}{TZ}"
 
 
+BRAIN_CODING = {"system": v.SNOMED, "code": v.BRAIN.code, "display": v.BRAIN.display}
+
+
 def cc(concept: v.Concept, system: str) -> dict:
     return {"coding": [concept.coding(system)], "text": concept.display}
 
@@ -466,9 +469,6 @@ class _Builder:
                 self.imaging_study(visit)
             self.claim(visit)
         return self.out
-
-
-BRAIN_CODING = {"system": v.SNOMED, "code": v.BRAIN.code, "display": v.BRAIN.display}
 
 
 def patient_resources(p: PatientProfile, seed: int, params: ModelParams, study: StudyPlan | None,

@@ -13,7 +13,7 @@ import numpy as np
 from mmhealth import __version__
 from mmhealth.synth import bgzf
 from mmhealth.synth.model import REFERENCE_DATE
-from mmhealth.synth.panel import CONTIG_LENGTHS, CONTIGS, Site, panel
+from mmhealth.synth.panel import CONTIG_LENGTHS, CONTIGS, panel
 from mmhealth.synth.patients import DAYS_PER_YEAR, PatientProfile
 
 MISSING_RATE = 0.01
