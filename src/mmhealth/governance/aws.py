@@ -3,7 +3,11 @@
 The number of calls grows with tables plus principals, never their product: permissions come from one
 paginated catalog-wide `ListPermissions` scan (tag-expression grants keep the grant count near the number of
 principals), LF-Tags of a database or table come from one `GetResourceLFTags` each (two where the endpoint does
-not return column tags with the table, as moto does), data cells filters from one paginated listing per database."""
+not return column tags with the table, as moto does), data cells filters from one paginated listing per database.
+
+`ListPermissions` is called with no principal or resource filter on purpose: unfiltered, it returns the raw
+explicit grants (named, wildcard and tag-expression ones); with filters it returns computed effective
+permissions (Lake Formation team, quoted in hashicorp/terraform-provider-aws#44574), which must not be diffed."""
 
 from __future__ import annotations
 
