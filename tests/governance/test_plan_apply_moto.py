@@ -196,3 +196,11 @@ def test_catalog_id_override_fills_principal_arns(tmp_path, lf):
     assert scope.catalog_id == "111122223333"
     assert all(a.principal.startswith(("arn:aws:iam::111122223333:", "arn:aws:quicksight:us-east-1:111122223333:"))
                for a in desired.permissions)
+
+
+def test_plan_without_an_account_refuses(tmp_path, cli_env, capsys):
+    path = write_policy(tmp_path, lambda d: d.pop("catalog_id"))
+    assert main(["govern", "validate", "--policy", str(path)]) == 0  # validating needs no account
+    assert main(["govern", "plan", "--policy", str(path)]) == 1
+    assert "no catalog_id - set `catalog_id:` in the policy or pass --catalog-id" in capsys.readouterr().err
+    assert main(["govern", "plan", "--policy", str(path), "--catalog-id", ACCOUNT]) == 2

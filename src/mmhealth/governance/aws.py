@@ -79,7 +79,8 @@ def _tag_dict(tags, keys, warnings, where) -> dict[str, str]:
     return out
 
 
-def read_live(gw: Gateway, scope: Scope) -> LiveRead:
+def read_live(gw: Gateway, scope: Scope, progress=None) -> LiveRead:
+    """Live state of the governed scope; `progress(n)` is called as tables are read (one call or two each)."""
     from botocore.exceptions import ClientError
 
     cat = gw.catalog_id
@@ -127,6 +128,8 @@ def read_live(gw: Gateway, scope: Scope) -> LiveRead:
             resp2 = get_tags({"TableWithColumns": {"CatalogId": cat, "DatabaseName": db, "Name": name,
                                                    "ColumnNames": list(columns)}}, fqn)
             col_rows = resp2.get("LFTagsOnColumns")
+        if progress:
+            progress(1)
         by_col = {c["Name"]: c.get("LFTags") for c in col_rows or []}
         for col in columns:
             st.resource_tags[f"{fqn}.{col}"] = _tag_dict(by_col.get(col), keys, read.warnings, f"{fqn}.{col}")

@@ -135,9 +135,14 @@ def build_plan(args):
     from mmhealth.governance.plan import make_plan
 
     policy, catalog = _load(args, args.catalog_id)
+    if not policy.catalog_id.isdigit():
+        raise MMHealthError(f"{policy.file}: no catalog_id - set `catalog_id:` in the policy or pass --catalog-id ACCOUNT")
     desired, scope = desired_state(policy, catalog)
     gw = _gateway(args, policy)
-    live = read_live(gw, scope)
+    from tqdm import tqdm
+
+    with tqdm(total=len(scope.tables), desc="read LF-Tags", unit="table", disable=not sys.stderr.isatty()) as bar:
+        live = read_live(gw, scope, progress=bar.update)
     names = {p.identifier: p.name for p in policy.principals.values()}
     return make_plan(desired, live, scope, policy.file, names), gw, policy
 

@@ -6,7 +6,7 @@ Loading does the schema check only; meaning (unknown tags, unknown tables, the P
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -106,7 +106,6 @@ class Policy:
     filters: list[CellsFilter]
     unmanaged_principals: tuple[str, ...] = ()
     unmanaged_resources: tuple[str, ...] = ()
-    raw_principal_ids: dict[str, str] = field(default_factory=dict)
 
     def where(self, *path) -> str:
         return self.doc.where(path)
@@ -197,7 +196,9 @@ def policy_from_doc(doc: SourceDoc, *, catalog_id: str | None = None) -> Policy:
     if errors:
         raise PolicyError(errors)
     d = doc.data
-    account = catalog_id or d.get("catalog_id") or "123456789012"
+    # Without an account id, ARNs keep the `{account_id}` placeholder: enough to validate and review, and
+    # `plan` / `apply` refuse to run (they would otherwise talk about the wrong account).
+    account = catalog_id or d.get("catalog_id") or "{account_id}"
     region = d.get("region", "us-east-1")
     cc = d.get("column_classification", {})
     principals = {}
