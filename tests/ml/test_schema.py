@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from mmhealth.ml.dataset import load_local, prepare
 from mmhealth.ml.schema import infer_schema, modality_sets, presence_mask
@@ -117,3 +118,41 @@ def test_sagemaker_offline_store_is_read_through_s3(moto_reset, features_frame):
     assert row0["clinical_age_years"] == frame.loc[0, "clinical_age_years"]
     assert {"write_time", "is_deleted"}.isdisjoint(data.frame.columns)
     assert len(data.schema.features) == 15
+
+
+def test_name_patterns_agree_with_the_marts_dbt_metadata(repo_root):
+    """The fallback table (used when no dbt manifest is at hand) must say what the mart's own column meta
+    says, column for column; a new mart column without a matching pattern fails here."""
+    import yaml
+
+    from mmhealth.ml import feature_roles
+    from mmhealth.ml.schema import _modality_from_patterns
+
+    path = repo_root / "models" / "marts" / "features" / "_features__models.yml"
+    if not path.is_file():
+        pytest.skip(f"{path} not present (dbt project not in this checkout)")
+    model = next(m for m in yaml.safe_load(path.read_text())["models"] if m["name"] == "features_cardiovascular")
+    checked = 0
+    for col in model["columns"]:
+        meta = col.get("meta") or {}
+        role, modality = meta.get("ml_role"), meta.get("modality")
+        if role == "feature":
+            assert _modality_from_patterns(col["name"]) == modality, col["name"]
+            checked += 1
+        elif role == "presence":
+            assert col["name"] in feature_roles.PRESENCE_FLAGS[modality]
+        elif role == "label_context":
+            assert col["name"] in feature_roles.LABEL_CONTEXT
+    if checked == 0:
+        pytest.skip("the mart's columns carry no ml_role/modality meta yet")
+
+
+def test_dbt_ml_role_presence_meta_sets_the_flag(tmp_path, features_frame):
+    frame = features_frame.rename(columns={"has_imaging": "imaging_done"})
+    write_local_store(frame, tmp_path / "store")
+    manifest = {"nodes": {"m": {"resource_type": "model", "name": "features_cardiovascular", "columns": {
+        "imaging_done": {"meta": {"ml_role": "presence", "modality": "imaging"}}}}}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    data = load_local(tmp_path / "store", manifest=tmp_path / "manifest.json")
+    assert data.schema.presence["imaging"] == "imaging_done"
+    assert "imaging_done" not in {f.name for f in data.schema.features}

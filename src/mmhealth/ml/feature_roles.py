@@ -44,4 +44,5 @@ LABEL_CONTEXT = ("label_window_end_date", "label_window_start_date", "follow_up_
 # them out for that outcome (the mart's advice), and the table says how many.
 PREVALENT_FLAG = "prior_{outcome}"
 
+# `meta.ml_role` values understood (the dbt mart sets them): presence goes with `meta.modality`.
 ML_ROLES = ("identifier", "index_date", "label", "label_context", "presence", "exclude", "feature")

@@ -78,12 +78,14 @@ def summary_markdown(cells: list[CellResult], model: str = "stacked") -> str:
 
     def part(cell: CellResult | None) -> str:
         if cell is None:
-            return "| | | | "
-        head = f"{cell.n_patients} | {cell.baselines.get('prevalence', float('nan')):.3f} | "
+            return " | | | "
+        cells_ = [str(cell.n_patients), f"{cell.baselines.get('prevalence', float('nan')):.3f}"]
         if cell.status != "ok" or model not in cell.metrics:
-            return head + f"not evaluated: {cell.status} | |"
-        m = cell.metrics[model]
-        return head + f"{_ci(m['auroc'])} | {_ci(m['auprc'])}"
+            cells_ += [f"not evaluated: {cell.status}", ""]
+        else:
+            m = cell.metrics[model]
+            cells_ += [_ci(m["auroc"]), _ci(m["auprc"])]
+        return " | ".join(cells_)
 
     for outcome in dict.fromkeys(c.outcome for c in cells):
         for mods in dict.fromkeys(c.modalities for c in cells if c.outcome == outcome):

@@ -139,10 +139,16 @@ def infer_schema(
     feature_roles.ML_ROLES) can take a column out of the features. Otherwise feature_roles' patterns decide."""
     column_meta = column_meta or {}
     columns = list(frame.columns)
-    id_col = id_column or next((c for c in ID_NAMES if c in columns), None)
+
+    def with_role(role: str) -> list[str]:
+        return [c for c in columns if column_meta.get(c, {}).get("ml_role") == role]
+
+    id_col = id_column or next(iter(with_role("identifier")), None) or next(
+        (c for c in ID_NAMES if c in columns), None)
     if id_col is None:
         raise ValueError(f"no patient identifier column (expected one of {', '.join(ID_NAMES)})")
-    index_col = next((c for c in INDEX_DATE_NAMES if c in columns), None)
+    index_col = next(iter(with_role("index_date")), None) or next((c for c in INDEX_DATE_NAMES if c in columns),
+                                                                   None)
 
     labels: dict[str, str] = {}
     for outcome in OUTCOMES:
@@ -156,12 +162,16 @@ def infer_schema(
             if candidate in columns:
                 presence[modality] = candidate
                 break
-    for column, meta in column_meta.items():
+    for column in columns:  # metadata: ml_role presence + modality (or "presence:<modality>") wins
+        meta = column_meta.get(column, {})
         role = str(meta.get("ml_role", ""))
-        if role.startswith("presence:") and column in columns:
+        if role == "presence" and meta.get("modality") in MODALITIES:
+            presence[meta["modality"]] = column
+        elif role.startswith("presence:") and role.split(":", 1)[1] in MODALITIES:
             presence[role.split(":", 1)[1]] = column
     prevalent = {o: feature_roles.PREVALENT_FLAG.format(outcome=o) for o in labels
                  if feature_roles.PREVALENT_FLAG.format(outcome=o) in columns}
+    label_like = set(with_role("label")) - set(labels.values())
 
     reserved = {id_col, index_col, *labels.values(), *presence.values()} - {None}
     mapped_by: dict[str, str] = {}
@@ -180,8 +190,9 @@ def infer_schema(
         if column in feature_roles.LABEL_CONTEXT or role == "label_context":
             ignored[column] = "describes the label window (after the index date by design), not the patient"
             continue
-        if role == "exclude":
-            ignored[column] = "metadata ml_role: exclude"
+        if role in ("exclude", "identifier", "index_date", "presence") or column in label_like:
+            ignored[column] = f"metadata ml_role: {role}" + (" (not one of the four outcomes)"
+                                                              if column in label_like else "")
             continue
         if _is_dated(series, column):
             dated.append(column)
