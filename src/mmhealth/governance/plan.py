@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from mmhealth.governance.desired import Scope
-from mmhealth.governance.state import Atom, Res, State
+from mmhealth.governance.state import Atom, State
 
 PLAN_FORMAT = "mmhealth-govern-plan"
 PLAN_VERSION = 1
