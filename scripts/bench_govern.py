@@ -209,8 +209,9 @@ def main(argv=None) -> int:
         folder = Path(tmp)
         main_run = run(args.tables, args.principals, args.columns, folder)
         sweep = []
-        for t, p in [(250, args.principals), (500, args.principals), (args.tables, args.principals),
-                     (args.tables, 5), (args.tables, 10), (args.tables, 40), (2 * args.tables, 40)]:
+        sizes = [(args.tables // 4, args.principals), (args.tables // 2, args.principals), (args.tables, args.principals),
+                 (args.tables, 5), (args.tables, 10), (args.tables, 40), (2 * args.tables, 40)]
+        for t, p in dict.fromkeys(sizes):
             sub = folder / f"s{t}_{p}"
             sub.mkdir()
             sweep.append(run(t, p, args.columns, sub))
