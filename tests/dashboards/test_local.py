@@ -29,46 +29,54 @@ def _tables() -> dict[str, pd.DataFrame]:
             "age_band": ["20-29", "20-29", "40-49", "40-49", "70-79", "70-79"],
             "sex": ["female", "male", "female", "male", "female", "male"],
             "patient_count": [40, 38, 51, 47, 22, None],
+            "is_suppressed": [False] * 5 + [True],
         }),
         "sq_outcomes_by_sex": pd.DataFrame({
             "sex": ["female", "male"],
             "prevalence_stroke": [0.12, None], "prevalence_hypertension": [0.41, 0.39],
             "prevalence_coronary_heart_disease": [0.2, 0.25], "prevalence_alzheimers": [None, None],
             "encounters_per_patient": [6.5, 5.9],
+            "is_suppressed": [True, True],
         }),
         "sq_encounters_by_year_class": pd.DataFrame({
             "encounter_year": pd.to_datetime(["2018-01-01", "2018-01-01", "2019-01-01", "2019-01-01"]).date,
             "encounter_class": ["AMB", "EMER", "AMB", "EMER"],
             "encounter_count": [120, 14, 131, None],
+            "is_suppressed": [False, False, False, True],
         }),
         "sq_modality_coverage": pd.DataFrame({
             "patient_count": [198], "patients_with_clinical": [198], "patients_with_genomics": [150],
-            "patients_with_imaging": [None],
+            "patients_with_imaging": [None], "is_suppressed": [True],
         }),
         "sq_pathogenic_carriers_by_gene": pd.DataFrame({
             "gene": ["APOE", "BRCA1", "LDLR"], "pathogenic_variant_carriers": [33, None, 12],
+            "is_suppressed": [False, True, False],
         }),
         "sq_lesion_volume_by_modality": pd.DataFrame({
             "modality": ["CT", "MR"], "imaged_patient_count": [20, 27], "image_set_count": [25, 31],
-            "mean_lesion_volume_mm3": [1520.5, 1890.25],
+            "mean_lesion_volume_mm3": [1520.5, 1890.25], "is_suppressed": [False, False],
         }),
         "population_clinical": pd.DataFrame({
             "section": ["diagnoses", "diagnoses", "procedures", "demographics"],
             "category": ["59621000", "230690007", "430193006", "female"],
             "category_label": ["Essential hypertension", "Stroke", "Medication reconciliation", None],
             "patient_count": [45, None, 80, 99], "event_count": [51, None, 122, 99],
+            "is_suppressed": [False, True, False, False],
         }),
         "population_genomic": pd.DataFrame({
             "gene_symbol": ["APOE", "APOE", "LDLR"],
             "clinical_significance": ["pathogenic", "risk_factor", "likely_pathogenic"],
-            "carrier_count": [33, 60, None],
+            "carrier_count": [33, 60, None], "is_suppressed": [True, True, True],
             **{f"carriers_with_{o}": [None, 12, None] for o in ("stroke", "hypertension", "coronary_heart_disease",
                                                               "alzheimers")},
         }),
         "population_imaging": pd.DataFrame({
-            "modality": ["MR", "CT"], "feature_name": ["mask_volume_mm3", "mask_volume_mm3"],
-            "n_patients": [27, None], "p10_value": [800.0, None], "median_value": [1700.0, None],
-            "mean_value": [1890.25, None], "p90_value": [3100.0, None],
+            # CT: suppressed (fewer than 11 patients); MR contrast: no values at all, which is not suppression.
+            "modality": ["MR", "CT", "MR"],
+            "feature_name": ["mask_volume_mm3", "mask_volume_mm3", "original_glcm_contrast"],
+            "n_patients": [27, None, 0], "p10_value": [800.0, None, None], "median_value": [1700.0, None, None],
+            "mean_value": [1890.25, None, None], "p90_value": [3100.0, None, None],
+            "is_suppressed": [False, True, False],
         }),
         "patient_360": pd.DataFrame({
             "patient_key": ["pk-alpha", "pk-bravo", "pk-charlie"], "gender": ["female", "male", "female"],
@@ -204,6 +212,12 @@ def test_suppressed_cells_show_as_less_than_threshold_in_the_browser(rendered):
     assert diagnoses.count("&lt;11") == 2  # the stroke row: both counts suppressed
     prevalence = _section(clinical, "clinical-outcome-prevalence")
     assert "suppressed" in prevalence  # a nulled ratio says so, it is not drawn as 0
+    imaging = _section(rendered["population-imaging.html"].dom, "imaging-feature-distributions")
+    rows = re.findall(r"<tr>(.*?)</tr>", imaging)
+    ct = next(r for r in rows if "CT" in r)
+    contrast = next(r for r in rows if "original_glcm_contrast" in r)
+    assert ct.count(">suppressed<") == 4 and "&lt;11" in ct
+    assert "suppressed" not in contrast and "&lt;11" not in contrast  # missing data is not suppression
 
 
 def _section(dom: str, visual_id: str) -> str:

@@ -49,12 +49,17 @@ class Visual:
     filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
     sort: tuple[str, str] | None = None  # tables: (column, "ASC" | "DESC")
     subtitle: str = ""
+    stacked: bool = False  # bar charts split by color: stack the bars instead of grouping them
+    # Boolean column the model sets on rows whose cells small-cell suppression nulled. Only with it does a NULL
+    # read as suppressed; a NULL in an unflagged row is missing data ("n/a").
+    suppression_flag: str | None = None
 
     def fields(self) -> tuple[Field, ...]:
         return tuple(f for f in (self.x, self.color, *self.values, *self.columns) if f is not None)
 
     def columns_read(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys([*(f.column for f in self.fields()), *(c for c, _ in self.filters)]))
+        flag = [self.suppression_flag] if self.suppression_flag else []
+        return tuple(dict.fromkeys([*(f.column for f in self.fields()), *(c for c, _ in self.filters), *flag]))
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,13 @@ def _measure(column: str, label: str | None = None, aggregation: str = "SUM") ->
     return Field(column, "measure", aggregation, label)
 
 
+SUPPRESSION_FLAG = "is_suppressed"  # set by every population model (sq_* and population_*)
+
+
+def _population_visual(**kwargs) -> Visual:
+    return Visual(suppression_flag=SUPPRESSION_FLAG, **kwargs)
+
+
 OUTCOMES = (
     ("stroke", "Stroke"),
     ("hypertension", "Hypertension"),
@@ -113,9 +125,10 @@ POPULATION = Dashboard(
         Sheet(
             id="clinical",
             name="Clinical",
-            description="Who is in the population, how often they are seen, and how common each outcome is.",
+            description="Who is in the population, how often they are seen, and how common each outcome is. "
+            "Ratios over fewer patients than the small-cell threshold are not shown.",
             visuals=(
-                Visual(
+                _population_visual(
                     id="clinical-patients-by-age-sex",
                     title="Patients by age band and sex",
                     kind="bar",
@@ -124,7 +137,7 @@ POPULATION = Dashboard(
                     color=Field("sex", label="Sex"),
                     values=(_count("patient_count", "Patients"),),
                 ),
-                Visual(
+                _population_visual(
                     id="clinical-outcome-prevalence",
                     title="Outcome prevalence by sex",
                     kind="bar",
@@ -133,7 +146,7 @@ POPULATION = Dashboard(
                     values=tuple(_masked(f"prevalence_{o}", label) for o, label in OUTCOMES),
                     subtitle="Share of all patients ever diagnosed (metrics prevalence_*).",
                 ),
-                Visual(
+                _population_visual(
                     id="clinical-encounters-by-year",
                     title="Encounters per year by class",
                     kind="line",
@@ -142,7 +155,7 @@ POPULATION = Dashboard(
                     color=Field("encounter_class", label="Encounter class"),
                     values=(_count("encounter_count", "Encounters"),),
                 ),
-                Visual(
+                _population_visual(
                     id="clinical-encounters-per-patient",
                     title="Encounters per patient by sex",
                     kind="bar",
@@ -150,7 +163,7 @@ POPULATION = Dashboard(
                     x=Field("sex", label="Sex"),
                     values=(_masked("encounters_per_patient", "Encounters per patient"),),
                 ),
-                Visual(
+                _population_visual(
                     id="clinical-diagnoses",
                     title="Diagnoses",
                     kind="table",
@@ -164,7 +177,7 @@ POPULATION = Dashboard(
                     ),
                     sort=("patient_count", "DESC"),
                 ),
-                Visual(
+                _population_visual(
                     id="clinical-procedures",
                     title="Procedures",
                     kind="table",
@@ -185,7 +198,7 @@ POPULATION = Dashboard(
             name="Genomic",
             description="Carriers of ClinVar-classified variants per gene; pathogenic and likely pathogenic first.",
             visuals=(
-                Visual(
+                _population_visual(
                     id="genomic-modality-coverage",
                     title="Patients with each modality",
                     kind="table",
@@ -197,7 +210,7 @@ POPULATION = Dashboard(
                         _count("patients_with_imaging", "With imaging"),
                     ),
                 ),
-                Visual(
+                _population_visual(
                     id="genomic-carriers-by-gene",
                     title="Pathogenic variant carriers per gene",
                     kind="bar",
@@ -206,7 +219,7 @@ POPULATION = Dashboard(
                     values=(_count("pathogenic_variant_carriers", "Carriers"),),
                     subtitle="Patients with a pathogenic or likely pathogenic allele (metric pathogenic_variant_carriers).",
                 ),
-                Visual(
+                _population_visual(
                     id="genomic-significance-by-gene",
                     title="Carriers by gene and clinical significance",
                     kind="bar",
@@ -214,8 +227,9 @@ POPULATION = Dashboard(
                     x=Field("gene_symbol", label="Gene"),
                     color=Field("clinical_significance", label="Clinical significance"),
                     values=(_count("carrier_count", "Carriers"),),
+                    stacked=True,
                 ),
-                Visual(
+                _population_visual(
                     id="genomic-carriers-with-outcomes",
                     title="Carriers with each outcome",
                     kind="table",
@@ -235,7 +249,7 @@ POPULATION = Dashboard(
             name="Imaging",
             description="Segmented lesions and radiomic feature distributions of the image sets, by modality.",
             visuals=(
-                Visual(
+                _population_visual(
                     id="imaging-image-sets-by-modality",
                     title="Image sets with radiomics by modality",
                     kind="bar",
@@ -243,7 +257,7 @@ POPULATION = Dashboard(
                     x=Field("modality", label="Modality"),
                     values=(_count("imaged_patient_count", "Patients"), _count("image_set_count", "Image sets")),
                 ),
-                Visual(
+                _population_visual(
                     id="imaging-mean-lesion-volume",
                     title="Mean lesion volume by modality (mm³)",
                     kind="bar",
@@ -251,7 +265,7 @@ POPULATION = Dashboard(
                     x=Field("modality", label="Modality"),
                     values=(_masked("mean_lesion_volume_mm3", "Mean lesion volume (mm³)"),),
                 ),
-                Visual(
+                _population_visual(
                     id="imaging-feature-distributions",
                     title="Radiomic feature distributions",
                     kind="table",
@@ -308,6 +322,7 @@ PATIENT = Dashboard(
                     x=Field("event_date", "date", label="Year"),
                     color=Field("modality", label="Modality"),
                     values=(Field("event_type", "measure", "COUNT", "Events"),),
+                    stacked=True,
                 ),
                 Visual(
                     id="patient-blood-pressure",

@@ -60,13 +60,13 @@ def _period(series, granularity: str):
     return pd.to_datetime(series, errors="coerce").dt.strftime(_PERIOD_FORMAT[granularity])
 
 
-def _aggregate(frame, keys: list[str], values: tuple[Field, ...]):
+def _aggregate(frame, keys: list[str], values: tuple[Field, ...], flag: str | None = None):
     """Group and aggregate like QuickSight would. A suppressible SUM with any NULL in its group stays NULL:
     a suppressed count must not turn into a smaller, wrong number."""
     import pandas as pd
 
     if frame.empty:
-        return pd.DataFrame(columns=[*keys, *[v.column for v in values]])
+        return pd.DataFrame(columns=[*keys, *[v.column for v in values], *([flag] if flag else [])])
     grouped = frame.groupby(keys, dropna=False, sort=True)
     out = {}
     for v in values:
@@ -82,6 +82,8 @@ def _aggregate(frame, keys: list[str], values: tuple[Field, ...]):
             if v.suppression:
                 summed[col.apply(lambda s: s.isna().any())] = float("nan")
             out[v.column] = summed
+    if flag:
+        out[flag] = grouped[flag].agg(lambda s: bool(s.fillna(False).astype(bool).any()))
     return pd.DataFrame(out).reset_index()
 
 
@@ -93,8 +95,9 @@ def visual_frame(visual: Visual, frame, patient_column: str | None = None):
     for column, values in visual.filters:
         frame = frame[frame[column].isin(values)]
     keys = [patient_column] if patient_column else []
+    flag = [visual.suppression_flag] if visual.suppression_flag else []
     if visual.kind == "table":
-        cols = keys + [c.column for c in visual.columns if c.column not in keys]
+        cols = keys + [c.column for c in visual.columns if c.column not in keys] + flag
         table = frame[cols].copy()
         if visual.sort:
             column, direction = visual.sort
@@ -113,7 +116,7 @@ def visual_frame(visual: Visual, frame, patient_column: str | None = None):
             frame[f.column] = _period(frame[f.column], f.granularity)
         frame[f.column] = frame[f.column].astype("string").fillna("unknown")
         keys.append(f.column)
-    return _aggregate(frame, keys, visual.values)
+    return _aggregate(frame, keys, visual.values, visual.suppression_flag)
 
 
 def _jsonable(value):
@@ -233,6 +236,8 @@ def visual_spec(v: Visual) -> dict:
         "color": f(v.color),
         "values": [f(x) for x in v.values],
         "columns": [f(x) for x in v.columns],
+        "flag": v.suppression_flag,
+        "stacked": v.stacked,
     }
 
 
@@ -270,7 +275,12 @@ _JS = r"""
   const PAGE = JSON.parse(document.getElementById('page-data').textContent);
   const SUP = '<' + PAGE.minCell;
   const isNull = (v) => v === null || v === undefined;
-  const masked = (f) => (f.suppression === 'count' ? SUP : 'suppressed');
+  // A NULL is shown as suppressed only where the model flagged the row; otherwise it is missing data.
+  const masked = (v, f, rows, i) => {
+    const flagged = !v.flag || !rows[v.flag] || rows[v.flag][i] === true;
+    if (!flagged) return 'n/a';
+    return f.suppression === 'count' ? SUP : 'suppressed';
+  };
   const fmt = (v) => (typeof v === 'number' && !Number.isInteger(v)) ? v.toFixed(3) : String(v);
 
   function table(el, v, rows) {
@@ -281,7 +291,9 @@ _JS = r"""
     for (let i = 0; i < n; i++) {
       h += '<tr>' + cols.map((c) => {
         const val = rows[c.column][i];
-        if (isNull(val)) return c.suppression ? '<td class="suppressed">' + esc(masked(c)) + '</td>' : '<td>—</td>';
+        if (isNull(val) && c.suppression && masked(v, c, rows, i) !== 'n/a')
+          return '<td class="suppressed">' + esc(masked(v, c, rows, i)) + '</td>';
+        if (isNull(val)) return '<td>—</td>';
         return '<td>' + esc(fmt(val)) + '</td>';
       }).join('') + '</tr>';
     }
@@ -308,7 +320,7 @@ _JS = r"""
         if (!s.pick(i)) continue;
         const val = rows[s.value.column][i];
         x.push(String(xs[i]));
-        if (isNull(val)) { y.push(0); text.push(s.value.suppression ? masked(s.value) : 'n/a'); }
+        if (isNull(val)) { y.push(0); text.push(s.value.suppression ? masked(v, s.value, rows, i) : 'n/a'); }
         else { y.push(val); text.push(fmt(val)); }
       }
       const t = {name: s.name, x: x, y: y, text: text, hovertemplate: '%{x}: %{text}<extra>' + esc(s.name) + '</extra>'};
@@ -324,7 +336,7 @@ _JS = r"""
     const n = rows && v.x && rows[v.x.column] ? rows[v.x.column].length : 0;
     if (!n) { Plotly.purge(el); el.innerHTML = '<div class="empty">No data.</div>'; return; }
     if (el.querySelector('.empty')) el.innerHTML = '';
-    const layout = {margin: {t: 24, r: 12, b: 48, l: 56}, barmode: 'group', showlegend: true,
+    const layout = {margin: {t: 24, r: 12, b: 48, l: 56}, barmode: v.stacked ? 'stack' : 'group', showlegend: true,
                     xaxis: {title: {text: v.x.title},
                             type: (v.x.role === 'date' && v.x.granularity === 'DAY') ? 'date' : 'category'},
                     yaxis: {title: {text: v.values.length === 1 ? v.values[0].title : ''}, rangemode: 'tozero'},

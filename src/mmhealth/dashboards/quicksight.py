@@ -175,11 +175,11 @@ class _Fields:
         return {"CategoricalDimensionField": body}
 
     def null_format(self, f: Field) -> dict | None:
-        """Suppressed cells are NULL in the marts: print them as "<11" (counts) or "suppressed" (ratios and
-        statistics), never blank or zero."""
+        """Suppressed counts are NULL in the marts (the suppress() macro nulls nothing else): print them as
+        "<11", never blank or zero. A NULL ratio or statistic may also be missing data, so it prints "n/a"."""
         if not f.suppression:
             return None
-        text = f"<{self.min_cell}" if f.suppression == "count" else "suppressed"
+        text = f"<{self.min_cell}" if f.suppression == "count" else "n/a"
         return {"NumberDisplayFormatConfiguration": {"NullValueFormatConfiguration": {"NullString": text}}}
 
     def measure(self, f: Field, slot: str) -> dict:
@@ -216,7 +216,7 @@ def visual_definition(visual: Visual, types: dict[str, str], min_cell: int) -> d
             config = {
                 "FieldWells": {"BarChartAggregatedFieldWells": wells},
                 "Orientation": "VERTICAL",
-                "BarsArrangement": "CLUSTERED",
+                "BarsArrangement": "STACKED" if visual.stacked else "CLUSTERED",
             }
             return {"BarChartVisual": {**common, "ChartConfiguration": config, "Actions": []}}
         config = {"FieldWells": {"LineChartAggregatedFieldWells": wells}}
