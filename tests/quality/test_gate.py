@@ -4,6 +4,7 @@ refuses; drift baselines are accepted on the first pass and on --accept."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,26 @@ def check(project, lake, frames, checkpoint="features_only", accept=False, docs=
 
 def failed_checks(result) -> set[str]:
     return {f.check for f in result.failures}
+
+
+@pytest.fixture(scope="module")
+def gated_template(tmp_path_factory, project, clean_frames):
+    """A lake where `features_only` passed on clean data (its first pass, hence the drift baseline) and the
+    features were published; each test gets a copy."""
+    lake = tmp_path_factory.mktemp("gate") / "lake"
+    lake.mkdir()
+    clean = check(project, lake, clean_frames)
+    assert clean.success, clean.failures
+    publish(PublishOptions(to="local", lake=lake, checkpoint="features_only"), clean_frames[FC])
+    return lake, clean.run_id
+
+
+@pytest.fixture()
+def gated(gated_template, tmp_path):
+    src, run_id = gated_template
+    dest = tmp_path / "gated"
+    shutil.copytree(src, dest)
+    return dest, run_id
 
 
 def test_checked_in_ge_project_matches_gate_spec(spec, project):
@@ -88,11 +109,9 @@ DEFECTS = {
 
 
 @pytest.mark.parametrize("defect", list(DEFECTS))
-def test_injected_defect_fails_the_gate_and_publish_refuses(project, lake, frames, defect):
+def test_injected_defect_fails_the_gate_and_publish_refuses(project, gated, frames, defect):
     damage, expected_checks = DEFECTS[defect]
-    clean = check(project, lake, frames)
-    assert clean.success  # and it became the drift baseline
-    publish(PublishOptions(to="local", lake=lake, checkpoint="features_only"), frames[FC])
+    lake, clean_run_id = gated  # clean data passed and was published; it is the drift baseline
 
     damaged = frames[FC].copy()
     damage(damaged)
@@ -105,11 +124,11 @@ def test_injected_defect_fails_the_gate_and_publish_refuses(project, lake, frame
         publish(PublishOptions(to="local", lake=lake, checkpoint="features_only"), damaged)
     # A failed run never becomes the baseline.
     baseline = json.loads((lake / "quality" / "baselines" / f"{FC}.json").read_text())
-    assert baseline["run_id"] == clean.run_id
+    assert baseline["run_id"] == clean_run_id
 
 
-def test_publish_refuses_data_that_changed_after_the_gate_passed(project, lake, frames):
-    assert check(project, lake, frames).success
+def test_publish_refuses_data_that_changed_after_the_gate_passed(gated, frames):
+    lake, _ = gated
     changed = frames[FC].copy()
     changed.loc[0, "bmi_last"] = 31.0  # still valid data, just not the data the gate saw
     with pytest.raises(MMHealthError, match="changed since gate run"):
@@ -121,8 +140,8 @@ def test_publish_refuses_when_no_gate_ran(lake, frames):
         publish(PublishOptions(to="local", lake=lake), frames[FC])
 
 
-def test_accept_rebases_drift_then_the_new_distribution_passes(project, lake, frames):
-    assert check(project, lake, frames).success
+def test_accept_rebases_drift_then_the_new_distribution_passes(project, gated, frames):
+    lake, _ = gated
     shifted = frames[FC].copy()
     _drifted_distribution(shifted)
     shifted_frames = {**frames, FC: shifted}
@@ -139,8 +158,8 @@ def test_accept_rebases_drift_then_the_new_distribution_passes(project, lake, fr
     assert failed_checks(check(project, lake, frames)) == {"drift"}
 
 
-def test_accept_does_not_rebase_when_other_suites_fail(project, lake, frames):
-    assert check(project, lake, frames).success
+def test_accept_does_not_rebase_when_other_suites_fail(project, gated, frames):
+    lake, _ = gated
     bad = frames[FC].copy()
     _null_keys(bad)
     result = check(project, lake, {**frames, FC: bad}, accept=True)
@@ -174,8 +193,8 @@ def test_failures_never_carry_identifier_values(project, lake, frames):
     assert "555-" not in stored
 
 
-def test_result_hash_ignores_row_order(project, lake, frames):
-    assert check(project, lake, frames).success
+def test_result_hash_ignores_row_order(gated, frames):
+    lake, _ = gated
     shuffled = frames[FC].sample(frac=1.0, random_state=1).reset_index(drop=True)
     report = publish(PublishOptions(to="local", lake=lake, checkpoint="features_only"), shuffled)
     assert report.rows == len(shuffled)
