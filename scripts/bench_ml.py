@@ -100,6 +100,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--write", help="write the results as Markdown to this file")
+    ap.add_argument("--keep", help="copy the training run folder here (results.md, plots, models)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-ml-") as tmp:
@@ -117,6 +118,10 @@ def main() -> int:
         print(f"train: {train['cells']} cells ({train['evaluated']} evaluated), {train['models']} models, "
               f"{train['rows']} rows: {train['wall_s']:.1f} s wall, {train['cpu_s']:.1f} s CPU", flush=True)
         serve = _serve_latency(tmp / "run", _records(store, 50), args.requests)
+        if args.keep:
+            import shutil
+
+            shutil.copytree(tmp / "run", args.keep, dirs_exist_ok=True)
         print(f"serve: {serve['requests']} single-record requests, p50 {serve['p50_ms']:.2f} ms, "
               f"p99 {serve['p99_ms']:.2f} ms, {serve['per_s']:.0f} req/s")
 

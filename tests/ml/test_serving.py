@@ -96,6 +96,9 @@ def test_malformed_requests(server):
     assert _call(f"{server}/predict", [1, 2])[0] == 400
     code, body = _call(f"{server}/predict", b"a,b\n1,2", ctype="application/xml")
     assert code == 415 and "not supported" in body["error"]
+    assert _call(f"{server}/predict", b"\xff\xfe\x00")[0] == 400
+    code, body = _call(f"{server}/predict", b"", ctype="text/csv")
+    assert code == 400 and "CSV" in body["error"]
     assert _call(f"{server}/nowhere")[0] == 404
     assert _call(f"{server}/nowhere", {"a": 1})[0] == 404
 

@@ -177,7 +177,10 @@ def model_fn(model_dir):
 
 def input_fn(request_body, request_content_type):
     if isinstance(request_body, (bytes, bytearray)):
-        request_body = request_body.decode("utf-8")
+        try:
+            request_body = request_body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"request body is not UTF-8 text: {exc}") from exc
     ctype = (request_content_type or "application/json").split(";")[0].strip().lower()
     if ctype == "application/json":
         try:
@@ -185,7 +188,10 @@ def input_fn(request_body, request_content_type):
         except json.JSONDecodeError as exc:
             raise InputError(f"request body is not valid JSON: {exc}") from exc
     if ctype == "text/csv":
-        return ("frame", pd.read_csv(io.StringIO(request_body)))
+        try:
+            return ("frame", pd.read_csv(io.StringIO(request_body)))
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise InputError(f"request body is not CSV with a header row: {exc}") from exc
     raise InputError(f"content type {ctype} not supported; send application/json or text/csv with a header",
                      status=415)
 

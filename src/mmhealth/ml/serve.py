@@ -63,6 +63,10 @@ def make_server(model: inference.Model, port: int = 8080, *, log: bool = False) 
             if length is None:
                 self._send(411, {"error": "Content-Length required"})
                 return
+            if not length.isdigit():
+                self.close_connection = True
+                self._send(400, {"error": f"Content-Length {length!r} is not a number"})
+                return
             if int(length) > MAX_BODY:
                 self.close_connection = True
                 self._send(413, {"error": f"body of {length} bytes exceeds {MAX_BODY}"})
