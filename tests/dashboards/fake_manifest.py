@@ -15,7 +15,7 @@ def column_type(name: str) -> str:
         return "double"
     if name.endswith(("_date", "_year")):
         return "date"
-    if name == "age_years":
+    if name in ("age_years", "significance_rank"):
         return "integer"
     return "varchar"
 

@@ -99,7 +99,8 @@ def _tables() -> dict[str, pd.DataFrame]:
         }),
         "fct_variant_clinvar": pd.DataFrame({
             "patient_key": ["pk-alpha", "pk-bravo"], "gene_symbol": ["APOE", "LDLR"], "rsid": ["rs429358", "rs1"],
-            "clinical_significance": ["risk_factor", "pathogenic"], "zygosity": ["heterozygous", "homozygous_alt"],
+            "clinical_significance": ["risk_factor", "pathogenic"], "significance_rank": [0, 5],
+            "zygosity": ["heterozygous", "homozygous_alt"],
         }),
         "fct_radiomics": pd.DataFrame({
             "patient_key": ["pk-alpha"], "image_set_id": ["imgset-0001"], "modality": ["MR"],

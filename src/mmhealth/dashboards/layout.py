@@ -343,9 +343,10 @@ PATIENT = Dashboard(
                         Field("gene_symbol", label="Gene"),
                         Field("rsid", label="rsID"),
                         Field("clinical_significance", label="Clinical significance"),
+                        Field("significance_rank", label="Rank (5 = pathogenic)"),
                         Field("zygosity", label="Zygosity"),
                     ),
-                    sort=("gene_symbol", "ASC"),
+                    sort=("significance_rank", "DESC"),
                 ),
                 Visual(
                     id="patient-lesions",

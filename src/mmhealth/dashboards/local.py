@@ -250,6 +250,7 @@ main{padding:16px 24px}.grid{display:grid;grid-template-columns:repeat(auto-fit,
 .card h2{font-size:15px;margin:0 0 4px}.card p.sub{font-size:12px;color:#627d98;margin:0 0 6px}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e4e7eb;padding:4px 6px;
 text-align:left}th{background:#f0f4f8}td.suppressed{color:#9f580a;font-weight:600}.chart{height:340px}
+div.table{max-height:340px;overflow:auto}table.record th{width:40%}td{word-break:break-all}
 .controls{margin:0 0 12px}.controls select{font-size:14px;padding:4px}.note{font-size:12px;color:#627d98}
 .empty{color:#9aa5b1;font-style:italic;padding:24px 0}
 """
@@ -287,16 +288,20 @@ _JS = r"""
     const cols = v.columns;
     const n = rows && cols.length && rows[cols[0].column] ? rows[cols[0].column].length : 0;
     if (!n) { el.innerHTML = '<div class="empty">No rows.</div>'; return; }
-    let h = '<table><thead><tr>' + cols.map((c) => '<th>' + esc(c.title) + '</th>').join('') + '</tr></thead><tbody>';
-    for (let i = 0; i < n; i++) {
-      h += '<tr>' + cols.map((c) => {
-        const val = rows[c.column][i];
-        if (isNull(val) && c.suppression && masked(v, c, rows, i) !== 'n/a')
-          return '<td class="suppressed">' + esc(masked(v, c, rows, i)) + '</td>';
-        if (isNull(val)) return '<td>—</td>';
-        return '<td>' + esc(fmt(val)) + '</td>';
-      }).join('') + '</tr>';
+    const cell = (c, i) => {
+      const val = rows[c.column][i];
+      if (isNull(val) && c.suppression && masked(v, c, rows, i) !== 'n/a')
+        return '<td class="suppressed">' + esc(masked(v, c, rows, i)) + '</td>';
+      if (isNull(val)) return '<td>—</td>';
+      return '<td>' + esc(fmt(val)) + '</td>';
+    };
+    if (n === 1 && cols.length > 4) {  // one record (a patient): read it top to bottom
+      el.innerHTML = '<table class="record"><tbody>' +
+        cols.map((c) => '<tr><th>' + esc(c.title) + '</th>' + cell(c, 0) + '</tr>').join('') + '</tbody></table>';
+      return;
     }
+    let h = '<table><thead><tr>' + cols.map((c) => '<th>' + esc(c.title) + '</th>').join('') + '</tr></thead><tbody>';
+    for (let i = 0; i < n; i++) h += '<tr>' + cols.map((c) => cell(c, i)).join('') + '</tr>';
     el.innerHTML = h + '</tbody></table>';
   }
 
