@@ -250,7 +250,7 @@ main{padding:16px 24px}.grid{display:grid;grid-template-columns:repeat(auto-fit,
 .card h2{font-size:15px;margin:0 0 4px}.card p.sub{font-size:12px;color:#627d98;margin:0 0 6px}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e4e7eb;padding:4px 6px;
 text-align:left}th{background:#f0f4f8}td.suppressed{color:#9f580a;font-weight:600}.chart{height:340px}
-div.table{max-height:340px;overflow:auto}table.record th{width:40%}td{word-break:break-all}
+div.table{max-height:340px;overflow:auto}table.record th{width:40%}td{overflow-wrap:anywhere}
 .controls{margin:0 0 12px}.controls select{font-size:14px;padding:4px}.note{font-size:12px;color:#627d98}
 .empty{color:#9aa5b1;font-style:italic;padding:24px 0}
 """
