@@ -3,7 +3,7 @@
     already loaded, go to the MERGE (unique key = the id), so a changed source file's rows are updated in place.
     A full refresh is needed after rotating MMHEALTH_PSEUDONYM_KEY or deleting resources from the lake. -#}
 {% macro mmh_incremental_filter(id_column, watermark_columns=[], alias='s') -%}
-{%- if is_incremental() %}
+{%- if not var('offline_catalog', false) and is_incremental() %}
 where not exists (select 1 from {{ this }} as existing where existing.{{ id_column }} = {{ alias }}.{{ id_column }})
     {%- for w in watermark_columns %}
     or {{ alias }}.{{ w }} > (select max(existing.{{ w }}) from {{ this }} as existing)

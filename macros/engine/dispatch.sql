@@ -14,21 +14,15 @@ cast(timezone('UTC', try_cast(
     when 7 then cast({{ expr }} as varchar) || '-01' else cast({{ expr }} as varchar) end as timestamptz)) as timestamp)
 {%- endmacro %}
 {% macro athena__mmh_timestamp(expr) -%}
-cast(at_timezone(try(from_iso8601_timestamp(
+cast(try(from_iso8601_timestamp(
     case length(cast({{ expr }} as varchar)) when 4 then cast({{ expr }} as varchar) || '-01-01'
-    when 7 then cast({{ expr }} as varchar) || '-01' else replace(cast({{ expr }} as varchar), ' ', 'T') end)), 'UTC') as timestamp(6))
+    when 7 then cast({{ expr }} as varchar) || '-01' else replace(cast({{ expr }} as varchar), ' ', 'T') end)) at time zone 'UTC' as timestamp(6))
 {%- endmacro %}
 
 {#- The SQL type name of a timestamp column in a table (Athena Iceberg stores microseconds). -#}
 {% macro mmh_timestamp_type() %}{{ return(adapter.dispatch('mmh_timestamp_type', 'mmhealth')()) }}{% endmacro %}
 {% macro duckdb__mmh_timestamp_type() %}timestamp{% endmacro %}
 {% macro athena__mmh_timestamp_type() %}timestamp(6){% endmacro %}
-
-{#- Cast to a type named portably (varchar, double, bigint, integer, boolean, date, timestamp). -#}
-{% macro mmh_cast(expr, type) -%}
-{%- if type == 'timestamp' -%}cast({{ expr }} as {{ mmh_timestamp_type() }})
-{%- else -%}cast({{ expr }} as {{ type }}){%- endif -%}
-{%- endmacro %}
 
 {#- The first element of a list, or null for an empty/absent list (Athena's a[1] raises out of range). -#}
 {% macro mmh_first(list_expr) %}{{ return(adapter.dispatch('mmh_first', 'mmhealth')(list_expr)) }}{% endmacro %}
@@ -88,7 +82,11 @@ if(coalesce(cardinality({{ list_expr }}), 0) > 0, sequence(1, cardinality({{ lis
 {% macro duckdb__mmh_add_days(date_expr, days) %}cast({{ date_expr }} + to_days(cast({{ days }} as integer)) as date){% endmacro %}
 {% macro athena__mmh_add_days(date_expr, days) %}date_add('day', {{ days }}, {{ date_expr }}){% endmacro %}
 
-{#- Whole years between two dates (age), counting a birthday only once it has passed. -#}
-{% macro mmh_years_between(start_date, end_date) %}{{ return(adapter.dispatch('mmh_years_between', 'mmhealth')(start_date, end_date)) }}{% endmacro %}
-{% macro duckdb__mmh_years_between(start_date, end_date) %}cast(date_sub('year', {{ start_date }}, {{ end_date }}) as integer){% endmacro %}
-{% macro athena__mmh_years_between(start_date, end_date) %}cast(date_diff('year', {{ start_date }}, {{ end_date }}) as integer){% endmacro %}
+{#- Whole years between two dates (age), counting a year only once its anniversary has passed. Plain SQL on
+    both engines: DuckDB's date_diff('year') counts calendar boundaries, Athena's counts whole years. -#}
+{% macro mmh_years_between(start_date, end_date) -%}
+(year({{ end_date }}) - year({{ start_date }})
+    - case when month({{ end_date }}) < month({{ start_date }})
+             or (month({{ end_date }}) = month({{ start_date }}) and day({{ end_date }}) < day({{ start_date }}))
+           then 1 else 0 end)
+{%- endmacro %}

@@ -15,7 +15,7 @@ select
     v.patient_id,
     v.index_date,
     {{ mmh_add_days('v.index_date', var('label_horizon_days')) }} as label_window_end_date,
-    {{ mmh_add_days('v.index_date', -var('feature_lookback_days')) }} as lookback_start_date
+    {{ mmh_add_days('v.index_date', '-' ~ var('feature_lookback_days')) }} as lookback_start_date
 from last_visit as v
 inner join {{ ref('stg_fhir__patient') }} as p on v.patient_id = p.patient_id
 where p.birth_date <= v.index_date

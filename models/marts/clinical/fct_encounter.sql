@@ -19,7 +19,7 @@ select
     {{ mmh_cast('s.started_at', 'timestamp') }} as started_at,
     {{ mmh_cast('s.ended_at', 'timestamp') }} as ended_at,
     cast(cast(s.started_at as date) as date) as encounter_date,
-    cast({{ dbt.datediff('s.started_at', 's.ended_at', 'minute') }} as bigint) as duration_minutes,
+    cast(date_diff('minute', s.started_at, s.ended_at) as bigint) as duration_minutes,
     {{ mmh_cast('s.source_last_updated_at', 'timestamp') }} as source_last_updated_at,
     cast(s.source_lake_run as varchar) as source_lake_run
 from s

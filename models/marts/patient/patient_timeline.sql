@@ -23,8 +23,8 @@ with events as (
         medication_code, medication_display, null, null
     from {{ ref('fct_medication') }}
     union all
-    select patient_key, 'claim:' || claim_id, claim_at, 'clinical', 'claim', claim_type, claim_type,
-        total_amount, currency
+    select patient_key, 'claim:' || claim_id, claim_at, 'clinical', 'claim', claim_type,
+        coalesce(claim_use, claim_type) as claim_description, total_amount, currency
     from {{ ref('fct_claim') }}
     union all
     select k.patient_key, 'genetic_report:' || d.diagnostic_report_id, d.effective_at, 'genomic',

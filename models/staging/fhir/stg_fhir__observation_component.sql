@@ -12,19 +12,35 @@
 {%- if not (mmh_has_path(cols, 'id') and mmh_has_path(cols, 'component.code') and mmh_has_path(cols, 'component.valuequantity')) -%}
 {{ mmh_empty_result(specs, 'healthlake.observation has no component.valuequantity in this lake') }}
 {%- else -%}
-{%- set c = '(' ~ mmh_element('o.component', 'p.component_index') ~ ')' -%}
+-- the linter reads alias.struct.field as schema.table.column, so references.from is off for these struct accesses
+-- noqa: disable=RF01
 with observation as (
-    select id, component from {{ source('healthlake', 'observation') }}
-    where component is not null
+    select o.id, o.component
+    from {{ source('healthlake', 'observation') }} as o
+    where o.component is not null
+),
+
+components as (
+    select
+        o.id,
+        p.component_index,
+        {{ mmh_element('o.component', 'p.component_index') }} as component
+    from observation as o
+    cross join unnest({{ mmh_positions('o.component') }}) as p (component_index)
+),
+
+component_parts as (
+    select c.id, c.component_index, c.component.code as code_concept, c.component.valuequantity as quantity
+    from components as c
 )
 
 select
-    cast(o.id as varchar) as observation_id,
-    cast(p.component_index as integer) as component_index,
-    cast(coalesce({{ fhir_code(c ~ '.code', 'loinc') }}, {{ fhir_code(c ~ '.code') }}) as varchar) as component_code,
-    cast({{ fhir_display(c ~ '.code') }} as varchar) as component_display,
-    cast({{ c }}.valuequantity.value as double) as value_numeric,
-    cast({{ c }}.valuequantity.unit as varchar) as value_unit
-from observation as o
-cross join unnest({{ mmh_positions('o.component') }}) as p (component_index)
+    cast(c.id as varchar) as observation_id,
+    cast(c.component_index as integer) as component_index,
+    cast(coalesce({{ fhir_code('c.code_concept', 'loinc') }}, {{ fhir_code('c.code_concept') }}) as varchar) as component_code,
+    cast({{ fhir_display('c.code_concept') }} as varchar) as component_display,
+    cast(c.quantity.value as double) as value_numeric,
+    cast(c.quantity.unit as varchar) as value_unit
+from component_parts as c
+-- noqa: enable=RF01
 {%- endif %}

@@ -21,7 +21,7 @@
 with annotations as (
     select
         contigname,
-        "start",
+        start,
         referenceallele,
         alternatealleles,
         {{ mmh_map_get('attributes', 'CLNSIG') }} as clnsig,
@@ -35,8 +35,8 @@ with annotations as (
 select
     cast(n.contigname as varchar) as contig_name,
     cast({{ normalize_contig('n.contigname') }} as varchar) as contig,
-    cast(n."start" as bigint) as start_0based,
-    cast(n."start" + 1 as bigint) as position_1based,
+    cast(n.start as bigint) as start_0based,
+    cast(n.start + 1 as bigint) as position_1based,
     cast(n.referenceallele as varchar) as reference_allele,
     cast(a.alternate_allele as varchar) as alternate_allele,
     cast(n.clnsig as varchar) as clinical_significance_raw,

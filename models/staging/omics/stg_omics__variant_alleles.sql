@@ -15,14 +15,14 @@
 {{ mmh_empty_result(specs, 'omics.variants with sampleid, alternatealleles and calls is absent in this lake') }}
 {%- else -%}
 with variants as (
-    select sampleid, contigname, "start", referenceallele, alternatealleles, calls
+    select sampleid, contigname, start, referenceallele, alternatealleles, calls
     from {{ source('omics', 'variants') }}
 )
 
 select
     cast(v.sampleid as varchar) as sample_id,
     cast({{ normalize_contig('v.contigname') }} as varchar) as contig,
-    cast(v."start" as bigint) as start_0based,
+    cast(v.start as bigint) as start_0based,
     cast(v.referenceallele as varchar) as reference_allele,
     cast(a.alternate_allele as varchar) as alternate_allele,
     cast(a.alt_index as integer) as alt_index,

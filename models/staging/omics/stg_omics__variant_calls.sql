@@ -4,7 +4,7 @@
 {%- set specs = [
     {'name': 'sample_id', 'expr': 'r.sampleid', 'type': 'varchar', 'needs': ['sampleid']},
     {'name': 'contig_name', 'expr': 'r.contigname', 'type': 'varchar', 'needs': ['contigname']},
-    {'name': 'start_0based', 'expr': 'r."start"', 'type': 'bigint', 'needs': ['start']},
+    {'name': 'start_0based', 'expr': 'r.start', 'type': 'bigint', 'needs': ['start']},
     {'name': 'end_0based_exclusive', 'expr': 'r."end"', 'type': 'bigint', 'needs': ['end']},
     {'name': 'variant_name', 'expr': mmh_first('r.names'), 'type': 'varchar', 'needs': ['names']},
     {'name': 'reference_allele', 'expr': 'r.referenceallele', 'type': 'varchar', 'needs': ['referenceallele']},
