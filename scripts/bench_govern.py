@@ -1,6 +1,7 @@
 """Benchmark `govern plan` at scale with Lake Formation stubbed in memory.
 
     .venv/bin/python scripts/bench_govern.py [--tables 1000] [--principals 20] [--columns 5] [--out benchmarks/governance.md]
+    (`make bench` runs it with the defaults and writes benchmarks/governance.md)
 
 Builds a synthetic dbt manifest (N tables x C classified columns) and policy (P principals, tag-expression
 grants narrowed by clearance, a database DESCRIBE each, data cells filters for the external principals), then
@@ -203,7 +204,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tables", type=int, default=1000)
     ap.add_argument("--principals", type=int, default=20)
     ap.add_argument("--columns", type=int, default=5)
-    ap.add_argument("--out", help="write the Markdown report here")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "benchmarks" / "governance.md"),
+                    help="write the Markdown report here (default benchmarks/governance.md; '-' for stdout only)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -221,8 +223,8 @@ def main(argv=None) -> int:
     m = main_run
     lines = [
         "# Benchmark: `govern plan` at scale", "",
-        f"Command: `.venv/bin/python scripts/bench_govern.py --tables {args.tables} --principals {args.principals} "
-        f"--columns {args.columns}{' --out ' + args.out if args.out else ''}`", "",
+        f"Command: `{' '.join(['.venv/bin/python scripts/bench_govern.py', *(argv if argv is not None else sys.argv[1:])])}` "
+        f"(run by `make bench`; defaults --tables 1000 --principals 20 --columns 5)", "",
         "Lake Formation is stubbed by an in-memory fake (`FakeLakeFormation` in the script) that answers the read calls "
         "and executes the writes, with real `ListPermissions` pagination (1,000 rows a page). Times are process CPU "
         "seconds for the whole plan: load + schema + meaning checks (incl. the PHI invariant), desired state, live read, "
@@ -247,7 +249,7 @@ def main(argv=None) -> int:
               f"with {sweep[-1]['grant_rows']:,} grant entries (libyaml parse, then JSON Schema), not the Lake Formation side.", ""]
     text = "\n".join(lines)
     print(text)
-    if args.out:
+    if args.out != "-":
         Path(args.out).write_text(text)
     return 0 if m["cpu"] < 5 else 1
 
