@@ -24,6 +24,8 @@ from great_expectations.expectations.metrics.metric_provider import metric_value
 from great_expectations.expectations.metrics.table_metric_provider import TableMetricProvider
 from great_expectations.validator.metric_configuration import MetricConfiguration
 
+from mmhealth.quality.gx_render import sentence
+
 _TEXT_SQL_TYPES = ("CHAR", "VARCHAR", "STRING", "TEXT")
 
 
@@ -123,6 +125,11 @@ class ExpectTableColumnsToNotMatchIdentifierNames(BatchExpectation):
     success_keys: ClassVar[Tuple[str, ...]] = ("patterns",)
     args_keys: ClassVar[Tuple[str, ...]] = ("patterns",)
     library_metadata: ClassVar[Dict[str, Any]] = {"tags": ["de-identification"], "contributors": ["mmhealth"]}
+    _prescriptive_renderer = sentence(
+        "No column may be named like a direct identifier ($n name patterns: names, addresses, phone, e-mail, "
+        "record numbers, birth and death dates, raw FHIR and DICOM ids).",
+        lambda kw: {"n": len(kw.get("patterns") or [])},
+    )
 
     def _validate(self, metrics: Dict, runtime_configuration: Optional[dict] = None, execution_engine=None):
         hits = name_hits(list(metrics["table.columns"]), self.configuration.kwargs["patterns"])
@@ -139,6 +146,10 @@ class ExpectTableValuesToNotLookLikeIdentifiers(BatchExpectation):
     success_keys: ClassVar[Tuple[str, ...]] = ("shapes",)
     args_keys: ClassVar[Tuple[str, ...]] = ("shapes",)
     library_metadata: ClassVar[Dict[str, Any]] = {"tags": ["de-identification"], "contributors": ["mmhealth"]}
+    _prescriptive_renderer = sentence(
+        "No text value may look like a direct identifier: $kinds.",
+        lambda kw: {"kinds": ", ".join(sorted(kw.get("shapes") or {}))},
+    )
 
     def _validate(self, metrics: Dict, runtime_configuration: Optional[dict] = None, execution_engine=None):
         hits = metrics["table.identifier_shaped_values"]

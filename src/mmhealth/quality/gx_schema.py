@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Dict, Optional, Tuple
 import pandas as pd
 from great_expectations.expectations.expectation import BatchExpectation
 
+from mmhealth.quality.gx_render import sentence
+
 # Declared type -> logical types of the engine that satisfy it. pandas cannot tell a DATE from a TIMESTAMP.
 ACCEPTS: dict[str, set[str]] = {
     "string": {"string"},
@@ -80,6 +82,10 @@ class ExpectTableColumnsToHaveLogicalTypes(BatchExpectation):
     success_keys: ClassVar[Tuple[str, ...]] = ("column_types",)
     args_keys: ClassVar[Tuple[str, ...]] = ("column_types",)
     library_metadata: ClassVar[Dict[str, Any]] = {"tags": ["schema"], "contributors": ["mmhealth"]}
+    _prescriptive_renderer = sentence(
+        "Columns must have their declared logical types: $types.",
+        lambda kw: {"types": ", ".join(f"{c} {t}" for c, t in (kw.get("column_types") or {}).items())},
+    )
 
     def _validate(self, metrics: Dict, runtime_configuration: Optional[dict] = None, execution_engine=None):
         bad = type_mismatches(metrics["table.column_types"], self.configuration.kwargs["column_types"])

@@ -19,6 +19,8 @@ from great_expectations.expectations.metrics.column_aggregate_metric_provider im
     column_aggregate_value,
 )
 
+from mmhealth.quality.gx_render import bound, sentence
+
 
 class ColumnTrueShare(ColumnAggregateMetricProvider):
     metric_name = "column.true_share"
@@ -44,6 +46,11 @@ class ExpectColumnTrueShareToBeBetween(ColumnAggregateExpectation):
     success_keys: ClassVar[Tuple[str, ...]] = ("min_value", "strict_min", "max_value", "strict_max")
     args_keys: ClassVar[Tuple[str, ...]] = ("column", "min_value", "max_value", "strict_min", "strict_max")
     library_metadata: ClassVar[Dict[str, Any]] = {"tags": ["prevalence"], "contributors": ["mmhealth"]}
+    _prescriptive_renderer = sentence(
+        "$column: share of true values must be between $min_value and $max_value.",
+        lambda kw: {"column": kw.get("column"), "min_value": bound(kw.get("min_value")),
+                    "max_value": bound(kw.get("max_value"))},
+    )
 
     def _validate(self, metrics: Dict, runtime_configuration: Optional[dict] = None, execution_engine=None):
         return self._validate_metric_value_between(

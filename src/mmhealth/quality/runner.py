@@ -29,9 +29,7 @@ from mmhealth.quality import baseline as bl
 from mmhealth.quality.compile import GENERATED_DIRS, checkpoint_name, stale_files, validations_for
 from mmhealth.quality.data import content_hash, quality_dir, read_marts
 from mmhealth.quality.results import Failure, MartResult, RunResult, write_result
-from mmhealth.quality.spec import GateSpec, load_spec
-
-log = logging.getLogger(__name__)
+from mmhealth.quality.spec import load_spec
 
 
 @dataclass(frozen=True)
