@@ -216,26 +216,68 @@ def _raw_value(ds: Any, keyword: str, kind: str, elem: Any = None, dict_vr: str 
     return _scalar([p.strip() for p in text.split("\\")], kind)
 
 
-_WANTED: dict[int, tuple[str, str, str | None]] = {}  # tag -> (column, kind, dictionary VR)
+# tag -> (column, kind, dictionary VR, whether the dictionary VR is a text VR)
+_WANTED: dict[int, tuple[str, str, str | None, bool]] = {}
+_COLUMNS: list[str] = []
+_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI",
+                       "UR", "UT"})
 
 
 def _attributes(ds: Any) -> dict[str, Any]:
-    """Every column of ALL_KEYWORDS for one dataset, in one pass over the elements it actually holds."""
+    """Every column of ALL_KEYWORDS for one dataset, in one pass over the elements it actually holds.
+
+    The hot loop of metadata ingest: the common cases (raw text values, single binary values) are decoded
+    inline; anything else goes through `_raw_value`."""
     if not _WANTED:
         for kw, kind in ALL_KEYWORDS.items():
             tag, vr = _tag(kw)
-            _WANTED[tag] = (kw.lower(), kind, vr)
-    out: dict[str, Any] = dict.fromkeys(name for name, _, _ in _WANTED.values())
+            _WANTED[tag] = (kw.lower(), kind, vr, vr in _TEXT_VRS)
+            _COLUMNS.append(kw.lower())
+    out: dict[str, Any] = dict.fromkeys(_COLUMNS)
     elements = getattr(ds, "_dict", None)
     if elements is None:  # not pydicom's usual Dataset: take the slow, public road
         for kw, kind in ALL_KEYWORDS.items():
             out[kw.lower()] = _raw_value(ds, kw, kind)
         return out
     wanted = _WANTED
+    unpack = struct.unpack
     for tag, elem in elements.items():
         spec = wanted.get(tag)
-        if spec is not None:
-            out[spec[0]] = _raw_value(ds, spec[0], spec[1], elem, spec[2])
+        if spec is None:
+            continue
+        name, kind, dict_vr, plain_text = spec
+        if not elem.is_raw or elem.is_buffered:
+            out[name] = _raw_value(ds, name, kind, elem, dict_vr)
+            continue
+        raw = elem.value
+        if not raw:
+            continue
+        if plain_text and (elem.VR is None or elem.VR == dict_vr):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+            text = text.strip("\x00 ")
+            if not text:
+                continue
+            try:
+                if kind == "str":
+                    out[name] = text
+                elif kind == "int":
+                    out[name] = int(text.split("\\", 1)[0])
+                elif kind == "float":
+                    f = float(text.split("\\", 1)[0])
+                    out[name] = f if math.isfinite(f) else None
+                elif kind == "floats":
+                    out[name] = [float(v) for v in text.split("\\")]
+                else:
+                    out[name] = [v.strip() for v in text.split("\\")]
+            except ValueError:  # padding or junk inside a number: the careful path decides
+                out[name] = _raw_value(ds, name, kind, elem, dict_vr)
+        elif kind == "int" and len(raw) == 2 and (elem.VR or dict_vr) == "US":
+            out[name] = unpack("<H" if elem.is_little_endian else ">H", raw)[0]
+        else:
+            out[name] = _raw_value(ds, name, kind, elem, dict_vr)
     return out
 
 
@@ -362,9 +404,11 @@ def read_header(path: Path, source: str) -> HeaderOutcome:
                                      _excerpt(head))
                 return NotLoaded(source, "not-dicom")
             ds = pydicom.dcmread(fp, stop_before_pixels=True, force=not is_dicm)
+            attributes = _attributes(ds)
+            file_size = os.fstat(fp.fileno()).st_size
             # stop_before_pixels leaves the file positioned at the Pixel Data element (if any): check that
             # the pixel bytes are all there without reading them.
-            pixel_problem, has_pixels = _check_pixel_element(fp, ds, path)
+            pixel_problem, has_pixels = _check_pixel_element(fp, ds, attributes, file_size)
     except InvalidDicomError as exc:
         return Rejection(source, f"unreadable: {exc}")
     except (EOFError, struct.error) as exc:
@@ -374,7 +418,6 @@ def read_header(path: Path, source: str) -> HeaderOutcome:
     except Exception as exc:  # pydicom raises many kinds on damaged headers; none may stop the run
         return Rejection(source, f"unreadable: {type(exc).__name__}: {exc}")
 
-    attributes = _attributes(ds)
     sop_class = attributes["sopclassuid"] or _meta(ds, "MediaStorageSOPClassUID")
     if sop_class == DICOMDIR_SOP_CLASS or DIRECTORY_RECORDS in ds:
         return NotLoaded(source, "dicomdir: media index, the files it lists are read directly")
@@ -395,6 +438,7 @@ def read_header(path: Path, source: str) -> HeaderOutcome:
     attributes["sopinstanceuid"] = sop_uid
     transfer_syntax = _meta(ds, "TransferSyntaxUID") or ""
     attributes["transfersyntaxuid"] = transfer_syntax
+    attributes["file_size"] = file_size
     geometry = _frame_geometry(ds, frames, attributes)
     # Enhanced images carry geometry in functional groups; surface the first frame's at the top level too,
     # so instance rows of classic and enhanced images answer the same questions.
@@ -432,7 +476,7 @@ def _excerpt(data: bytes) -> str:
     return data[:256].decode("latin-1").encode("unicode_escape").decode("ascii")
 
 
-def _check_pixel_element(fp: Any, ds: Any, path: Path) -> tuple[str | None, bool]:
+def _check_pixel_element(fp: Any, ds: Any, attributes: dict[str, Any], size: int) -> tuple[str | None, bool]:
     """(problem, has_pixels) for the Pixel Data element at the file's current position.
 
     Native pixel data must be as long as Rows x Columns x Frames x Samples x BitsAllocated says and fully
@@ -440,7 +484,6 @@ def _check_pixel_element(fp: Any, ds: Any, path: Path) -> tuple[str | None, bool
     delimiter. Decoding is left to the pixel stage; this only catches files cut short, cheaply."""
     start = fp.tell()
     header = fp.read(12)
-    size = os.fstat(fp.fileno()).st_size
     implicit, little = _encoding(ds)
     endian = "<" if little else ">"
     tag = None
@@ -461,11 +504,11 @@ def _check_pixel_element(fp: Any, ds: Any, path: Path) -> tuple[str | None, bool
         return _check_fragments(fp, value_start, size, endian), True
     if value_start + length > size:
         return f"truncated: pixel data declares {length} bytes, the file holds {max(size - value_start, 0)}", True
-    rows = _raw_value(ds, "Rows", "int") or 0
-    cols = _raw_value(ds, "Columns", "int") or 0
-    frames = _raw_value(ds, "NumberOfFrames", "int") or 1
-    samples = _raw_value(ds, "SamplesPerPixel", "int") or 1
-    bits = _raw_value(ds, "BitsAllocated", "int") or 0
+    rows = attributes["rows"] or 0
+    cols = attributes["columns"] or 0
+    frames = attributes["numberofframes"] or 1
+    samples = attributes["samplesperpixel"] or 1
+    bits = attributes["bitsallocated"] or 0
     expected = (rows * cols * frames * samples * bits + 7) // 8
     if length < expected:
         return f"truncated: pixel data holds {length} bytes, {rows}x{cols}x{frames} frames need {expected}", True

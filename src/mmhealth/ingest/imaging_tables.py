@@ -104,10 +104,6 @@ def instance_rows(headers: Sequence[DicomHeader]) -> list[dict[str, Any]]:
         row = dict(h.attributes)
         row["imagesetid"] = image_set_id(h.study_uid, h.series_uid)
         row["patientid"], row["studyinstanceuid"], row["seriesinstanceuid"] = h.patient_id, h.study_uid, h.series_uid
-        try:
-            row["file_size"] = h.path.stat().st_size
-        except OSError:
-            row["file_size"] = None
         row[SOURCE_COLUMN] = h.source
         rows.append(row)
     return rows

@@ -66,7 +66,13 @@ def extractor_for(settings: dict[str, Any]):
 
 def extract_features(image: "sitk.Image", mask: "sitk.Image", settings: dict[str, Any]) -> dict[str, float]:
     """Feature name (lower-cased pyradiomics name) -> value, for label 1 of `mask`."""
-    raw = extractor_for(settings).execute(image, mask, label=settings.get("label", 1))
+    import warnings
+
+    with warnings.catch_warnings():
+        # numpy warns inside pyradiomics on tiny ROIs (e.g. "Mean of empty slice" for the robust mean absolute
+        # deviation of < 10 voxels); the value is NaN and stays NaN in the row, the warning adds nothing.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        raw = extractor_for(settings).execute(image, mask, label=settings.get("label", 1))
     out = {}
     for key, value in raw.items():
         if key.startswith("diagnostics_"):
