@@ -237,3 +237,33 @@ def test_choosing_another_patient_changes_the_visuals(built, rendered):
     assert "imgset-0001" in _section(alpha.dom, "patient-lesions")
     assert "No data." in _section(bravo.dom, "patient-lesions")
     assert alpha.screenshot.read_bytes() != bravo.screenshot.read_bytes()
+
+
+def test_missing_inputs_are_one_line_errors(tmp_path, capsys):
+    rc = main(["dashboards", "build", "--out", str(tmp_path / "o"), "--manifest", str(tmp_path / "nope.json")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "nope.json: dbt manifest not found" in err and len(err.strip().splitlines()) == 1
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(fake_manifest(schema="dash", catalog="mini")))
+    rc = main(["dashboards", "build", "--out", str(tmp_path / "o"), "--manifest", str(manifest),
+               "--warehouse", str(tmp_path / "missing.duckdb")])
+    assert rc == 1 and "warehouse not found - run `dbt build`" in capsys.readouterr().err
+
+
+def test_a_mart_missing_a_column_is_named(tmp_path, capsys):
+    warehouse = tmp_path / "mini.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema dash")
+    for name, frame in _tables().items():
+        if name == "fct_radiomics":
+            frame = frame.drop(columns=["mask_volume_mm3"])
+        con.register("frame", frame)
+        con.execute(f"create table dash.{name} as select * from frame")
+        con.unregister("frame")
+    con.close()
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(fake_manifest(schema="dash", catalog="mini")))
+    rc = main(["dashboards", "build", "--out", str(tmp_path / "o"), "--manifest", str(manifest),
+               "--warehouse", str(warehouse)])
+    assert rc == 1 and "fct_radiomics.mask_volume_mm3 column not found" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # nothing half-written
