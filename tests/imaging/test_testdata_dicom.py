@@ -125,3 +125,18 @@ def test_tables_are_consistent(testdata_read):
     ok = set(image_sets[image_sets.radiomics_status == "ok"].imagesetid)
     assert ok == set(tables["radiomics"].column("imagesetid").to_pylist())
     assert set(["studyinstanceuid", "patientid", "modality", "sopinstanceuid", "rows"]) <= set(inst.columns)
+
+
+def test_fast_header_path_equals_pydicom_dcmread(testdata, monkeypatch):
+    """The file meta is parsed by our own code for speed; with it turned off (pydicom's dcmread does the whole
+    job) every real test file must give the same outcome, field for field."""
+    from mmhealth.ingest import dicom
+
+    root = testdata / "dicom"
+    paths = list(dicom.discover(root))
+    fast = [dicom.read_header(p, p.name) for p in paths]
+    monkeypatch.setattr(dicom, "_read_file_meta", lambda fp: None)
+    slow = [dicom.read_header(p, p.name) for p in paths]
+    assert len(fast) == len(slow) > 100
+    for a, b in zip(fast, slow):
+        assert type(a) is type(b) and vars(a) == vars(b), a.source

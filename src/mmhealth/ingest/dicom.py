@@ -386,11 +386,80 @@ def _pair(value: Any):
 
 
 # ---------------------------------------------------------------------------------------------------- headers
+_LONG_LENGTH_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+_META_KEYS = {0x00020002: "MediaStorageSOPClassUID", 0x00020003: "MediaStorageSOPInstanceUID",
+              0x00020010: "TransferSyntaxUID"}
+IMPLICIT_LE, EXPLICIT_BE, DEFLATED = "1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"
+
+
+def _read_file_meta(fp: Any) -> dict[str, str] | None:
+    """The three file-meta values we use, parsed directly (explicit VR little endian, group 0002), with the
+    file left at the start of the dataset. None when anything is unusual: the caller then lets pydicom's
+    dcmread do the whole job. pydicom converts and validates every file-meta element, a fifth of its time
+    on a small header."""
+    fp.seek(132)
+    meta: dict[str, str] = {}
+    while True:
+        pos = fp.tell()
+        head = fp.read(8)
+        if len(head) < 8:
+            return None
+        group, elem, vr = struct.unpack("<HH2s", head[:6])
+        if group != 0x0002:
+            fp.seek(pos)
+            break
+        if vr in _LONG_LENGTH_VRS:
+            extra = fp.read(4)
+            if len(extra) < 4:
+                return None
+            (length,) = struct.unpack("<L", extra)
+        elif vr.isalpha() and vr.isupper():
+            (length,) = struct.unpack("<H", head[6:8])
+        else:
+            return None  # implicit VR file meta (non-conformant): leave it to pydicom
+        if length == 0xFFFFFFFF:
+            return None
+        value = fp.read(length)
+        if len(value) < length:
+            return None
+        key = _META_KEYS.get((group << 16) | elem)
+        if key:
+            meta[key] = value.decode("ascii", "replace").strip("\x00 ")
+    ts = meta.get("TransferSyntaxUID")
+    if not ts or ts == DEFLATED:
+        return None
+    return meta
+
+
+def _stop_at_pixels(tag: Any, vr: Any, length: int) -> bool:
+    return tag in PIXEL_DATA_TAGS
+
+
+def _parse(fp: Any, is_dicm: bool) -> tuple[Any, dict[str, str], tuple[bool, bool]]:
+    """(dataset without pixel data, file-meta values, (implicit VR, little endian)), the file left at the
+    Pixel Data element if there is one."""
+    import pydicom
+    from pydicom.filereader import read_dataset
+
+    meta = _read_file_meta(fp) if is_dicm else None
+    if meta is not None:
+        ts = meta["TransferSyntaxUID"]
+        encoding = (ts == IMPLICIT_LE, ts != EXPLICIT_BE)
+        ds = read_dataset(fp, encoding[0], encoding[1], stop_when=_stop_at_pixels)
+        enc = getattr(ds, "original_encoding", None)
+        if enc and enc[0] is not None:  # pydicom may have corrected a wrong VR claim, as dcmread does
+            encoding = (bool(enc[0]), bool(enc[1]))
+        return ds, meta, encoding
+    fp.seek(0)
+    ds = pydicom.dcmread(fp, stop_before_pixels=True, force=not is_dicm)
+    meta = {k: v for k in _META_KEYS.values() if (v := _meta(ds, k))}
+    return ds, meta, _encoding(ds)
+
+
 def read_header(path: Path, source: str) -> HeaderOutcome:
     """Read one file's header and decide: a loadable `DicomHeader`, a `Rejection` (quarantine) or `NotLoaded`.
 
     Never raises for bad input."""
-    import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
@@ -403,12 +472,12 @@ def read_header(path: Path, source: str) -> HeaderOutcome:
                     return Rejection(source, "unreadable: no DICOM preamble and no parseable dataset",
                                      _excerpt(head))
                 return NotLoaded(source, "not-dicom")
-            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=not is_dicm)
+            ds, meta, encoding = _parse(fp, is_dicm)
             attributes = _attributes(ds)
             file_size = os.fstat(fp.fileno()).st_size
-            # stop_before_pixels leaves the file positioned at the Pixel Data element (if any): check that
-            # the pixel bytes are all there without reading them.
-            pixel_problem, has_pixels = _check_pixel_element(fp, ds, attributes, file_size)
+            # Parsing stopped at the Pixel Data element (if any): check that the pixel bytes are all there
+            # without reading them.
+            pixel_problem, has_pixels = _check_pixel_element(fp, ds, attributes, file_size, encoding)
     except InvalidDicomError as exc:
         return Rejection(source, f"unreadable: {exc}")
     except (EOFError, struct.error) as exc:
@@ -418,14 +487,14 @@ def read_header(path: Path, source: str) -> HeaderOutcome:
     except Exception as exc:  # pydicom raises many kinds on damaged headers; none may stop the run
         return Rejection(source, f"unreadable: {type(exc).__name__}: {exc}")
 
-    sop_class = attributes["sopclassuid"] or _meta(ds, "MediaStorageSOPClassUID")
+    sop_class = attributes["sopclassuid"] or meta.get("MediaStorageSOPClassUID")
     if sop_class == DICOMDIR_SOP_CLASS or DIRECTORY_RECORDS in ds:
         return NotLoaded(source, "dicomdir: media index, the files it lists are read directly")
 
     patient_id = (attributes["patientid"] or "").strip()
     study_uid = (attributes["studyinstanceuid"] or "").strip()
     series_uid = (attributes["seriesinstanceuid"] or "").strip()
-    sop_uid = (attributes["sopinstanceuid"] or _meta(ds, "MediaStorageSOPInstanceUID") or "").strip()
+    sop_uid = (attributes["sopinstanceuid"] or meta.get("MediaStorageSOPInstanceUID") or "").strip()
     if pixel_problem:  # first: in a file cut short, missing identifiers are a symptom, not the cause
         return Rejection(source, pixel_problem, _identity(ds))
     for name, value in (("PatientID", patient_id), ("StudyInstanceUID", study_uid),
@@ -436,7 +505,7 @@ def read_header(path: Path, source: str) -> HeaderOutcome:
     frames = attributes["numberofframes"] or 1
     attributes["sopclassuid"] = sop_class
     attributes["sopinstanceuid"] = sop_uid
-    transfer_syntax = _meta(ds, "TransferSyntaxUID") or ""
+    transfer_syntax = meta.get("TransferSyntaxUID") or ""
     attributes["transfersyntaxuid"] = transfer_syntax
     attributes["file_size"] = file_size
     geometry = _frame_geometry(ds, frames, attributes)
@@ -476,7 +545,8 @@ def _excerpt(data: bytes) -> str:
     return data[:256].decode("latin-1").encode("unicode_escape").decode("ascii")
 
 
-def _check_pixel_element(fp: Any, ds: Any, attributes: dict[str, Any], size: int) -> tuple[str | None, bool]:
+def _check_pixel_element(fp: Any, ds: Any, attributes: dict[str, Any], size: int,
+                         encoding: tuple[bool, bool]) -> tuple[str | None, bool]:
     """(problem, has_pixels) for the Pixel Data element at the file's current position.
 
     Native pixel data must be as long as Rows x Columns x Frames x Samples x BitsAllocated says and fully
@@ -484,7 +554,7 @@ def _check_pixel_element(fp: Any, ds: Any, attributes: dict[str, Any], size: int
     delimiter. Decoding is left to the pixel stage; this only catches files cut short, cheaply."""
     start = fp.tell()
     header = fp.read(12)
-    implicit, little = _encoding(ds)
+    implicit, little = encoding
     endian = "<" if little else ">"
     tag = None
     if len(header) >= 8:
