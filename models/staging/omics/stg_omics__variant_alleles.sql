@@ -26,9 +26,10 @@ select
     cast(v.referenceallele as varchar) as reference_allele,
     cast(a.alternate_allele as varchar) as alternate_allele,
     cast(a.alt_index as integer) as alt_index,
-    -- copies of this allele among the called alleles (allele index i = the i-th alternate allele)
-    cast({{ mmh_length(mmh_filter('v.calls', 'c', 'c = a.alt_index')) }} as integer) as allele_dosage,
-    cast({{ mmh_length(mmh_filter('v.calls', 'c', 'c >= 0')) }} as integer) as n_called_alleles
+    -- copies of this allele among the called alleles (allele index i = the i-th alternate allele); a call
+    -- without genotype (calls null, e.g. a haploid `.`) carries none
+    cast(coalesce({{ mmh_length(mmh_filter('v.calls', 'c', 'c = a.alt_index')) }}, 0) as integer) as allele_dosage,
+    cast(coalesce({{ mmh_length(mmh_filter('v.calls', 'c', 'c >= 0')) }}, 0) as integer) as n_called_alleles
 from variants as v
 cross join unnest(v.alternatealleles) with ordinality as a (alternate_allele, alt_index)
 {%- endif %}
