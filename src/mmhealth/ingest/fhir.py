@@ -73,12 +73,28 @@ class FhirReader:
                     yield path
 
     def read(self, files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
+        from concurrent.futures import ThreadPoolExecutor
+
         conn = connect(ctx.staging_dir, ctx.options.get("duckdb_memory", "1GB"))
         spool = _Spool(ctx.staging_dir / "fhir-spool")
+        # Schema inference is single-threaded in DuckDB while the COPY is not: inferring the next file's schema
+        # on a second cursor while the current file is copied keeps both cores busy.
+        bulk = [f for f in files if is_ndjson(f.path) and f.path.name.lower() not in LOG_FILE_NAMES]
+        pool = ThreadPoolExecutor(max_workers=1)
+        pending = {}
+
+        def prefetch(i: int) -> None:
+            if i < len(bulk):
+                pending[bulk[i].rel] = pool.submit(_infer_file, conn, bulk[i].path)
+
+        prefetch(0)
         try:
             for f in files:
                 if is_ndjson(f.path):
-                    yield from self._ndjson(conn, f, ctx, spool)
+                    future = pending.pop(f.rel, None)
+                    if future is not None:
+                        prefetch(bulk.index(f) + 1)
+                    yield from self._ndjson(conn, f, ctx, spool, future)
                 else:
                     yield from _bundle_file(f, spool)
                 if ctx.progress is not None:
@@ -86,9 +102,10 @@ class FhirReader:
             for rtype, path in spool.close():
                 yield from _copy_spool(conn, rtype, path, ctx)
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             conn.close()
 
-    def _ndjson(self, conn, f: SourceFile, ctx: ReadContext, spool: "_Spool") -> Iterator[Output]:
+    def _ndjson(self, conn, f: SourceFile, ctx: ReadContext, spool: "_Spool", inferred=None) -> Iterator[Output]:
         if f.path.name.lower() in LOG_FILE_NAMES:
             n = sum(1 for _ in _raw_records(f.path))
             yield Skipped(f.rel, "file", "bulk-export-log", n)
@@ -97,11 +114,17 @@ class FhirReader:
         import duckdb
 
         try:
-            yield from _ndjson_fast(conn, f, ctx)
+            shapes = inferred.result() if inferred is not None else _infer_file(conn, f.path)
+            if isinstance(shapes, Exception):
+                raise shapes
+            # Collected first: a failure half-way must not leave outputs the careful path repeats.
+            outputs = list(_ndjson_fast(conn, f, ctx, shapes))
         except (duckdb.Error, _NeedsCarefulPath):
             # DuckDB could not read it (e.g. invalid UTF-8, or no record has resourceType/id): Python decides,
             # line by line, what is loadable.
             yield from _ndjson_careful(f, spool)
+            return
+        yield from outputs
 
 
 class _NeedsCarefulPath(Exception):
@@ -116,9 +139,21 @@ def _infer(conn, source_sql: str):
     return shape_columns(rel.columns, rel.types)
 
 
-def _ndjson_fast(conn, f: SourceFile, ctx: ReadContext) -> Iterator[Output]:
+def _infer_file(conn, path: Path):
+    """Column shapes of an NDJSON file (on its own cursor, so it can run in a thread), or the DuckDB error."""
+    import duckdb
+
+    cur = conn.cursor()
+    try:
+        return _infer(cur, f"'{sql_str(str(path))}'")
+    except duckdb.Error as exc:
+        return exc
+    finally:
+        cur.close()
+
+
+def _ndjson_fast(conn, f: SourceFile, ctx: ReadContext, shapes) -> Iterator[Output]:
     src = f"'{sql_str(str(f.path))}'"
-    shapes = _infer(conn, src)
     names = {s.source_name for s in shapes}
     if "resourceType" not in names or "id" not in names:
         raise _NeedsCarefulPath
