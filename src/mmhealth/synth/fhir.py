@@ -37,8 +37,14 @@ def iso_dt(ordinal: int, seconds: int) -> str:
 BRAIN_CODING = {"system": v.SNOMED, "code": v.BRAIN.code, "display": v.BRAIN.display}
 
 
+@functools.lru_cache(maxsize=None)
 def cc(concept: v.Concept, system: str) -> dict:
+    # Shared between resources (never mutated): a CodeableConcept per concept, built once.
     return {"coding": [concept.coding(system)], "text": concept.display}
+
+
+def _clip(x: float, lo: float, hi: float) -> float:
+    return lo if x < lo else hi if x > hi else x
 
 
 @dataclass
@@ -55,11 +61,11 @@ class Visit:
     procedures: list[v.Concept] = field(default_factory=list)
     immunizations: list[v.Concept] = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def start(self) -> str:
         return iso_dt(self.ordinal, self.seconds)
 
-    @property
+    @functools.cached_property
     def end(self) -> str:
         return iso_dt(self.ordinal, min(self.seconds + self.minutes * 60, 23 * 3600 + 59 * 60))
 
@@ -232,7 +238,7 @@ class _Builder:
         else:
             height = p.height_cm * min(1.0, 0.45 + 0.55 * age_t / 18) / min(1.0, 0.45 + 0.55 * p.age / 18)
             bmi = p.bmi + 0.35 * years_back + rng.normal(0, 0.4)
-        bmi = float(np.clip(bmi, 11.0, 65.0))
+        bmi = _clip(float(bmi), 11.0, 65.0)
         weight = bmi * (height / 100) ** 2
         self.observation(visit, v.HEIGHT, "vital-signs", round(float(height), 1), "cm")
         self.observation(visit, v.WEIGHT, "vital-signs", round(float(weight), 1), "kg")
@@ -249,7 +255,7 @@ class _Builder:
         drop = self.params.antihypertensive_sbp_drop if self._treated("hypertension", visit.ordinal) else 0.0
         sbp = p.sbp + 0.55 * years_back - drop + rng.normal(0, 7)
         dbp = p.dbp + 0.2 * years_back - drop * 0.5 + rng.normal(0, 5)
-        sbp, dbp = float(np.clip(sbp, 75, 240)), float(np.clip(dbp, 40, 140))
+        sbp, dbp = _clip(float(sbp), 75, 240), _clip(float(dbp), 40, 140)
         self.observation(visit, v.BP_PANEL, "vital-signs",
                          components=[(v.DBP, round(dbp), "mm[Hg]"), (v.SBP, round(sbp), "mm[Hg]")])
 
@@ -267,9 +273,9 @@ class _Builder:
         p, rng = self.p, self.rng
         years_back = p.age_at(visit.ordinal) - p.age
         drop = self.params.statin_ldl_drop if self._treated("hyperlipidemia", visit.ordinal) else 0.0
-        ldl = float(np.clip(p.ldl + 0.4 * min(years_back, 0) * (p.age < 65) - drop + rng.normal(0, 8), 30, 330))
-        hdl = float(np.clip(p.hdl + rng.normal(0, 4), 15, 130))
-        trig = float(np.clip(p.triglycerides + rng.normal(0, 15), 30, 800))
+        ldl = _clip(float(p.ldl + 0.4 * min(years_back, 0) * (p.age < 65) - drop + rng.normal(0, 8)), 30, 330)
+        hdl = _clip(float(p.hdl + rng.normal(0, 4)), 15, 130)
+        trig = _clip(float(p.triglycerides + rng.normal(0, 15)), 30, 800)
         total = ldl + hdl + trig / 5
         ids_ = [self.observation(visit, v.TOTAL_CHOL, "laboratory", round(total, 1), "mg/dL"),
                 self.observation(visit, v.TRIGLYCERIDES, "laboratory", round(trig, 1), "mg/dL"),
@@ -285,7 +291,7 @@ class _Builder:
             value = 5.9 + rng.normal(0, 0.2)
         else:
             value = p.hba1c + rng.normal(0, 0.15)
-        self.observation(visit, v.HBA1C, "laboratory", round(float(np.clip(value, 4.0, 14.0)), 1), "%")
+        self.observation(visit, v.HBA1C, "laboratory", round(_clip(float(value), 4.0, 14.0), 1), "%")
 
     def report(self, visit: Visit, concept: v.Concept, category: str, result_ids: list[str],
                conclusion: str | None = None, presented: list[dict] | None = None) -> None:
