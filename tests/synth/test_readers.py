@@ -14,7 +14,14 @@ import pytest
 
 from mmhealth.synth.fhir import RESOURCE_TYPES
 
-pysam.set_verbosity(0)  # the VCFs are bgzip without .tbi (see docs); htslib would log that for each file
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _quiet_htslib():
+    """The VCFs are bgzip without .tbi (see docs): htslib would log that for every file opened."""
+    previous = pysam.set_verbosity(0)
+    yield
+    pysam.set_verbosity(previous)
 
 
 def test_pydicom_reads_and_decodes_every_file(small, manifest):
