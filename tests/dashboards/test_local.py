@@ -211,6 +211,8 @@ def test_suppressed_cells_show_as_less_than_threshold_in_the_browser(rendered):
     diagnoses = _section(clinical, "clinical-diagnoses")
     assert "Essential hypertension" in diagnoses and "Medication reconciliation" not in diagnoses  # section filter
     assert diagnoses.count("&lt;11") == 2  # the stroke row: both counts suppressed
+    encounters = _section(clinical, "clinical-encounters-by-year")
+    assert "&lt;11 (suppressed)" in encounters  # the suppressed 2019 EMER point, as a marker in its own series
     prevalence = _section(clinical, "clinical-outcome-prevalence")
     assert "suppressed" in prevalence  # a nulled ratio says so, it is not drawn as 0
     imaging = _section(rendered["population-imaging.html"].dom, "imaging-feature-distributions")

@@ -313,6 +313,8 @@ _JS = r"""
     const xs = rows[v.x.column] || [];
     const out = [];
     const series = [];
+    const hidden = {type: 'scatter', mode: 'markers', name: SUP + ' (suppressed)', x: [], y: [], text: [],
+                    marker: {symbol: 'x', color: '#9f580a', size: 7}, hovertemplate: '%{x}: %{text}<extra></extra>'};
     if (v.color) {
       const groups = [...new Set(rows[v.color.column])];
       for (const g of groups) series.push({name: String(g), value: v.values[0], pick: (i) => rows[v.color.column][i] === g});
@@ -330,10 +332,18 @@ _JS = r"""
       }
       const t = {name: s.name, x: x, y: y, text: text, hovertemplate: '%{x}: %{text}<extra>' + esc(s.name) + '</extra>'};
       if (v.kind === 'bar') { t.type = 'bar'; t.textposition = 'outside'; t.cliponaxis = false; }
-      else { t.type = 'scatter'; t.mode = 'lines+markers+text'; t.textposition = 'top center';
-             t.texttemplate = text.map((s) => (s === SUP || s === 'suppressed') ? s : ''); }
+      else {
+        // Lines: a suppressed point is a gap in its line and a marker in one "<11 (suppressed)" series, so
+        // long series stay readable and no suppressed point is drawn as a number.
+        t.type = 'scatter'; t.mode = 'lines+markers';
+        for (let j = 0; j < x.length; j++) {
+          if (text[j] !== SUP && text[j] !== 'suppressed') continue;
+          hidden.x.push(x[j]); hidden.y.push(0); hidden.text.push(s.name + ': ' + text[j]); t.y[j] = null;
+        }
+      }
       out.push(t);
     }
+    if (hidden.x.length) out.push(hidden);
     return out;
   }
 
