@@ -37,6 +37,7 @@ def test_rerun_into_own_output_replaces_it(tmp_path):
     (["--genomes", "50"], "more genomes than patients"),
     (["--imaging", "40"], "adults"),
     (["--patients", "0"], "at least 1 patient"),
+    (["--seed", "-3"], "non-negative"),
 ])
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys, extra, message):
     code = main(["generate", "--out", str(tmp_path / "d"), "--patients", "10", "--genomes", "0",

@@ -139,6 +139,8 @@ def _validate(cfg: GenerateConfig) -> None:
     if cfg.genomes > cfg.patients:
         raise MMHealthError(f"--genomes {cfg.genomes}: more genomes than patients ({cfg.patients}) - "
                             f"pass at most --patients")
+    if cfg.seed < 0:
+        raise MMHealthError(f"--seed {cfg.seed}: seeds are non-negative integers - pass 0 or more")
     if cfg.jobs < 1:
         raise MMHealthError(f"--jobs {cfg.jobs}: need at least 1 process")
 
