@@ -54,6 +54,9 @@ def test_each_transfer_syntax_round_trips(tmp_path, syntax):
         assert ds.file_meta.TransferSyntaxUID == syntax
         assert np.array_equal(ds.pixel_array, expected[k])
         assert ds.ImagePositionPatient[2] == pytest.approx(float(ds.SliceLocation))
+    again = dicom.write_study(tmp_path / "again", 3, plan, p)  # and the encoding is deterministic
+    assert [(tmp_path / "again" / f).read_bytes() for f in again.files] == \
+        [(tmp_path / f).read_bytes() for f in rendered.files]
 
 
 def test_geometry_is_consistent(small):
