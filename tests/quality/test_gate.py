@@ -199,3 +199,22 @@ def test_result_hash_ignores_row_order(gated, frames):
     report = publish(PublishOptions(to="local", lake=lake, checkpoint="features_only"), shuffled)
     assert report.rows == len(shuffled)
     assert isinstance(pd.read_parquet(report.path + "/data.parquet"), pd.DataFrame)
+
+
+def test_every_checked_in_checkpoint_loads_in_great_expectations(spec, project, tmp_path, monkeypatch):
+    import great_expectations as gx
+
+    from mmhealth.quality import gx_deid, gx_schema, gx_share  # noqa: F401  (custom expectations)
+    from mmhealth.quality.compile import checkpoint_name, validations_for
+    from mmhealth.quality.runner import prepare_workdir
+
+    monkeypatch.setenv("MMHEALTH_ATHENA_URL", "awsathena+rest://@athena.us-east-1.amazonaws.com:443/marts")
+    ctx = gx.get_context(mode="file", context_root_dir=str(prepare_workdir(project, tmp_path / "gx")))
+    for cp in spec.checkpoints:
+        for target in ("local", "athena"):
+            checkpoint = ctx.checkpoints.get(checkpoint_name(cp, target))
+            assert [vd.name for vd in checkpoint.validation_definitions] == [
+                v.name for v in validations_for(spec, cp, target)]
+            for vd in checkpoint.validation_definitions:
+                assert vd.data_source.name == ("local_marts" if target == "local" else "athena_marts")
+                assert len(vd.suite.expectations) > 0

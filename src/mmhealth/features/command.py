@@ -21,7 +21,8 @@ def register(subparsers) -> None:
         "(Parquet + feature group JSON); --to sagemaker creates or updates the feature group and ingests "
         "with PutRecord.",
     )
-    pub.add_argument("--to", choices=("local", "sagemaker"), required=True)
+    pub.add_argument("--to", choices=("local", "sagemaker"), required=True,
+                     help="local: versioned Parquet store under LAKE/feature_store; sagemaker: Feature Store")
     pub.add_argument("--feature-group", help="feature group name (default mmhealth-<mart with dashes>)")
     pub.add_argument("--mart", default="features_cardiovascular", help="mart to publish")
     pub.add_argument("--role-arn", help="IAM role SageMaker uses for the offline store")
