@@ -1,0 +1,119 @@
+"""Pure pieces of the readers and the lake, stated as data in, data out."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from mmhealth.ingest import bundle
+from mmhealth.ingest.fasta import Reference
+from mmhealth.ingest.fhir_schema import read_columns_literal, select_list, shape_columns
+from mmhealth.ingest.records import EXCERPT_LIMIT, Quarantined
+from mmhealth.ingest.vcf import _line_problem, info_map, read_header
+from mmhealth.lake.schema import hive_type, merge_fields
+
+
+def test_bundle_resolves_urn_references_and_fills_ids_from_full_url():
+    doc = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:p1", "resource": {"resourceType": "Patient"}},
+        {"fullUrl": "urn:uuid:e1", "resource": {"resourceType": "Encounter", "id": "e1",
+                                                 "subject": {"reference": "urn:uuid:p1"}}},
+        {"fullUrl": "urn:uuid:c1", "resource": {"resourceType": "Condition", "id": "c1",
+                                                 "subject": {"reference": "urn:uuid:p1"},
+                                                 "evidence": [{"detail": [{"reference": "urn:uuid:e1"}]}],
+                                                 "note": [{"text": "urn:uuid:p1"}]}},
+        {"request": {"method": "DELETE", "url": "Patient/x"}},
+    ]}
+    entries = list(bundle.entries(doc))
+    assert [e.problem for e in entries] == [None, None, None, "bundle-entry-without-resource"]
+    assert entries[0].resource["id"] == "p1"
+    assert entries[1].resource["subject"]["reference"] == "Patient/p1"
+    assert entries[2].resource["evidence"][0]["detail"][0]["reference"] == "Encounter/e1"
+    assert entries[2].resource["note"][0]["text"] == "urn:uuid:p1"  # only `reference` values are rewritten
+
+
+def test_fhir_shapes_lowercase_keep_extensions_as_json_and_primitives_as_strings(tmp_path):
+    src = tmp_path / "p.ndjson"
+    src.write_text(
+        '{"resourceType":"Patient","id":"a","birthDate":"1970-01-01","deceasedBoolean":false,'
+        '"extension":[{"url":"u","valueString":"v"}],"name":[{"family":"F","given":["G"],'
+        '"extension":[{"url":"x"}]}],"multipleBirthInteger":2}\n')
+    con = duckdb.connect()
+    rel = con.sql(f"SELECT * FROM read_json('{src}', sample_size=-1) LIMIT 0")
+    shapes = {s.source_name: s for s in shape_columns(rel.columns, rel.types)}
+    assert shapes["birthDate"].lake_type == "VARCHAR"  # DuckDB alone would say DATE
+    assert shapes["id"].lake_type == "VARCHAR"
+    assert shapes["extension"].lake_type == "JSON[]"
+    assert shapes["deceasedBoolean"].lake_type == "BOOLEAN"
+    assert shapes["multipleBirthInteger"].lake_type == "BIGINT"
+    assert '"family" VARCHAR' in shapes["name"].lake_type and '"extension" JSON[]' in shapes["name"].lake_type
+    row = con.execute(
+        f"SELECT {select_list(list(shapes.values()))} FROM read_json('{src}', "
+        f"columns={read_columns_literal(list(shapes.values()))})").fetchone()
+    cols = [d[0] for d in con.description]
+    assert cols == [c.lower() for c in rel.columns]
+    rec = dict(zip(cols, row))
+    assert rec["birthdate"] == "1970-01-01" and rec["name"][0]["given"] == ["G"]
+    assert con.execute("SELECT json_extract_string(?, '$.valueString')", [rec["extension"][0]]).fetchone()[0] == "v"
+
+
+def test_schema_merge_by_name_and_hive_types():
+    a = [["id", "string"], ["s", {"struct": [["x", "int"]]}], ["l", {"list": "int"}]]
+    b = [["id", "string"], ["s", {"struct": [["y", "string"], ["x", "bigint"]]}], ["m", {"map": ["string", "string"]}]]
+    merged = merge_fields(a, b)
+    assert [n for n, _ in merged] == ["id", "s", "l", "m"]
+    assert hive_type(dict(merged)["s"]) == "struct<x:bigint,y:string>"
+    assert hive_type(dict(merged)["l"]) == "array<int>"
+    assert hive_type(dict(merged)["m"]) == "map<string,string>"
+    assert merge_fields([["v", "string"]], [["v", {"list": "int"}]]) == [["v", "string"]]
+
+
+def test_reference_windows_and_chr_aliases(tmp_path):
+    fa = tmp_path / "ref.fa"
+    fa.write_text(">chr1:101-110\nACGTACGTAC\n>2\nGGGGCCCC\n")
+    ref = Reference(fa)
+    assert ref.fetch("chr1", 100, 3) == b"ACG"  # 0-based 100 = 1-based 101, first base of the window
+    assert ref.fetch("1", 107, 3) == b"TAC"  # VCF says 1, FASTA says chr1
+    assert ref.fetch("chr1", 108, 3) is None  # runs past the window
+    assert ref.fetch("chr1", 50, 1) is None  # before it
+    assert ref.fetch("chr2", 4, 4) == b"CCCC"
+    assert ref.fetch("chrX", 0, 1) is None
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n", None),
+    ("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n", "first line"),
+    ("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\t\n", "empty sample"),
+    ("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS\tS\n", "duplicate"),
+    ("##fileformat=VCFv4.2\n1\t1\t.\tA\tC\t.\t.\t.\n", "no #CHROM"),
+])
+def test_vcf_header_problems(tmp_path, text, problem):
+    p = tmp_path / "x.vcf"
+    p.write_text(text)
+    h = read_header(p)
+    assert (h.problem is None) if problem is None else (problem in h.problem)
+
+
+def test_vcf_line_problems():
+    ok = ["1", "10", ".", "A", "C", "50", "PASS", ".", "GT", "0/1"]
+    assert _line_problem(ok, 10) == ""
+    assert "columns" in _line_problem(ok[:-1], 10)
+    assert "POS" in _line_problem(["1", "x"] + ok[2:], 10)
+    assert "REF" in _line_problem(ok[:3] + ["AZ"] + ok[4:], 10)
+    assert "QUAL" in _line_problem(ok[:5] + ["high"] + ok[6:], 10)
+
+
+def test_info_map_skips_absent_values_and_formats_lists_and_flags():
+    info = pa.array([{"DP": 3, "AF": [0.5, 0.25], "DB": True, "G": "x"},
+                     {"DP": None, "AF": None, "DB": False, "G": None}],
+                    pa.struct([("DP", pa.int32()), ("AF", pa.list_(pa.float32())), ("DB", pa.bool_()),
+                               ("G", pa.string())]))
+    maps = info_map(info).to_pylist()
+    assert dict(maps[0]) == {"DP": "3", "AF": "0.5,0.25", "DB": "true", "G": "x"}
+    assert maps[1] == []
+
+
+def test_quarantine_excerpt_is_capped():
+    q = Quarantined("f", "line 1", "fhir", "malformed-json", "x" * 5000)
+    assert len(q.raw) == EXCERPT_LIMIT
