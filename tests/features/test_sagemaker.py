@@ -175,3 +175,12 @@ def test_offline_store_without_role_is_refused(features_frame):
     _, definition = _definition(features_frame)
     with pytest.raises(MMHealthError, match="--offline-store needs --role-arn"):
         ensure_feature_group(_client("sagemaker"), definition, offline_store="s3://b/p")
+
+
+def test_malformed_record_fails_without_retry():
+    # botocore validates parameters before sending, so nothing leaves the process (the port is closed anyway).
+    rt = _client("sagemaker-featurestore-runtime", "http://127.0.0.1:9")
+    sleeps = []
+    report = ingest(rt, "g", [[{"FeatureName": "x"}]], max_workers=1, sleep=sleeps.append)
+    assert (report.failed, report.retries, sleeps) == (1, 0, [])
+    assert report.errors[0][1] == "ParamValidationError"

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from mmhealth.errors import MMHealthError
 from mmhealth.features.definition import FeatureGroupDefinition
@@ -67,7 +67,13 @@ def ensure_feature_group(client, definition: FeatureGroupDefinition, *, role_arn
     except ClientError as exc:
         if _code(exc) != "ResourceInUse":
             raise MMHealthError(f"SageMaker CreateFeatureGroup {definition.name}: {exc} - check the role and region")
-    current = client.describe_feature_group(FeatureGroupName=definition.name)
+    except BotoCoreError as exc:
+        raise MMHealthError(f"SageMaker CreateFeatureGroup {definition.name}: {exc} - check AWS credentials, "
+                            "region and endpoint")
+    try:
+        current = client.describe_feature_group(FeatureGroupName=definition.name)
+    except (ClientError, BotoCoreError) as exc:
+        raise MMHealthError(f"SageMaker DescribeFeatureGroup {definition.name}: {exc} - check the permissions")
     additions = plan_update(current, definition)
     if not additions:
         return GroupChange("unchanged", arn=current.get("FeatureGroupArn"))
@@ -156,6 +162,9 @@ def ingest(client, group: str, records: list[list[dict[str, str]]], *, max_worke
                     sleep(delay)
                     continue
                 _fail(index, code, exc.response.get("Error", {}).get("Message", ""))
+                return
+            except ParamValidationError as exc:  # our request is malformed: retrying cannot help
+                _fail(index, "ParamValidationError", str(exc))
                 return
             except BotoCoreError as exc:  # connection reset, read timeout: transient by nature
                 if attempt + 1 < max_attempts:
