@@ -181,6 +181,6 @@ def test_malformed_record_fails_without_retry():
     # botocore validates parameters before sending, so nothing leaves the process (the port is closed anyway).
     rt = _client("sagemaker-featurestore-runtime", "http://127.0.0.1:9")
     sleeps = []
-    report = ingest(rt, "g", [[{"FeatureName": "x"}]], max_workers=1, sleep=sleeps.append)
+    report = ingest(rt, "g", [[{"ValueAsString": "no FeatureName"}]], max_workers=1, sleep=sleeps.append)
     assert (report.failed, report.retries, sleeps) == (1, 0, [])
     assert report.errors[0][1] == "ParamValidationError"
