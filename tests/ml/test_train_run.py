@@ -39,6 +39,8 @@ def test_markdown_table_has_a_row_per_model_and_the_baselines(trained_run):
     rows = [line for line in md.splitlines() if line.startswith("| clinical")]
     assert len(rows) == 2 * 3 * 3  # outcomes x cells x models
     assert "Brier of prevalence" in md and "AUPRC = prevalence" in md
+    summary = md.split("## Summary", 1)[1].split("## stroke", 1)[0]
+    assert len([line for line in summary.splitlines() if line.startswith("| stroke |")]) == 3
 
 
 def test_provenance_names_the_feature_group_version_and_data_hash(trained_run, local_store):

@@ -42,7 +42,7 @@ def results_markdown(cells: list[CellResult], run: dict, schema=None) -> str:
         if schema.ignored:
             lines.append("- not used: " + ", ".join(f"`{c}` ({why})" for c, why in schema.ignored.items()))
         lines.append("")
-    lines += ["## Summary: stacked model", "", summary_markdown(cells), ""]
+    lines += ["## Summary", "", summary_markdown(cells), ""]
     for outcome in dict.fromkeys(c.outcome for c in cells):
         lines += [f"## {outcome}", "",
                   "| Modalities | Population | n | Positives | Prevalence | Prevalent excluded | Model | "
@@ -65,31 +65,24 @@ def results_markdown(cells: list[CellResult], run: dict, schema=None) -> str:
     return "\n".join(lines)
 
 
-def summary_markdown(cells: list[CellResult], model: str = "stacked") -> str:
-    """One line per outcome x modality set: the chosen model on its own population and on the patients with
-    all three modalities, each beside its prevalence. The full table has all three models and the Brier score."""
-    by = {(c.outcome, c.modalities, c.population): c for c in cells}
+def summary_markdown(cells: list[CellResult]) -> str:
+    """One line per outcome x modality set x population: the AUROC of all three model families (no
+    picking the best after the fact) and the stack's AUPRC beside the prevalence. The per-outcome tables have
+    every metric of every model."""
     lines = [
-        f"| Outcome | Modalities | n (has the set) | Prevalence | AUROC {MODEL_LABEL[model]} | "
-        f"AUPRC {MODEL_LABEL[model]} | n (all three) | Prevalence | AUROC {MODEL_LABEL[model]} | "
-        f"AUPRC {MODEL_LABEL[model]} |",
-        "|---|---|---:|---:|---|---|---:|---:|---|---|",
+        "| Outcome | Modalities | Population | n | Cases | AUROC LR | AUROC LGBM | AUROC Stack | "
+        "AUPRC Stack | Prevalence |",
+        "|---|---|---|---:|---:|---|---|---|---|---:|",
     ]
-
-    def part(cell: CellResult | None) -> str:
-        if cell is None:
-            return " | | | "
-        cells_ = [str(cell.n_patients), f"{cell.baselines.get('prevalence', float('nan')):.3f}"]
-        if cell.status != "ok" or model not in cell.metrics:
-            cells_ += [f"not evaluated: {cell.status}", ""]
-        else:
-            m = cell.metrics[model]
-            cells_ += [_ci(m["auroc"]), _ci(m["auprc"])]
-        return " | ".join(cells_)
-
-    for outcome in dict.fromkeys(c.outcome for c in cells):
-        for mods in dict.fromkeys(c.modalities for c in cells if c.outcome == outcome):
-            own = by.get((outcome, mods, "has_set"))
-            three = by.get((outcome, mods, "all_three")) or (own if len(mods) == 3 else None)
-            lines.append(f"| {outcome} | {'+'.join(mods)} | {part(own)} | {part(three)} |")
+    for cell in cells:
+        head = (f"| {cell.outcome} | {'+'.join(cell.modalities)} | {POPULATION_LABEL[cell.population]} | "
+                f"{cell.n_patients} | {cell.positives} | ")
+        prevalence = f"{cell.baselines.get('prevalence', float('nan')):.3f}"
+        if cell.status != "ok":
+            lines.append(head + f"not evaluated: {cell.status} | | | | {prevalence} |")
+            continue
+        auroc = [(_ci(cell.metrics[m]["auroc"]) if m in cell.metrics else "-")
+                 for m in ("logistic", "lightgbm", "stacked")]
+        auprc = _ci(cell.metrics["stacked"]["auprc"]) if "stacked" in cell.metrics else "-"
+        lines.append(head + " | ".join(auroc) + f" | {auprc} | {prevalence} |")
     return "\n".join(lines) + "\n"
