@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -177,6 +178,7 @@ def open_page(target: Path | str, *, screenshot: Path | None = None, evaluate: s
         [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-address=127.0.0.1",
          "--remote-debugging-port=0", f"--window-size={width},{height}", "about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, so a hung browser is ended with all its helpers
     )
     ws = None
     try:
@@ -228,6 +230,6 @@ def open_page(target: Path | str, *, screenshot: Path | None = None, evaluate: s
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         shutil.rmtree(profile, ignore_errors=True)
