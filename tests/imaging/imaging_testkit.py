@@ -40,7 +40,8 @@ def phantom(spec: SeriesSpec) -> np.ndarray:
     zc, yc, xc = (spec.slices - 1) / 2, (spec.size - 1) / 2, (spec.size - 1) / 2
     zmm, ymm, xmm = (z - zc) * spec.slice_mm, (y - yc) * spec.pixel_mm, (x - xc) * spec.pixel_mm
     vol = np.full(z.shape, -1000.0, np.float32)
-    organ = (xmm / (spec.size * 0.42)) ** 2 + (ymm / (spec.size * 0.36)) ** 2 + (zmm / (spec.slices * spec.slice_mm * 0.45)) ** 2 <= 1
+    half_depth = spec.slices * spec.slice_mm * 0.45
+    organ = (xmm / (spec.size * 0.42)) ** 2 + (ymm / (spec.size * 0.36)) ** 2 + (zmm / half_depth) ** 2 <= 1
     vol[organ] = 40.0
     lesion = (xmm - 3) ** 2 + (ymm + 2) ** 2 + zmm ** 2 <= spec.lesion_radius_mm ** 2
     vol[lesion] = 180.0
