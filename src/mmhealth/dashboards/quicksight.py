@@ -409,16 +409,19 @@ def build_plan(
         for visual in dash.visuals():
             wants[visual.model].update(visual.columns_read())
         too_sensitive = sorted(
-            f"{m}.{c} ({col.sensitivity or 'unclassified'})"
-            for m, cols in wants.items()
-            for c in cols
-            if (col := manifest.model(m).column(c)) is not None and sensitivity_rank(col.sensitivity) > limit
+            ((sensitivity_rank(col.sensitivity), f"{m}.{c} ({col.sensitivity or 'unclassified'})")
+             for m, cols in wants.items()
+             for c in cols
+             if (col := manifest.model(m).column(c)) is not None and sensitivity_rank(col.sensitivity) > limit),
+            reverse=True,
         )
         if too_sensitive:
             skipped.append(dash.id)
+            examples = ", ".join(name for _, name in too_sensitive[:3])
             notes.append(
-                f"{dash.id} skipped: needs {', '.join(too_sensitive)} above the group's clearance "
-                f"{target.group_clearance} - grant it to a group cleared for them (--group / --clearance)"
+                f"{dash.id} skipped: it reads {len(too_sensitive)} column(s) above the group's clearance "
+                f"{target.group_clearance} (e.g. {examples}) - deploy it for a group cleared for them "
+                "(--group / --clearance)"
             )
             continue
         kept.append(dash)
