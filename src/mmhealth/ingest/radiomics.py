@@ -3,7 +3,8 @@
 Settings (kept small for speed, recorded with every row in `radiomics_settings`):
 - image types: `Original` only (no wavelet / LoG filters: they multiply the work by ~10 for features few
   models use);
-- feature classes: firstorder, shape, glcm, glrlm, glszm, gldm, ngtdm (all features of each);
+- feature classes: firstorder, shape, glcm, glrlm, glszm, gldm, ngtdm (all features of each, plus first-order
+  StandardDeviation, which pyradiomics flags deprecated but the reference system's tables carry);
 - discretisation: fixed bin width 25 HU for CT (calibrated units, the IBSI recommendation), fixed bin count
   32 for every other modality (arbitrary intensity units, where a fixed width would give 1 or 1000 bins);
 - no resampling, no intensity normalisation, label 1, pyradiomics' diagnostic columns off.
@@ -58,6 +59,11 @@ def extractor_for(settings: dict[str, Any]):
         ext.disableAllFeatures()
         for name in FEATURE_CLASSES:
             ext.enableFeatureClassByName(name)
+        # StandardDeviation is flagged deprecated in pyradiomics (it is sqrt(Variance)) and so left out of
+        # "all features"; the reference system's tables and our dbt models use it, so it is asked for by name.
+        from radiomics.firstorder import RadiomicsFirstOrder
+
+        ext.enableFeaturesByName(firstorder=sorted(RadiomicsFirstOrder.getFeatureNames()))
         ext.disableAllImageTypes()
         ext.enableImageTypeByName("Original")
         _EXTRACTORS[key] = ext
