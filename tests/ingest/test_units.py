@@ -117,3 +117,23 @@ def test_info_map_skips_absent_values_and_formats_lists_and_flags():
 def test_quarantine_excerpt_is_capped():
     q = Quarantined("f", "line 1", "fhir", "malformed-json", "x" * 5000)
     assert len(q.raw) == EXCERPT_LIMIT
+
+
+def test_a_field_beyond_the_schema_sample_is_still_loaded(tmp_path):
+    """The schema comes from a sample; the key count proves it covered the file or the file is redone."""
+    import json
+
+    from mmhealth.lake.ingest import run_ingest
+
+    src = tmp_path / "src"
+    src.mkdir()
+    rows = [{"resourceType": "Patient", "id": f"p{i}", "name": [{"family": "F"}]} for i in range(30)]
+    rows[-1]["deceasedDateTime"] = "2020-01-01T00:00:00+01:00"
+    rows[-1]["name"][0]["suffix"] = ["Jr."]
+    (src / "Patient.ndjson").write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows))
+    lake = tmp_path / "lake"
+    run_ingest(src, str(lake), ["fhir"], {"fhir_schema_sample": 5}, progress=False)
+    con = duckdb.connect(str(lake / "lake.duckdb"), read_only=True)
+    got = con.execute("SELECT deceaseddatetime, name[1].suffix FROM healthlake.patient WHERE id = 'p29'").fetchone()
+    assert got == ("2020-01-01T00:00:00+01:00", ["Jr."])
+    assert con.execute("SELECT count(*) FROM healthlake.patient").fetchone()[0] == 30

@@ -16,12 +16,14 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from mmhealth.ingest import bundle as bundles
 from mmhealth.ingest.duck import connect, ident, sql_str
 from mmhealth.ingest.fhir_types import R4_RESOURCE_TYPES
+from mmhealth.ingest.fhir_verify import parquet_key_count, raw_key_count
 from mmhealth.ingest.fhir_schema import read_columns_literal, select_list, shape_columns
 from mmhealth.ingest.records import (
     SOURCE_COLUMN,
@@ -41,6 +43,9 @@ LOG_FILE_NAMES = frozenset({"log.ndjson"})
 SKIPPED_TYPES = frozenset({"OperationOutcome"})
 NON_FHIR_JSON = frozenset({"manifest.json", "corruptions.json"})
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
+# Records DuckDB infers the schema from before the copy; fhir_verify proves afterwards that they covered every
+# key of the file, else the file is redone with the schema of every record. 0 = always every record.
+SCHEMA_SAMPLE = 2_048
 _READ_OPTS = f"format='newline_delimited', ignore_errors=true, maximum_object_size={MAX_OBJECT_BYTES}"
 
 
@@ -80,12 +85,13 @@ class FhirReader:
         # Schema inference is single-threaded in DuckDB while the COPY is not: inferring the next file's schema
         # on a second cursor while the current file is copied keeps both cores busy.
         bulk = [f for f in files if is_ndjson(f.path) and f.path.name.lower() not in LOG_FILE_NAMES]
+        sample = int(ctx.options.get("fhir_schema_sample", SCHEMA_SAMPLE)) or None
         pool = ThreadPoolExecutor(max_workers=1)
         pending = {}
 
         def prefetch(i: int) -> None:
             if i < len(bulk):
-                pending[bulk[i].rel] = pool.submit(_infer_file, conn, bulk[i].path)
+                pending[bulk[i].rel] = pool.submit(_infer_file, conn, bulk[i].path, sample)
 
         prefetch(0)
         try:
@@ -94,7 +100,7 @@ class FhirReader:
                     future = pending.pop(f.rel, None)
                     if future is not None:
                         prefetch(bulk.index(f) + 1)
-                    yield from self._ndjson(conn, f, ctx, spool, future)
+                    yield from self._ndjson(conn, f, ctx, spool, future, sample)
                 else:
                     yield from _bundle_file(f, spool)
                 if ctx.progress is not None:
@@ -105,7 +111,8 @@ class FhirReader:
             pool.shutdown(wait=True, cancel_futures=True)
             conn.close()
 
-    def _ndjson(self, conn, f: SourceFile, ctx: ReadContext, spool: "_Spool", inferred=None) -> Iterator[Output]:
+    def _ndjson(self, conn, f: SourceFile, ctx: ReadContext, spool: "_Spool", inferred=None,
+                sample: int | None = None) -> Iterator[Output]:
         if f.path.name.lower() in LOG_FILE_NAMES:
             n = sum(1 for _ in _raw_records(f.path))
             yield Skipped(f.rel, "file", "bulk-export-log", n)
@@ -114,12 +121,12 @@ class FhirReader:
         import duckdb
 
         try:
-            shapes = inferred.result() if inferred is not None else _infer_file(conn, f.path)
-            if isinstance(shapes, Exception):
-                raise shapes
+            result = inferred.result() if inferred is not None else _infer_file(conn, f.path, sample)
+            if result.error is not None:
+                raise result.error
             # Collected first: a failure half-way must not leave outputs the careful path repeats.
-            outputs = list(_ndjson_fast(conn, f, ctx, shapes))
-        except (duckdb.Error, _NeedsCarefulPath):
+            outputs = list(_ndjson_fast(conn, f, ctx, result))
+        except (duckdb.Error, _NeedsCarefulPath, OSError, EOFError):
             # DuckDB could not read it (e.g. invalid UTF-8, or no record has resourceType/id): Python decides,
             # line by line, what is loadable.
             yield from _ndjson_careful(f, spool)
@@ -131,48 +138,82 @@ class _NeedsCarefulPath(Exception):
     pass
 
 
-def _infer(conn, source_sql: str):
+def _infer(conn, source_sql: str, sample: int | None = None):
+    """Column shapes from every record (`sample=None`) or from the first `sample` records."""
     rel = conn.sql(
-        f"SELECT * FROM read_json({source_sql}, {_READ_OPTS}, sample_size=-1, maximum_depth=-1, "
+        f"SELECT * FROM read_json({source_sql}, {_READ_OPTS}, sample_size={sample or -1}, maximum_depth=-1, "
         "map_inference_threshold=-1) LIMIT 0"
     )
     return shape_columns(rel.columns, rel.types)
 
 
-def _infer_file(conn, path: Path):
-    """Column shapes of an NDJSON file (on its own cursor, so it can run in a thread), or the DuckDB error."""
+@dataclass
+class _Inferred:
+    shapes: list | None
+    raw_keys: int | None  # keys in the source bytes, for fhir_verify; None when shapes are from every record
+    error: Exception | None = None
+
+
+def _infer_file(conn, path: Path, sample: int | None) -> _Inferred:
+    """Column shapes of an NDJSON file, on its own cursor so it can run in a thread while another file is
+    copied. With `sample`, also the source's key count, to prove afterwards that the sample missed nothing."""
     import duckdb
 
     cur = conn.cursor()
     try:
-        return _infer(cur, f"'{sql_str(str(path))}'")
-    except duckdb.Error as exc:
-        return exc
+        shapes = _infer(cur, f"'{sql_str(str(path))}'", sample)
+        return _Inferred(shapes, raw_key_count(path) if sample else None)
+    except (duckdb.Error, OSError, EOFError) as exc:
+        return _Inferred(None, None, exc)
     finally:
         cur.close()
 
 
-def _ndjson_fast(conn, f: SourceFile, ctx: ReadContext, shapes) -> Iterator[Output]:
-    src = f"'{sql_str(str(f.path))}'"
+def _copy(conn, src: str, rel: str, shapes, out: Path) -> list[tuple]:
+    """The one statement that reads, reshapes and writes; returns (resourcetype, rows, rows with id)."""
     names = {s.source_name for s in shapes}
     if "resourceType" not in names or "id" not in names:
         raise _NeedsCarefulPath
-    tmp = ctx.part_path(DATABASE, "_unsorted")
     conn.execute(
-        f"COPY (SELECT {select_list(shapes)}, '{sql_str(f.rel)}' AS {SOURCE_COLUMN} "
+        f"COPY (SELECT {select_list(shapes)}, '{sql_str(rel)}' AS {SOURCE_COLUMN} "
         f"FROM read_json({src}, {_READ_OPTS}, columns={read_columns_literal(shapes)})) "
-        f"TO '{sql_str(str(tmp))}' (FORMAT parquet, COMPRESSION zstd)"
+        f"TO '{sql_str(str(out))}' (FORMAT parquet, COMPRESSION zstd)"
     )
-    groups = conn.execute(
-        f"SELECT resourcetype, count(*), count(id) FROM read_parquet('{sql_str(str(tmp))}') GROUP BY 1"
+    return conn.execute(
+        f"SELECT resourcetype, count(*), count(id) FROM read_parquet('{sql_str(str(out))}') GROUP BY 1"
     ).fetchall()
-    read = sum(n for _, n, _ in groups)
-    if (
+
+
+def _clean(groups) -> bool:
+    """One known, loadable resource type and every row with an id: the common case."""
+    return (
         len(groups) == 1
         and groups[0][0] in R4_RESOURCE_TYPES
         and groups[0][0] not in SKIPPED_TYPES
         and groups[0][1] == groups[0][2]
-    ):
+    )
+
+
+def _ndjson_fast(conn, f: SourceFile, ctx: ReadContext, inferred: _Inferred) -> Iterator[Output]:
+    src = f"'{sql_str(str(f.path))}'"
+    tmp = ctx.part_path(DATABASE, "_unsorted")
+    shapes = inferred.shapes
+    groups = None
+    if inferred.raw_keys is not None:
+        try:
+            groups = _copy(conn, src, f.rel, shapes, tmp)
+        except _NeedsCarefulPath:
+            groups = None
+        # A sampled schema is kept only when the part provably holds every key of the source; anything
+        # else (a rare field, bad lines, several types) is redone with the schema of every record.
+        if groups is None or not _clean(groups) or parquet_key_count(tmp) != inferred.raw_keys:
+            groups = None
+    if groups is None:
+        if inferred.raw_keys is not None:
+            shapes = _infer(conn, src)
+        groups = _copy(conn, src, f.rel, shapes, tmp)
+    read = sum(n for _, n, _ in groups)
+    if _clean(groups):
         rtype, n, _ = groups[0]
         final = ctx.part_path(DATABASE, rtype.lower())
         os.replace(tmp, final)
