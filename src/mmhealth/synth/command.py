@@ -48,6 +48,12 @@ def run(args) -> int:
           + " (" + ", ".join(f"{k} {v:,}" for k, v in s.resources.items()) + ")")
     print(f"  VCF: {s.files['vcf']:,} files + annotation/clinvar.vcf.gz + reference/panel.fa; "
           f"DICOM: {s.files['dicom']:,} files")
-    if s.corruptions:
+    if args.corrupt:
+        from mmhealth.synth.corrupt import KINDS
+
+        made = {k: sum(c["kind"] == k for c in s.corruptions) for k in KINDS}
         print(f"  corrupt: {len(s.corruptions):,} bad records listed in corruptions.json")
+        missing = [k for k, n in made.items() if n == 0]
+        if missing:  # e.g. --genomes 0: there is no VCF to put a bad VCF record in
+            print(f"  corrupt: none of {', '.join(missing)} (no file of that kind was generated)")
     return 0
