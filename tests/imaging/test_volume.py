@@ -87,3 +87,13 @@ def test_enhanced_multiframe_orders_frames_by_position(tmp_path):
     expected = np.clip(np.round(truth + 1024), 0, 4095) - 1024
     np.testing.assert_array_equal(got, expected)
     assert image.GetSpacing()[2] == spec.slice_mm
+
+
+def test_broken_orientation_keeps_identity_direction(tmp_path):
+    spec = SeriesSpec("p-iop", 5.0, size=16, slices=1, seed=2)
+    paths = write_series(tmp_path, spec)
+    ds = pydicom.dcmread(paths[0])
+    ds.ImageOrientationPatient = [0, 0, 0, 0, 0, 0]
+    ds.save_as(paths[0])
+    image = assemble(sources(paths, tmp_path))
+    assert image.GetDirection() == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)

@@ -127,6 +127,8 @@ def process_image_set(task: ImageSetTask) -> ImageSetResult:
         image = assemble(task.sources)
     except NoUsablePixels as exc:
         return done(str(exc))
+    except MemoryError:
+        return done("volume-failed: MemoryError: the volume does not fit in this worker's memory")
     except PixelDecodeError as exc:
         # Report every file that fails, not just the first, so the quarantine is complete in one run.
         failures = [(exc.source, exc.reason)]
@@ -143,6 +145,8 @@ def process_image_set(task: ImageSetTask) -> ImageSetResult:
                 pass
         return done(f"undecodable-pixels: {len(failures)} file(s) in the image set do not decode",
                     undecodable=failures)
+    except Exception as exc:  # anything else about one odd volume must not stop the run
+        return done(f"volume-failed: {type(exc).__name__}: {exc}")
     segmenter = resolve(task.segmenter)
     try:
         mask = segmenter(image)
@@ -220,10 +224,13 @@ def run_image_sets(tasks: Iterable[ImageSetTask], workers: int | None = None, pr
         own = pool is None
         pool = pool or make_pool(min(workers, len(tasks)))
         try:
-            futures = [pool.submit(process_image_set, t) for t in tasks]
+            futures = {pool.submit(process_image_set, t): t for t in tasks}
             for fut in as_completed(futures):
                 bar.update(1)
-                yield fut.result()
+                try:
+                    yield fut.result()
+                except Exception as exc:  # a worker that died (e.g. killed for memory) fails its image set only
+                    yield ImageSetResult(futures[fut].imagesetid, f"worker-failed: {type(exc).__name__}: {exc}")
         finally:
             if own:
                 pool.shutdown()

@@ -162,9 +162,19 @@ def assemble(sources: Sequence[SliceSource]) -> "sitk.Image":
     image.SetSpacing((float(col_spacing), float(row_spacing), slice_spacing(ordered)))
     if first.position is not None:
         image.SetOrigin(tuple(float(v) for v in first.position))
-    if first.orientation is not None:
+    if first.orientation is not None and _orthonormal(first.orientation):
         r, c = first.orientation[:3], first.orientation[3:6]
         n = slice_normal(first.orientation)
         # ITK's direction matrix holds the axis directions as columns (row-major storage).
         image.SetDirection((r[0], c[0], n[0], r[1], c[1], n[1], r[2], c[2], n[2]))
     return image
+
+
+def _orthonormal(orientation: Sequence[float], tolerance: float = 1e-3) -> bool:
+    """Whether ImageOrientationPatient holds two unit, perpendicular directions. Real files round the cosines
+    (hence the tolerance); a broken one (zeros) would make ITK reject the direction matrix, and the image then
+    keeps the identity direction rather than failing."""
+    r, c = orientation[:3], orientation[3:6]
+    dot = sum(a * b for a, b in zip(r, c))
+    rn, cn = sum(a * a for a in r) ** 0.5, sum(a * a for a in c) ** 0.5
+    return abs(rn - 1) < 10 * tolerance and abs(cn - 1) < 10 * tolerance and abs(dot) < 10 * tolerance
