@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-# pytest runs with --import-mode=importlib, which puts no test folder on sys.path; the helper module is shared
-# by these tests and scripts/bench_imaging.py, so it is imported by path.
+# pytest runs with --import-mode=importlib, which puts no test folder on sys.path; the test kit shared by the
+# test modules here is made importable by path.
 sys.path.insert(0, str(Path(__file__).parent))
 from imaging_testkit import SeriesSpec, lesion_volume_mm3, read_folder, write_series  # noqa: E402
 

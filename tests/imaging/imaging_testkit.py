@@ -1,5 +1,5 @@
-"""Test kit for imaging: writes small, valid DICOM series (also used by the benchmark when no generator output
-exists) and runs the imaging reader over a folder.
+"""Test kit for imaging: writes small, valid DICOM series with known geometry and lesions, and runs the imaging
+reader over a folder.
 
 Each series is a CT volume with a soft-tissue "organ" (an ellipsoid) and a brighter spherical "lesion" inside
 it, plus noise. Geometry is real: ImagePositionPatient steps along the slice normal, so ordering can be
