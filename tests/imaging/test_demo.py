@@ -59,3 +59,16 @@ def test_reference_imaging_query_joins_fhir_to_radiomics(demo_lake, con):
     assert len(rows) == len(manifest)
     assert {r[1] for r in rows} == {m["study_instance_uid"] for m in manifest}
     assert all(r[3] > 0 for r in rows)
+
+
+def test_imaging_reads_only_dicom_files_of_a_mixed_source(demo_lake, con):
+    """The generator's folder also holds NDJSON, VCF, FASTA and manifest.json: the imaging reader logs exactly
+    the DICOM files, all loaded."""
+    manifest, lake = demo_lake
+    data = lake.parent / "data"
+    dicom_files = {p.relative_to(data).as_posix() for p in (data / "dicom").rglob("*") if p.is_file()}
+    logged = con.sql("select lake_source, records_loaded from lake_meta.ingest_log "
+                     "where modality = 'imaging'").fetchall()
+    assert {s for s, _ in logged} == dicom_files
+    assert all(n == 1 for _, n in logged)
+    assert sum(m["n_slices"] for m in manifest) == len(dicom_files)
