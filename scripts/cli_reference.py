@@ -35,8 +35,11 @@ def render() -> str:
 
 
 if __name__ == "__main__":
+    cli = argparse.ArgumentParser(description="Write docs/cli.md from the mmhealth parser.")
+    cli.add_argument("--check", action="store_true", help="exit 1 if docs/cli.md is out of date, write nothing")
+    check = cli.parse_args().check
     text = render()
-    if "--check" in sys.argv:
+    if check:
         if not OUT.exists() or OUT.read_text() != text:
             print(f"{OUT} is out of date: run .venv/bin/python scripts/cli_reference.py", file=sys.stderr)
             sys.exit(1)
