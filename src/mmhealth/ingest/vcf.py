@@ -202,16 +202,16 @@ def info_map(info):
         else:
             cols.append(pc.cast(col, pa.string()))
     cols = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in cols]
-    field_major = pa.concat_arrays(cols)
-    order = (np.arange(k, dtype=np.int64)[None, :] * n + np.arange(n, dtype=np.int64)[:, None]).ravel()
-    values = field_major.take(pa.array(order))
-    keys = pa.DictionaryArray.from_arrays(pa.array(np.tile(np.arange(k, dtype=np.int32), n)),
-                                          pa.array(names, pa.string())).dictionary_decode()
-    valid = values.is_valid()
-    present = np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool).reshape(n, k)
+    # Which (row, field) pairs have a value, in row-major order; gather just those.
+    present = np.empty((n, k), dtype=bool)
+    for j, c in enumerate(cols):
+        present[:, j] = c.is_valid().to_numpy(zero_copy_only=False)
+    rows, fields = np.nonzero(present)
+    values = pa.concat_arrays(cols).take(pa.array(fields.astype(np.int64) * n + rows))
+    keys = pa.DictionaryArray.from_arrays(pa.array(fields.astype(np.int32)), pa.array(names, pa.string()))
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(present.sum(axis=1), out=offsets[1:])
-    return pa.MapArray.from_arrays(pa.array(offsets), keys.filter(valid), values.filter(valid))
+    return pa.MapArray.from_arrays(pa.array(offsets), keys.dictionary_decode(), values)
 
 
 def _site_sql(schema, rel: str) -> str:
