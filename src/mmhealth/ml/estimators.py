@@ -24,6 +24,15 @@ class ModelParams:
     threads: int = 1
     stack_folds: int = 3
     logistic_c: float = 1.0
+    min_child_samples: int = 20  # LightGBM's default; sized_for() lowers it for small training sets
+
+    def sized_for(self, n_rows: int) -> "ModelParams":
+        """LightGBM's default of 20 rows per leaf cannot split 40 rows (after CV) at all, and a model that
+        cannot split predicts the prevalence - the majority-class row the reference system reported as a
+        result. Scale the minimum leaf with the training set: 10% of it, between 5 and 20."""
+        from dataclasses import replace
+
+        return replace(self, min_child_samples=max(5, min(20, n_rows // 10)))
 
 
 def _split(features: list[Feature]) -> tuple[list[str], list[str]]:
@@ -70,7 +79,7 @@ def lightgbm(features: list[Feature], seed: int, params: ModelParams = ModelPara
         ("prepare", ColumnTransformer(parts, verbose_feature_names_out=False)),
         ("model", LGBMClassifier(
             n_estimators=params.n_estimators, learning_rate=params.learning_rate, num_leaves=params.num_leaves,
-            min_child_samples=20, subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
+            min_child_samples=params.min_child_samples, subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
             random_state=seed, n_jobs=params.threads, verbose=-1, deterministic=True,
         )),
     ])

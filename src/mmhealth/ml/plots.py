@@ -30,7 +30,7 @@ def _axes(title: str, xlabel: str, ylabel: str) -> tuple[Canvas, callable]:
     c.line(LEFT, TOP, LEFT, TOP + ph, (0, 0, 0))
     c.line(LEFT, TOP + ph, LEFT + pw, TOP + ph, (0, 0, 0))
     c.line(*to_px(0, 0), *to_px(1, 1), (150, 150, 150), dash=4)
-    c.text(LEFT, 12, title, scale=2)
+    c.text(LEFT, 12, title, scale=2 if len(title) * 12 < W - LEFT else 1)
     c.text(LEFT + pw // 2 - 3 * len(xlabel), H - 18, xlabel)
     c.text(4, TOP - 14, ylabel)
     return c, to_px

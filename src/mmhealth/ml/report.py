@@ -56,7 +56,8 @@ def results_markdown(cells: list[CellResult], run: dict, schema=None) -> str:
                 lines.append(f"{head} - | not evaluated: {cell.status} | | | |")
                 continue
             for model, m in cell.metrics.items():
-                lines.append(f"{head} {MODEL_LABEL[model]} | {_ci(m['auroc'])} | {_ci(m['auprc'])} | "
+                note = f" ({cell.notes[model]})" if model in cell.notes else ""
+                lines.append(f"{head} {MODEL_LABEL[model]}{note} | {_ci(m['auroc'])} | {_ci(m['auprc'])} | "
                              f"{_ci(m['brier'])} | {cell.baselines['brier']:.3f} |")
         lines.append("")
     skipped = [c for c in cells if c.status != "ok"]
@@ -81,8 +82,8 @@ def summary_markdown(cells: list[CellResult]) -> str:
         if cell.status != "ok":
             lines.append(head + f"not evaluated: {cell.status} | | | | {prevalence} |")
             continue
-        auroc = [(_ci(cell.metrics[m]["auroc"]) if m in cell.metrics else "-")
-                 for m in ("logistic", "lightgbm", "stacked")]
+        auroc = [(_ci(cell.metrics[m]["auroc"]) + (f" ({cell.notes[m]})" if m in cell.notes else "")
+                  if m in cell.metrics else "-") for m in ("logistic", "lightgbm", "stacked")]
         auprc = _ci(cell.metrics["stacked"]["auprc"]) if "stacked" in cell.metrics else "-"
         lines.append(head + " | ".join(auroc) + f" | {auprc} | {prevalence} |")
     return "\n".join(lines) + "\n"

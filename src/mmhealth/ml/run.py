@@ -3,6 +3,7 @@
 RUN/
   results.md, results.json      the table (results.json also holds config and provenance)
   plots/roc_<outcome>.png        ROC of the stacked model per modality set, patients with all three modalities
+                                 (each set on its own patients when no all-three cell could be evaluated)
   plots/calibration_<outcome>.png  its calibration (deciles of predicted probability)
   importances.csv                per outcome x modality set x model family
   models/<outcome>/<set>.joblib  the stack refit on the set's whole population (holds LR and LightGBM)
@@ -97,13 +98,15 @@ def _write_plots(cells: list[CellResult], config: TrainConfig, folder: Path) -> 
     folder.mkdir(parents=True, exist_ok=True)
     model = "stacked" if "stacked" in config.model_types else config.model_types[-1]
     for outcome in dict.fromkeys(c.outcome for c in cells):
-        curves = []
-        for cell in cells:
-            like_for_like = cell.population == "all_three" or cell.modalities == MODALITIES
-            if cell.outcome == outcome and like_for_like and cell.status == "ok" and model in cell.oof:
-                auc = cell.metrics[model]["auroc"].value
-                curves.append((f"{set_name(cell.modalities)} {auc:.2f}", cell.y, cell.oof[model][0]))
+        usable = [c for c in cells if c.outcome == outcome and c.status == "ok" and model in c.oof]
+        like = [c for c in usable if c.population == "all_three" or c.modalities == MODALITIES]
+        # When too few patients have all three modalities, show each set on its own patients instead -
+        # and say so in the title, since those curves do not share a population.
+        chosen, where = (like, "all-three patients") if like else (
+            [c for c in usable if c.population == "has_set"], "each set's own patients")
+        curves = [(f"{set_name(c.modalities)} {c.metrics[model]['auroc'].value:.2f}", c.y, c.oof[model][0])
+                  for c in chosen]
         if curves:
-            title = f"{outcome} - {model}, all-three patients"
+            title = f"{outcome} - {model}, {where}"
             plots.roc_chart(folder / f"roc_{outcome}.png", title, curves)
             plots.calibration_chart(folder / f"calibration_{outcome}.png", title, curves)

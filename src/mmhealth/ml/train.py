@@ -46,6 +46,7 @@ class CellResult:
     excluded_prevalent: int = 0  # patients left out because they already had the condition
     baselines: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)  # model type -> {auroc, auprc, brier: Estimate}
+    notes: dict = field(default_factory=dict)  # model type -> caveat shown beside its numbers
     oof: dict = field(default_factory=dict)  # model type -> (R, n) out-of-fold probabilities (not serialized)
     y: np.ndarray | None = None
     seconds: float = 0.0
@@ -62,6 +63,7 @@ class CellResult:
             "status": self.status,
             "baselines": {k: (round(v, 4) if np.isfinite(v) else None) for k, v in self.baselines.items()},
             "models": {m: {k: e.to_json() for k, e in ms.items()} for m, ms in self.metrics.items()},
+            "notes": self.notes,
             "seconds": round(self.seconds, 2),
         }
 
@@ -135,6 +137,10 @@ def _evaluate_cell(data: FeatureData, outcome: str, modalities: tuple[str, ...],
         for name, model in fitted.items():
             oof[name][split.repeat, split.test] = model.predict_proba(X.iloc[split.test])[:, 1]
     cell.oof = {m: oof[m] for m in config.model_types}
+    for m in config.model_types:
+        # A model that gives (nearly) everyone the same probability has learnt nothing: say so.
+        if np.nanmax(oof[m].std(axis=1)) < 1e-9:
+            cell.notes[m] = "constant predictions"
     cell.metrics = {m: bootstrap_metrics(y, oof[m], n_boot=config.n_boot, seed=config.seed)
                     for m in config.model_types}
     cell.seconds = time.perf_counter() - start
@@ -144,11 +150,12 @@ def _evaluate_cell(data: FeatureData, outcome: str, modalities: tuple[str, ...],
 def _fit_families(features, config: TrainConfig, seed: int, X: pd.DataFrame, y: np.ndarray) -> dict:
     """Fitted models of the requested families. The stack's members are the base models refit on the same
     rows, so when the stack is wanted one fit yields all three; otherwise each family is fit on its own."""
+    params = config.params.sized_for(len(y))
     if "stacked" in config.model_types:
-        stack = estimators.stacked(features, seed, config.params).fit(X, y)
+        stack = estimators.stacked(features, seed, params).fit(X, y)
         return {m: e for m, e in estimators.members(stack).items() if m in config.model_types}
     makers = {"logistic": estimators.logistic, "lightgbm": estimators.lightgbm}
-    return {m: makers[m](features, seed, config.params).fit(X, y) for m in config.model_types}
+    return {m: makers[m](features, seed, params).fit(X, y) for m in config.model_types}
 
 
 def fit_final(data: FeatureData, outcome: str, modalities: tuple[str, ...], config: TrainConfig) -> FittedModel | None:
@@ -158,7 +165,7 @@ def fit_final(data: FeatureData, outcome: str, modalities: tuple[str, ...], conf
     features = schema.features_of(modalities)
     if not features or min(y.sum(), (~y).sum()) < config.params.stack_folds:
         return None
-    stack = estimators.stacked(features, config.seed, config.params)
+    stack = estimators.stacked(features, config.seed, config.params.sized_for(len(y)))
     stack.fit(estimators.model_input(rows, features), y)
     return FittedModel(outcome, modalities, features, stack, int(rows[schema.id_column].nunique()),
                        estimators.importances(stack))
