@@ -218,3 +218,13 @@ def test_every_checked_in_checkpoint_loads_in_great_expectations(spec, project, 
             for vd in checkpoint.validation_definitions:
                 assert vd.data_source.name == ("local_marts" if target == "local" else "athena_marts")
                 assert len(vd.suite.expectations) > 0
+
+
+def test_a_second_check_on_the_same_lake_waits_its_turn(project, lake, frames):
+    import fcntl
+
+    (lake / "quality").mkdir()
+    with open(lake / "quality" / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        with pytest.raises(MMHealthError, match="another quality check is running"):
+            check(project, lake, frames)

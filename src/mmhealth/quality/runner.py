@@ -13,10 +13,12 @@ without an accepted baseline are left out and reported as skipped.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -77,11 +79,33 @@ def prepare_workdir(project: Path, workdir: Path) -> Path:
     return workdir
 
 
+@contextmanager
+def _lake_lock(quality: Path):
+    """One check at a time per lake: runs share the GE working copy, the baselines and `latest/`."""
+    quality.mkdir(parents=True, exist_ok=True)
+    with open(quality / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MMHealthError(f"{quality / '.lock'}: another quality check is running on this lake - "
+                                "wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def run_check(opts: CheckOptions, frames: dict[str, pd.DataFrame] | None = None,
               progress: Callable[[str], None] | None = None) -> RunResult:
     """Validate the checkpoint's marts; write the JSON result and Data Docs; accept a drift baseline if due.
 
     `frames` (mart -> DataFrame) replaces reading the warehouse: the tests and the benchmark use it."""
+    with _lake_lock(opts.quality):
+        return _run_check(opts, frames, progress)
+
+
+def _run_check(opts: CheckOptions, frames: dict[str, pd.DataFrame] | None,
+               progress: Callable[[str], None] | None) -> RunResult:
     spec = load_spec(opts.project / "gate.yml")
     stale = stale_files(spec, opts.project)
     if stale:
