@@ -345,12 +345,20 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
     now = dt.datetime.now(dt.timezone.utc)
     new_files = {f.rel: f for f in changed if f.rel in collector.done}
     replaced = {rel for rel in new_files if rel in manifest.files}
-    staged: list[tuple[str, Path, int, list[str]]] = list(collector.parts)
+    # Rows only count once their file is closed by a FileDone: a part naming an unfinished file would be
+    # committed without the file being logged, and the rerun that reads the file again would duplicate it.
+    staged: list[tuple[str, Path, int, list[str]]] = []
+    for table, local, rows, sources in collector.parts:
+        if all(src in collector.done for src in sources):
+            staged.append((table, local, rows, sources))
+        else:
+            local.unlink(missing_ok=True)
     # Quarantine and ingest-log rows of this modality's run.
     q_rows = [
         {"run_id": run_id, "lake_source": q.source, "position": q.position, "modality": q.modality,
          "reason": q.reason, "raw_excerpt": q.raw, "quarantined_at": now}
         for q in collector.quarantine
+        if q.source in collector.done
     ]
     if q_rows:
         p = staging / "lake_meta" / "quarantine" / f"part-{run_id}-{modality}.parquet"
