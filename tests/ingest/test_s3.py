@@ -17,12 +17,21 @@ BUCKET = "mmhealth-test-lake"
 
 
 @pytest.fixture()
-def s3_lake(moto_reset, monkeypatch, tmp_path, generated):
+def source(generated, tmp_path):
+    import shutil
+
+    dest = tmp_path / "src"
+    shutil.copytree(generated, dest, ignore=shutil.ignore_patterns("dicom"))
+    return dest
+
+
+@pytest.fixture()
+def s3_lake(moto_reset, monkeypatch, tmp_path, source):
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_reset)  # boto3 reads it for every client
     monkeypatch.setenv("MMHEALTH_CACHE", str(tmp_path / "cache"))
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    opts = {"reference": generated / "reference/panel.fa"}
-    report = run_ingest(generated, f"s3://{BUCKET}/lake", MODALITIES, opts, progress=False)
+    opts = {"reference": source / "reference/panel.fa"}
+    report = run_ingest(source, f"s3://{BUCKET}/lake", MODALITIES, opts, progress=False)
     return report
 
 
@@ -33,7 +42,7 @@ def _table_from_s3(s3, keys):
     return pa.concat_tables(tables, promote_options="permissive")
 
 
-def test_s3_lake_objects_glue_tables_and_parquet_equal_local(s3_lake, generated_lake, generated):
+def test_s3_lake_objects_glue_tables_and_parquet_equal_local(s3_lake, generated_lake, source, tmp_path):
     s3 = boto3.client("s3")
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="lake/_lake/manifest.json")["Body"].read())
     keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="lake/")
@@ -79,9 +88,28 @@ def test_s3_lake_objects_glue_tables_and_parquet_equal_local(s3_lake, generated_
             sorted(json.dumps(x, sort_keys=True, default=str) for x in _plain(local.select(key).to_pylist())), table
 
     # Same input again: nothing read, nothing added.
-    again = run_ingest(generated, f"s3://{BUCKET}/lake", MODALITIES, {}, progress=False)
+    again = run_ingest(source, f"s3://{BUCKET}/lake", MODALITIES, {}, progress=False)
     assert all(m.files_read == 0 for m in again.modalities.values())
     assert again.tables == s3_lake.tables
+
+    # A changed file replaces its rows on S3 too (old parts fetched, rewritten, deleted; Glue follows).
+    cond = source / "fhir/Condition.ndjson"
+    lines = cond.read_text().splitlines(keepends=True)
+    cond.write_text("".join(lines[:-5]))
+    changed = run_ingest(source, f"s3://{BUCKET}/lake", MODALITIES, {"reference": source / "reference/panel.fa"},
+                         progress=False)
+    assert changed.modalities["fhir"].files_read == 1
+    fresh = run_ingest(source, str(tmp_path / "fresh"), MODALITIES, {"reference": source / "reference/panel.fa"},
+                       progress=False)
+    expect = {t: n for t, n in fresh.tables.items() if t != "lake_meta.ingest_log"}
+    assert {t: n for t, n in changed.tables.items() if t != "lake_meta.ingest_log"} == expect
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="lake/_lake/manifest.json")["Body"].read())
+    live = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="lake/")
+            for o in page.get("Contents", []) if o["Key"].endswith(".parquet")}
+    assert live == {f"lake/{p['key']}" for parts in manifest["tables"].values() for p in parts}
+    runs = {p["run"] for p in manifest["tables"]["healthlake.condition"]}
+    parts = glue.get_partitions(DatabaseName="healthlake", TableName="condition")["Partitions"]
+    assert {p["Values"][0] for p in parts} == runs
 
 
 def _plain(rows):
