@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from mmhealth.ingest.duck import ident, sql_str
+from mmhealth.ingest.duck import sql_str
 from mmhealth.ingest.fasta import Reference
 from mmhealth.ingest.records import SOURCE_COLUMN, Quarantined
 
@@ -328,7 +328,6 @@ def convert(conn, path: Path, rel: str, header: VcfHeader, out: Path, reference:
     """Stream `path` into the Parquet file `out`. Raises what oxbow raises (the caller falls back)."""
     import oxbow
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     target = variants_schema() if header.samples else annotations_schema()
