@@ -34,18 +34,32 @@ def test_local_publish_writes_a_version_pandas_reads(lake, features_frame):
     assert (report.version, report.written, report.rows) == (1, len(features_frame), len(features_frame))
     group_dir = lake / "feature_store" / "mmhealth-features-cardiovascular"
     df = pd.read_parquet(group_dir / "v1" / "data.parquet")
-    assert list(df.columns) == list(features_frame.columns) + ["event_time"]
+    # dbt classifies the exact index and label-window dates as phi: they stay in the lake.
+    assert report.excluded == ["index_date", "label_window_end_date"]
+    assert list(df.columns) == [c for c in features_frame.columns if c not in report.excluded] + ["event_time"]
     assert df["patient_key"].tolist() == features_frame["patient_key"].tolist()
     assert set(df["stroke"].dropna().unique()) <= {0, 1}
-    assert df["index_date"].str.fullmatch(r"\d{4}-\d\d-\d\d").all()
     assert df["event_time"].str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").all()
     definition = FeatureGroupDefinition.from_json((group_dir / "v1" / "feature_group.json").read_text())
     types = {f.name: f.type for f in definition.features}
     assert (definition.record_identifier, definition.event_time) == ("patient_key", "event_time")
     assert types["age_at_index"] == "Integral" and types["bmi_last"] == "Fractional"
-    assert types["gender"] == "String" and types["stroke"] == "Integral" and types["index_date"] == "String"
+    assert types["gender"] == "String" and types["stroke"] == "Integral"
     manifest = json.loads((group_dir / "v1" / "manifest.json").read_text())
     assert manifest["rows"] == len(features_frame) and manifest["quality_run_id"] == report.quality_run_id
+
+
+def test_include_phi_publishes_every_column_with_dates_as_iso_strings(lake, features_frame):
+    report = publish(opts(lake, include_phi=True), features_frame)
+    assert report.excluded == []
+    df = pd.read_parquet(f"{report.path}/data.parquet")
+    assert list(df.columns) == list(features_frame.columns) + ["event_time"]
+    assert df["index_date"].str.fullmatch(r"\d{4}-\d\d-\d\d").all()
+
+
+def test_publish_without_a_sensitivity_classification_is_refused(lake, features_frame, tmp_path):
+    with pytest.raises(MMHealthError, match="no sensitivity classification"):
+        publish(opts(lake, manifest=tmp_path / "none.json", models_dir=tmp_path), features_frame)
 
 
 def test_republishing_the_same_content_is_a_no_op_and_new_content_is_a_new_version(lake, features_frame, repo_root):

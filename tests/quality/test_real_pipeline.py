@@ -34,8 +34,10 @@ def test_real_marts_pass_the_gate_and_publish_locally(small_pipeline, real_lake)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "PASSED" in check.stdout
 
-    pub = _mmhealth(small_pipeline, real_lake, "features", "publish", "--to", "local")
+    pub = _mmhealth(small_pipeline, real_lake, "features", "publish", "--to", "local",
+                    "--manifest", str(small_pipeline.manifest))
     assert pub.returncode == 0, pub.stdout + pub.stderr
+    assert "left in the lake (classified phi): index_date, label_window_end_date" in pub.stdout
     con = duckdb.connect(str(real_lake / "warehouse.duckdb"), read_only=True)
     mart = con.sql("SELECT * FROM mmhealth_marts.features_cardiovascular").df()
     con.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -33,6 +34,10 @@ def register(subparsers) -> None:
     pub.add_argument("--max-workers", type=int, default=4, help="concurrent PutRecord calls (default 4)")
     pub.add_argument("--region", help="AWS region (default from the AWS configuration)")
     pub.add_argument("--endpoint-url", help="AWS endpoint override (tests, VPC endpoints)")
+    pub.add_argument("--manifest", type=Path,
+                     help="dbt manifest.json with meta.sensitivity (default target/manifest.json, else models/*.yml)")
+    pub.add_argument("--include-phi", action="store_true",
+                     help="also publish columns dbt classifies as phi (left in the lake by default)")
     pub.set_defaults(func=_publish)
 
 
@@ -45,7 +50,7 @@ def _publish(args: argparse.Namespace) -> int:
     opts = PublishOptions(to=args.to, lake=lake_dir(args.lake), mart=args.mart, feature_group=args.feature_group,
                           role_arn=args.role_arn, offline_store=args.offline_store, checkpoint=args.checkpoint,
                           target=args.target, max_workers=args.max_workers, region=args.region,
-                          endpoint_url=args.endpoint_url)
+                          endpoint_url=args.endpoint_url, include_phi=args.include_phi, manifest=args.manifest)
     with tqdm(desc=f"publish {opts.group}", unit="rec", leave=False) as bar:
         report = publish(opts, progress=bar.update)
     rate = report.written / report.seconds if report.seconds else 0.0
@@ -54,6 +59,8 @@ def _publish(args: argparse.Namespace) -> int:
           f"gated by quality run {report.quality_run_id}")
     print(f"records written {report.written}, failed {report.failed}, retries {report.retries} "
           f"in {report.seconds:.2f}s ({rate:,.0f}/s); {where}")
+    if report.excluded:
+        print(f"left in the lake (classified phi): {', '.join(report.excluded)}; --include-phi to publish them")
     for index, code, message in report.errors[:5]:
         print(f"  record {index}: {code} {message}")
     return 1 if report.failed else 0

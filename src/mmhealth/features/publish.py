@@ -29,6 +29,9 @@ class PublishOptions:
     region: str | None = None
     endpoint_url: str | None = None
     store_root: Path | None = None
+    include_phi: bool = False
+    manifest: Path | None = None  # dbt manifest with meta.sensitivity; default target/manifest.json
+    models_dir: Path | None = None  # fallback: the dbt model YAML; default models/ beside expectations/
 
     @property
     def group(self) -> str:
@@ -48,6 +51,7 @@ class PublishReport:
     path: str | None = None
     group_action: str | None = None
     errors: list = field(default_factory=list)
+    excluded: list = field(default_factory=list)  # PHI columns left in the lake
     seconds: float = 0.0
 
 
@@ -62,12 +66,16 @@ def publish(opts: PublishOptions, frame: pd.DataFrame | None = None, *, sagemake
         frame = read_marts(opts.lake, opts.target, [opts.mart])[opts.mart]
     digest = content_hash(frame)
     gate = require_passed(quality_dir(opts.lake), opts.checkpoint, opts.target, opts.mart, digest)
+    excluded: list[str] = []
+    if not opts.include_phi:
+        excluded = _phi_to_exclude(opts, list(frame.columns))
+        frame = frame.drop(columns=excluded)
     prepared = prepare_frame(frame, event_time=gate.finished_at)
     definition = definition_from_frame(
         prepared, opts.group,
         description=f"{opts.mart} from mmhealth; quality gate run {gate.run_id}",
     )
-    report = PublishReport(opts.to, opts.group, int(len(prepared)), gate.run_id)
+    report = PublishReport(opts.to, opts.group, int(len(prepared)), gate.run_id, excluded=excluded)
     if opts.to == "local":
         from mmhealth.features.local_store import publish_local
 
@@ -100,3 +108,17 @@ def publish(opts: PublishOptions, frame: pd.DataFrame | None = None, *, sagemake
         report.written, report.failed, report.retries, report.errors = ing.written, ing.failed, ing.retries, ing.errors
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _phi_to_exclude(opts: PublishOptions, columns: list[str]) -> list[str]:
+    from mmhealth.features.definition import RECORD_ID
+    from mmhealth.features.sensitivity import column_sensitivity, phi_columns
+    from mmhealth.quality.runner import default_project
+
+    manifest = opts.manifest or Path("target") / "manifest.json"
+    models_dir = opts.models_dir or default_project().resolve().parent / "models"
+    drop = phi_columns(columns, column_sensitivity(opts.mart, manifest, models_dir))
+    if RECORD_ID in drop:
+        raise MMHealthError(f"{opts.mart}.{RECORD_ID} is classified phi or not classified - the record identifier "
+                            "must be the pseudonymous key (meta.sensitivity: internal)")
+    return drop
