@@ -328,7 +328,6 @@ def convert(conn, path: Path, rel: str, header: VcfHeader, out: Path, reference:
     """Stream `path` into the Parquet file `out`. Raises what oxbow raises (the caller falls back)."""
     import oxbow
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     target = variants_schema() if header.samples else annotations_schema()
     src = oxbow.from_vcf(str(path), samples="*" if header.samples else None, samples_nested=True, coords="01")
@@ -352,15 +351,34 @@ def convert(conn, path: Path, rel: str, header: VcfHeader, out: Path, reference:
             result.loaded_sites += batch.num_rows
             for table in reshape(conn, batch, rel, header.samples, target):
                 if writer is None:
-                    writer = pq.ParquetWriter(out, target, compression="zstd")
+                    writer = _writer(out, target)
                 writer.write_table(table)
                 result.rows += table.num_rows
         if writer is None:  # no records: an empty part keeps the table's columns known
-            writer = pq.ParquetWriter(out, target, compression="zstd")
+            writer = _writer(out, target)
     finally:
         if writer is not None:
             writer.close()
     return result
+
+
+# Min/max statistics pay off on columns queries filter by; on lists and maps they only cost writing time.
+_STAT_COLUMNS = ("sampleid", "contigname", "start", "end", "referenceallele", "qual", "phased", "depth",
+                 "genotypequality", SOURCE_COLUMN)
+# Dictionary pages help where values repeat (names, alleles, INFO keys), not on free-text INFO values.
+_DICT_COLUMNS = ("sampleid", "contigname", "referenceallele", SOURCE_COLUMN, "filters.list.element",
+                 "attributes.key_value.key")
+
+
+def _writer(out: Path, target):
+    import pyarrow.parquet as pq
+
+    names = set(target.names)
+    return pq.ParquetWriter(
+        out, target, compression="zstd",
+        write_statistics=[c for c in _STAT_COLUMNS if c in names],
+        use_dictionary=[c for c in _DICT_COLUMNS if c.split(".")[0] in names],
+    )
 
 
 def _site_text(batch, i: int) -> str:
