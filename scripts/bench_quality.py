@@ -56,6 +56,7 @@ def main() -> int:
     ap.add_argument("--lake", type=Path, help="use the real marts of this lake instead of synthesized ones")
     ap.add_argument("--out", type=Path, help="write the results as markdown here")
     ap.add_argument("--append", action="store_true", help="append to --out instead of replacing it")
+    ap.add_argument("--note", default="", help="a paragraph on how the data was made, written under the heading")
     args = ap.parse_args()
 
     from mmhealth.features.definition import definition_from_frame, prepare_frame, records
@@ -106,7 +107,8 @@ def main() -> int:
         if res.success:
             med, best, rep = timed(pub, args.repeat)
             rows.append(("features publish --to local", f"{med:.2f} s (best {best:.2f})", cpu(),
-                         f"{rep.rows / med:,.0f} records/s ({rep.rows:,} records, {fc.shape[1]} columns)"))
+                         f"{rep.rows / med:,.0f} records/s ({rep.rows:,} records, {fc.shape[1] - len(rep.excluded)} "
+                         f"of {fc.shape[1]} columns; phi left out)"))
         else:
             rows.append(("features publish --to local", "-", "-", "refused: the gate failed (as it should)"))
 
@@ -123,6 +125,7 @@ def main() -> int:
     lines = [
         "## " + ("Real marts" if args.lake else "Synthesized marts"),
         "",
+        *([args.note, ""] if args.note else []),
         f"Command: `.venv/bin/python scripts/bench_quality.py {' '.join(sys.argv[1:])}`".rstrip(),
         "",
         f"Data: {source}. Machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python "
