@@ -187,9 +187,17 @@ def generate(cfg: GenerateConfig) -> Summary:
     try:
         if cfg.jobs > 1 and len(tasks) > 1:
             import multiprocessing
+            import threading
 
-            pool = multiprocessing.get_context("fork").Pool(min(cfg.jobs, len(tasks)))
-            results = pool.imap(_render_chunk, tasks)
+            # fork is fastest, but forking a process that runs other threads (a test session's moto server,
+            # say) can deadlock the child; then workers come from a clean fork server instead.
+            method = "fork" if threading.active_count() == 1 else "forkserver"
+            # An executor, not multiprocessing.Pool: a worker that dies raises BrokenProcessPool here instead of
+            # being replaced forever. map() yields results in task order.
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(min(cfg.jobs, len(tasks)), mp_context=multiprocessing.get_context(method))
+            results = pool.map(_render_chunk, tasks)
         else:
             results = map(_render_chunk, tasks)
         for res in results:
@@ -206,8 +214,7 @@ def generate(cfg: GenerateConfig) -> Summary:
         for h in handles.values():
             h.close()
         if pool is not None:
-            pool.close()
-            pool.join()
+            pool.shutdown(wait=True, cancel_futures=True)
 
     genome.write_clinvar(out / "annotation" / "clinvar.vcf.gz")
     panel.write_fasta(out / "reference" / "panel.fa")
