@@ -53,3 +53,11 @@ def test_refuses_a_foreign_non_empty_folder(tmp_path, capsys):
                  "--quiet"]) == 1
     assert "not empty" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_reruns_over_an_interrupted_output(tmp_path):
+    (tmp_path / "fhir").mkdir()
+    (tmp_path / "fhir" / "Patient.ndjson").write_text("{\"half\": ")  # what an interrupted run leaves
+    assert main(["generate", "--out", str(tmp_path), "--patients", "4", "--genomes", "0", "--imaging", "0",
+                 "--quiet", "--jobs", "1"]) == 0
+    assert len((tmp_path / "fhir" / "Patient.ndjson").read_text().splitlines()) == 4

@@ -117,7 +117,8 @@ def _prepare(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise MMHealthError(f"{out}: exists and is not a folder - choose a folder path for --out")
     if out.is_dir() and any(out.iterdir()):
-        if not (out / "manifest.json").exists():
+        ours = (out / "manifest.json").exists() or {p.name for p in out.iterdir()} <= set(OWNED)
+        if not ours:  # an interrupted run leaves only our folders, no manifest: that is ours too
             raise MMHealthError(f"{out}: folder is not empty and holds no manifest.json from an earlier "
                                 f"generation - choose an empty or new folder for --out")
         for name in OWNED:  # a folder we generated before: replace what we wrote, leave anything else
