@@ -1,0 +1,43 @@
+"""Reading built marts and running transpiled Athena SQL on DuckDB, for the dbt tests."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+PSEUDONYM_KEY = "test-pseudonym-key-not-secret"  # the same key as the shared small_pipeline (tests/conftest.py)
+
+
+def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
+def athena_to_duckdb(sql: str, catalog: str = "awsdatacatalog") -> str:
+    """Athena SQL as dbt compiled it, transpiled to DuckDB with sqlglot; `catalog.schema.table` names lose the Glue
+    catalog so they resolve to the same schema in the DuckDB warehouse."""
+    tree = sqlglot.parse_one(sql, read="athena")
+    for table in tree.find_all(exp.Table):
+        if table.catalog == catalog:
+            table.set("catalog", None)
+    return tree.sql(dialect="duckdb")
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:
+    cur = con.execute(sql)
+    return [d[0] for d in cur.description], cur.fetchall()
+
+
+def normalized(values: list[tuple], digits: int = 6) -> list[tuple]:
+    """Rows made comparable: floats rounded (engines sum in different orders), sorted with nulls first."""
+    def norm(v):
+        if isinstance(v, float):
+            return None if math.isnan(v) else round(v, digits)
+        return v
+    out = [tuple(norm(v) for v in row) for row in values]
+    return sorted(out, key=lambda r: tuple((v is not None, str(v)) for v in r))
