@@ -82,56 +82,79 @@ class FhirReader:
 
         conn = connect(ctx.staging_dir, ctx.options.get("duckdb_memory", "1GB"))
         spool = _Spool(ctx.staging_dir / "fhir-spool")
-        # Schema inference is single-threaded in DuckDB while the COPY is not: inferring the next file's schema
-        # on a second cursor while the current file is copied keeps both cores busy.
+        # A small pipeline keeps both cores busy: while file i is copied (DuckDB, multi-threaded), file i+1's
+        # schema is inferred and its key counted (thread 1), and file i-1's Parquet keys are counted (thread 2).
+        # Files finish one step late; the lake does not care about the order of outputs across files.
         bulk = [f for f in files if is_ndjson(f.path) and f.path.name.lower() not in LOG_FILE_NAMES]
+        position = {f.rel: i for i, f in enumerate(bulk)}
         sample = int(ctx.options.get("fhir_schema_sample", SCHEMA_SAMPLE)) or None
-        pool = ThreadPoolExecutor(max_workers=1)
+        infer_pool = ThreadPoolExecutor(max_workers=1)
+        check_pool = ThreadPoolExecutor(max_workers=1)
         pending = {}
 
         def prefetch(i: int) -> None:
             if i < len(bulk):
-                pending[bulk[i].rel] = pool.submit(_infer_file, conn, bulk[i].path, sample)
+                pending[bulk[i].rel] = infer_pool.submit(_infer_file, conn, bulk[i].path, sample)
 
         prefetch(0)
+        deferred = None
         try:
             for f in files:
-                if is_ndjson(f.path):
-                    future = pending.pop(f.rel, None)
-                    if future is not None:
-                        prefetch(bulk.index(f) + 1)
-                    yield from self._ndjson(conn, f, ctx, spool, future, sample)
+                if f.rel in position:
+                    future = pending.pop(f.rel)
+                    prefetch(position[f.rel] + 1)
+                    finish = self._start(conn, f, ctx, spool, future, check_pool)
+                    if deferred is not None:
+                        yield from deferred()
+                    deferred = finish
+                elif is_ndjson(f.path):
+                    yield from _log_file(f)
                 else:
                     yield from _bundle_file(f, spool)
                 if ctx.progress is not None:
                     ctx.progress.update(f.size)
+            if deferred is not None:
+                yield from deferred()
             for rtype, path in spool.close():
                 yield from _copy_spool(conn, rtype, path, ctx)
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            infer_pool.shutdown(wait=True, cancel_futures=True)
+            check_pool.shutdown(wait=True, cancel_futures=True)
             conn.close()
 
-    def _ndjson(self, conn, f: SourceFile, ctx: ReadContext, spool: "_Spool", inferred=None,
-                sample: int | None = None) -> Iterator[Output]:
-        if f.path.name.lower() in LOG_FILE_NAMES:
-            n = sum(1 for _ in _raw_records(f.path))
-            yield Skipped(f.rel, "file", "bulk-export-log", n)
-            yield FileDone(f.rel, read=n, loaded=0, quarantined=0, skipped=n)
-            return
+    def _start(self, conn, f: SourceFile, ctx: ReadContext, spool: "_Spool", inferred, check_pool):
+        """Copy one bulk NDJSON file now; return a function that finishes it (verify, split, quarantine) and
+        gives its outputs. Outputs are collected before they are handed out: a failure half-way must not leave
+        outputs that the careful path would repeat."""
         import duckdb
 
+        careful = (duckdb.Error, _NeedsCarefulPath, OSError, EOFError)
         try:
-            result = inferred.result() if inferred is not None else _infer_file(conn, f.path, sample)
+            result = inferred.result()
             if result.error is not None:
                 raise result.error
-            # Collected first: a failure half-way must not leave outputs the careful path repeats.
-            outputs = list(_ndjson_fast(conn, f, ctx, result))
-        except (duckdb.Error, _NeedsCarefulPath, OSError, EOFError):
+            state = _fast_copy(conn, f, ctx, result)
+        except careful:
             # DuckDB could not read it (e.g. invalid UTF-8, or no record has resourceType/id): Python decides,
             # line by line, what is loadable.
-            yield from _ndjson_careful(f, spool)
-            return
-        yield from outputs
+            outputs = list(_ndjson_careful(f, spool))
+            return lambda: iter(outputs)
+        check = check_pool.submit(parquet_key_count, state.tmp) if state.raw_keys is not None else None
+
+        def finish():
+            try:
+                outputs = list(_fast_finish(conn, f, ctx, state, check))
+            except careful:
+                outputs = list(_ndjson_careful(f, spool))
+            return iter(outputs)
+
+        return finish
+
+
+def _log_file(f: SourceFile) -> Iterator[Output]:
+    n = sum(1 for _ in _raw_records(f.path))
+    yield Skipped(f.rel, "file", "bulk-export-log", n)
+    yield FileDone(f.rel, read=n, loaded=0, quarantined=0, skipped=n)
 
 
 class _NeedsCarefulPath(Exception):
@@ -194,23 +217,44 @@ def _clean(groups) -> bool:
     )
 
 
-def _ndjson_fast(conn, f: SourceFile, ctx: ReadContext, inferred: _Inferred) -> Iterator[Output]:
+@dataclass
+class _CopyState:
+    src: str
+    tmp: Path
+    shapes: list
+    groups: list
+    raw_keys: int | None  # set while the part's completeness is still to be proven
+
+
+def _fast_copy(conn, f: SourceFile, ctx: ReadContext, inferred: _Inferred) -> _CopyState:
     src = f"'{sql_str(str(f.path))}'"
     tmp = ctx.part_path(DATABASE, "_unsorted")
-    shapes = inferred.shapes
-    groups = None
     if inferred.raw_keys is not None:
         try:
-            groups = _copy(conn, src, f.rel, shapes, tmp)
+            groups = _copy(conn, src, f.rel, inferred.shapes, tmp)
         except _NeedsCarefulPath:
             groups = None
-        # A sampled schema is kept only when the part provably holds every key of the source; anything
-        # else (a rare field, bad lines, several types) is redone with the schema of every record.
-        if groups is None or not _clean(groups) or parquet_key_count(tmp) != inferred.raw_keys:
-            groups = None
-    if groups is None:
-        if inferred.raw_keys is not None:
-            shapes = _infer(conn, src)
+        if groups is not None and _clean(groups):
+            return _CopyState(src, tmp, inferred.shapes, groups, inferred.raw_keys)
+        # Bad lines, several types, or no resourceType in the sample: go exact before anything else.
+        shapes = _infer(conn, src)
+    else:
+        shapes = inferred.shapes
+    return _CopyState(src, tmp, shapes, _copy(conn, src, f.rel, shapes, tmp), None)
+
+
+def _proven(check, raw_keys: int) -> bool:
+    try:
+        return check.result() == raw_keys
+    except Exception:  # an unreadable part proves nothing; the exact path decides
+        return False
+
+
+def _fast_finish(conn, f: SourceFile, ctx: ReadContext, state: _CopyState, check) -> Iterator[Output]:
+    src, tmp, shapes, groups = state.src, state.tmp, state.shapes, state.groups
+    if check is not None and not _proven(check, state.raw_keys):
+        # The sampled schema missed something (or the proof failed): redo with the schema of every record.
+        shapes = _infer(conn, src)
         groups = _copy(conn, src, f.rel, shapes, tmp)
     read = sum(n for _, n, _ in groups)
     if _clean(groups):
