@@ -113,26 +113,49 @@ def _run_check(opts: CheckOptions, frames: dict[str, pd.DataFrame] | None,
             f"{opts.project}: GE project is stale against gate.yml ({', '.join(stale[:3])}...) - "
             "run `mmhealth quality compile`"
         )
-    cp_spec = spec.checkpoint(opts.checkpoint)
+    marts = spec.checkpoint(opts.checkpoint).marts
     started = _utcnow()
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     if frames is None:
-        frames = read_marts(opts.lake, opts.target, cp_spec.marts)
-    missing = [m for m in cp_spec.marts if m not in frames]
+        frames = read_marts(opts.lake, opts.target, marts)
+    missing = [m for m in marts if m not in frames]
     if missing:
         raise MMHealthError(f"marts {missing} not provided - build them with `dbt build`")
-    hashes = {m: content_hash(frames[m]) for m in cp_spec.marts}
-
-    baselines: dict[str, bl.Baseline | None] = {}
+    hashes = {m: content_hash(frames[m]) for m in marts}
+    baselines = {m: bl.load_baseline(opts.baseline_dir, spec.mart(m)) for m in marts if spec.mart(m).drift}
     params: dict[str, float] = {}
-    for name in cp_spec.marts:
-        mart = spec.mart(name)
-        params.update(bl.label_parameters(spec, mart, frames[name]))
-        if mart.drift:
-            baselines[name] = bl.load_baseline(opts.baseline_dir, mart)
-            if baselines[name] is not None:
-                params.update(baselines[name].parameters())
+    for name in marts:
+        params.update(bl.label_parameters(spec, spec.mart(name), frames[name]))
+        if baselines.get(name) is not None:
+            params.update(baselines[name].parameters())
 
+    run = _validate(opts, spec, frames, params, baselines, run_id, started, progress)
+    finished = _utcnow()
+    baseline_notes, notes = _settle_baselines(opts, spec, run, frames, hashes, baselines, run_id, finished)
+    results = {
+        m: MartResult(m, int(len(frames[m])), hashes[m], all(s != "failed" for s in run.status[m].values()),
+                      run.status[m])
+        for m in marts
+    }
+    result = RunResult(
+        run_id=run_id, checkpoint=opts.checkpoint, target=opts.target, started_at=started.isoformat(),
+        finished_at=finished.isoformat(), success=all(r.success for r in results.values()), marts=results,
+        failures=run.failures, evaluated=run.evaluated, data_docs=str(run.docs) if run.docs else None,
+        baselines=baseline_notes, notes=notes,
+    )
+    write_result(opts.quality, result)
+    return result
+
+
+@dataclass
+class _Validation:
+    status: dict[str, dict[str, str]]  # mart -> suite kind -> passed | failed | skipped (...) | accepted (...)
+    failures: list[Failure]
+    evaluated: int
+    docs: Path | None
+
+
+def _validate(opts: CheckOptions, spec, frames, params, baselines, run_id, started, progress) -> _Validation:
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
@@ -143,14 +166,12 @@ def _run_check(opts: CheckOptions, frames: dict[str, pd.DataFrame] | None,
     workdir = prepare_workdir(opts.project, opts.quality / "gx")
     ctx = gx.get_context(mode="file", context_root_dir=str(workdir))
     checkpoint = ctx.checkpoints.get(checkpoint_name(opts.checkpoint, opts.target))
-    all_vds = {vd.name: vd for vd in checkpoint.validation_definitions}
+    definitions = {vd.name: vd for vd in checkpoint.validation_definitions}
     gx_run_id = RunIdentifier(run_name=run_id, run_time=started)
-
-    failures: list[Failure] = []
-    status: dict[str, dict[str, str]] = {m: {} for m in cp_spec.marts}
-    evaluated = 0
+    marts = spec.checkpoint(opts.checkpoint).marts
+    out = _Validation({m: {} for m in marts}, [], 0, None)
     suites_run: set[str] = set()
-    for name in cp_spec.marts:
+    for name in marts:
         if progress:
             progress(name)
         batch_parameters = {"dataframe": frames[name]} if opts.target == "local" else None
@@ -158,67 +179,46 @@ def _run_check(opts: CheckOptions, frames: dict[str, pd.DataFrame] | None,
             if v.mart != name:
                 continue
             if v.kind == "drift" and baselines.get(name) is None:
-                status[name]["drift"] = "skipped (no accepted baseline yet)"
+                out.status[name]["drift"] = "skipped (no accepted baseline yet)"
                 continue
-            vr = all_vds[v.name].run(checkpoint_id=checkpoint.id, batch_parameters=batch_parameters,
-                                     expectation_parameters=params, result_format=checkpoint.result_format,
-                                     run_id=gx_run_id)
+            vr = definitions[v.name].run(checkpoint_id=checkpoint.id, batch_parameters=batch_parameters,
+                                         expectation_parameters=params, result_format=checkpoint.result_format,
+                                         run_id=gx_run_id)
             suites_run.add(v.suite)
-            status[name][v.kind] = "passed" if vr.success else "failed"
+            out.status[name][v.kind] = "passed" if vr.success else "failed"
             for er in vr.results:
-                evaluated += 1
+                out.evaluated += 1
                 if not er.success:
-                    failures.append(_failure(name, v.suite, er))
+                    out.failures.append(_failure(name, v.suite, er))
+    if opts.data_docs:
+        out.docs = _build_docs(ctx, workdir, run_id, suites_run)
+    return out
 
-    docs = _build_docs(ctx, workdir, run_id, suites_run) if opts.data_docs else None
-    gate_ok = {m: all(s != "failed" for k, s in status[m].items() if k != "drift") for m in cp_spec.marts}
-    drift_ok = {m: status[m].get("drift") != "failed" for m in cp_spec.marts}
+
+def _settle_baselines(opts, spec, run: _Validation, frames, hashes, baselines, run_id, finished):
+    """Accept this run as a mart's drift baseline when due; returns per-mart notes and general notes."""
     baseline_notes: dict[str, str] = {}
     notes: list[str] = []
-    finished = _utcnow()
-    for name in cp_spec.marts:
+    for name, current in baselines.items():
         mart = spec.mart(name)
-        if not mart.drift:
-            continue
-        current = baselines.get(name)
-        if gate_ok[name] and (opts.accept or current is None):
+        others_ok = all(s != "failed" for k, s in run.status[name].items() if k != "drift")
+        if others_ok and (opts.accept or current is None):
             reason = "accepted with --accept" if opts.accept else "first passing run"
             new = bl.compute_baseline(frames[name], mart, spec.drift, run_id=run_id,
                                       accepted_at=finished.isoformat(), content_hash=hashes[name], reason=reason)
             bl.save_baseline(opts.baseline_dir, new)
             baseline_notes[name] = f"accepted this run ({reason})"
-            if opts.accept and not drift_ok[name]:
+            if run.status[name].get("drift") == "failed":
                 # An explicit accept supersedes drift against the previous baseline: this data *is* the baseline.
-                status[name]["drift"] = "accepted (drift from previous baseline overridden by --accept)"
-                failures = [f for f in failures if not (f.mart == name and f.check == "drift")]
-                drift_ok[name] = True
+                run.status[name]["drift"] = "accepted (drift from previous baseline overridden by --accept)"
+                run.failures[:] = [f for f in run.failures if not (f.mart == name and f.check == "drift")]
         elif current is not None:
             baseline_notes[name] = f"compared with run {current.run_id} ({current.reason}, {current.accepted_at})"
         else:
             baseline_notes[name] = "none: the gate failed, so this run was not accepted"
-        if opts.accept and not gate_ok[name]:
+        if opts.accept and not others_ok:
             notes.append(f"{name}: not accepted as drift baseline because other suites failed")
-
-    marts = {
-        m: MartResult(m, int(len(frames[m])), hashes[m], gate_ok[m] and drift_ok[m], status[m])
-        for m in cp_spec.marts
-    }
-    result = RunResult(
-        run_id=run_id, checkpoint=opts.checkpoint, target=opts.target, started_at=started.isoformat(),
-        finished_at=_utcnow().isoformat(), success=all(r.success for r in marts.values()), marts=marts,
-        failures=failures, evaluated=evaluated, data_docs=str(docs) if docs else None,
-        baselines=baseline_notes, notes=notes,
-    )
-    write_result(opts.quality, result)
-    return result
-
-
-def _kind(suite_name: str) -> str:
-    if suite_name.endswith("__drift"):
-        return "drift"
-    if suite_name == "deidentification":
-        return "deidentification"
-    return "contract"
+    return baseline_notes, notes
 
 
 def _failure(mart: str, suite: str, er) -> Failure:
