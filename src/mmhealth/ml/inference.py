@@ -68,6 +68,9 @@ _BOOL_WORDS = {"true": 1.0, "false": 0.0, "t": 1.0, "f": 0.0}
 
 def _numeric(col: pd.Series) -> pd.Series:
     """Numbers as float64; booleans and their CSV spellings ("True", "false") as 1/0; anything else NaN."""
+    if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
+        # The common case (Parquet, the feature store's Integral/Fractional, JSON numbers): no per-value work.
+        return pd.Series(col.to_numpy(dtype="float64", na_value=np.nan), index=col.index)
     values = col.astype("object").where(col.notna(), np.nan)
     values = values.map(lambda v: _BOOL_WORDS.get(v.strip().lower(), v) if isinstance(v, str) else v)
     return pd.to_numeric(values, errors="coerce").astype("float64")
