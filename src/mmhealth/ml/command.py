@@ -24,9 +24,14 @@ def _csv(value: str) -> list[str]:
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="baseline models per outcome x modality set, evaluated honestly",
-        description="Fit logistic regression, LightGBM and their stack for each outcome and modality set on the "
-                    "published cardiovascular features; evaluate with repeated stratified 5-fold CV grouped by "
-                    "patient (AUROC, AUPRC with bootstrap 95%% CIs, Brier, prevalence baselines); write a run "
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  mmhealth train --out ml-runs/demo\n"
+               "  mmhealth train --outcomes stroke --modalities clinical,clinical+imaging,all --repeats 5 "
+               "--export sagemaker\n  mmhealth train --from sagemaker-offline --feature-group "
+               "mmhealth-features-cardiovascular",
+        description="Fit logistic regression, LightGBM and their stack for each outcome and modality set on the\n"
+                    "published cardiovascular features; evaluate with repeated stratified 5-fold CV grouped by\n"
+                    "patient (AUROC, AUPRC with bootstrap 95% CIs, Brier, prevalence baselines); write a run\n"
                     "folder with results.md/json, plots, importances, models and the data's provenance.")
     p.add_argument("--from", dest="source", choices=("local", "sagemaker-offline"), default="local",
                    help="where the published features are (default: local)")
@@ -82,7 +87,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="a run folder written by `mmhealth train`")
     p.add_argument("--modalities", default="all",
                    help="which modality set's models to use, e.g. clinical or clinical+imaging (default: all)")
-    p.add_argument("--model-type", default="stacked", choices=("stacked", "logistic", "lightgbm"))
+    p.add_argument("--model-type", default="stacked", choices=("stacked", "logistic", "lightgbm"),
+                   help="model family (default: stacked; the stack's fitted members serve the other two)")
 
 
 def _load(args):
