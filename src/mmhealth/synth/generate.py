@@ -192,7 +192,11 @@ def generate(cfg: GenerateConfig) -> Summary:
 
             # fork is fastest, but forking a process that runs other threads (a test session's moto server,
             # say) can deadlock the child; then workers come from a clean fork server instead.
-            method = "fork" if threading.active_count() == 1 else "forkserver"
+            from tqdm._monitor import TMonitor  # tqdm's idle monitor thread is safe to fork over
+
+            others = [t for t in threading.enumerate()
+                      if t is not threading.main_thread() and not isinstance(t, TMonitor)]
+            method = "forkserver" if others else "fork"
             # An executor, not multiprocessing.Pool: a worker that dies raises BrokenProcessPool here instead of
             # being replaced forever. map() yields results in task order.
             from concurrent.futures import ProcessPoolExecutor
