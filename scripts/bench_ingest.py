@@ -232,9 +232,9 @@ NOTES = [
     "  time by reading FHIR dates, instants and ids as strings (the baseline parses them into DATE/TIMESTAMP/UUID).",
     "- VCF ingest adds to oxbow's parse: the INFO map (every INFO value cast to text and gathered into a",
     "  `map<string,string>` per row), per-sample genotype columns, and Parquet writing of rows that repeat the",
-    "  site (and its map) once per sample. That work is about 60% of oxbow's own parse time, so the ratio stays",
-    "  near 0.6, short of the 0.8 target. What would close the gap: keeping INFO as oxbow's typed struct",
-    "  (a different shape than HealthOmics' map) or writing the site columns once and joining per sample.",
+    "  site (and its map) once per sample. That work is about half of oxbow's own parse time, so the CPU ratio",
+    "  stays near 0.65-0.7, short of the 0.8 target (some wall-clock runs pass it). What would close the gap:",
+    "  keeping INFO as oxbow's typed struct (not HealthOmics' map shape) or storing site columns once per site.",
     "- Memory: DuckDB runs with a 1 GB memory limit and spills to the run's staging folder; oxbow reads VCFs in",
     "  batches of 131,072 sites. The figure is the peak RSS of the whole `mmhealth ingest` process.", "",
 ]
