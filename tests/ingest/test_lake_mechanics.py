@@ -124,3 +124,39 @@ def test_kill_before_commit_leaves_previous_lake_then_rerun_completes(source, cl
 
     manifest = json.loads((lake / "_lake/manifest.json").read_text())
     assert committed == {p["key"] for parts in manifest["tables"].values() for p in parts}  # garbage collected
+
+
+class _RereadingReader:
+    """A modality that, like a DICOM series, re-reads every file of a group when one file is added."""
+
+    name = "fake"
+
+    def discover(self, root):
+        return sorted(root.glob("*.txt"))
+
+    def read(self, files, ctx):
+        import pyarrow as pa
+
+        from mmhealth.ingest.records import FileDone, TableBatch
+
+        for f in list(files) + list(ctx.unchanged):
+            lines = f.path.read_text().split()
+            yield TableBatch("imaging", "fake_rows", f.rel, pa.table({"value": lines}))
+            yield FileDone(f.rel, read=len(lines), loaded=len(lines), quarantined=0, skipped=0)
+
+
+def test_rows_of_unchanged_files_a_reader_rereads_are_replaced(tmp_path, monkeypatch):
+    import mmhealth.lake.ingest as lake_ingest
+
+    monkeypatch.setitem(lake_ingest.READERS, "fake", "tests:unused")
+    monkeypatch.setattr(lake_ingest, "load_reader", lambda name: _RereadingReader())
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("1 2")
+    lake = tmp_path / "lake"
+    run_ingest(src, str(lake), ["fake"], {}, progress=False)
+    (src / "b.txt").write_text("3")
+    report = run_ingest(src, str(lake), ["fake"], {}, progress=False)
+    assert report.modalities["fake"].files_read == 1  # only b.txt was new; a.txt was re-read by choice
+    rows = connect(lake).execute("SELECT lake_source, value FROM imaging.fake_rows ORDER BY value").fetchall()
+    assert rows == [("a.txt", "1"), ("a.txt", "2"), ("b.txt", "3")]

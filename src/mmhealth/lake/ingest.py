@@ -343,7 +343,11 @@ def _ingest_modality(store, manifest, reader, source, root, run_id, options, mre
 
 def _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched_mtime, mreport):
     now = dt.datetime.now(dt.timezone.utc)
-    new_files = {f.rel: f for f in changed if f.rel in collector.done}
+    # Files closed by a FileDone were read in this run: usually the changed ones, but a reader may also re-read
+    # unchanged files it needs (e.g. the other slices of a series that gained one). Either way their rows from
+    # earlier runs are replaced, never duplicated.
+    known = {f.rel: f for f in collector.ctx.unchanged} | {f.rel: f for f in changed}
+    new_files = {rel: known[rel] for rel in collector.done if rel in known}
     replaced = {rel for rel in new_files if rel in manifest.files}
     # Rows only count once their file is closed by a FileDone: a part naming an unfinished file would be
     # committed without the file being logged, and the rerun that reads the file again would duplicate it.
@@ -368,7 +372,7 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
         {"run_id": run_id, "lake_source": rel, "modality": modality, "checksum": f.checksum, "size_bytes": f.size,
          "records_read": collector.done[rel].read, "records_loaded": collector.done[rel].loaded,
          "records_quarantined": collector.done[rel].quarantined, "records_skipped": collector.done[rel].skipped,
-         "duration_s": round(time.monotonic() - started[rel], 3), "ingested_at": now}
+         "duration_s": round(time.monotonic() - started.get(rel, time.monotonic()), 3), "ingested_at": now}
         for rel, f in sorted(new_files.items())
     ]
     if log_rows:
