@@ -28,8 +28,9 @@ A modality is a class implementing `mmhealth.ingest.records.ModalityReader` (`na
    - `Quarantined(source, position, modality, reason, raw)`: goes to `lake_meta.quarantine`;
    - `Skipped(source, position, reason, count)`: counted, not stored;
    - `FileDone(source, read, loaded, quarantined, skipped)`: one per file, read = loaded + quarantined +
-     skipped; files without one are not logged as ingested (a rerun reads them again);
-3. commits: rows of changed files are removed from older parts, the new parts move into place, the manifest
+     skipped; files without one are not committed at all (a rerun reads them again). A reader may re-read
+     files from `ctx.unchanged` too: any file closed by a FileDone has its earlier rows replaced;
+3. commits: earlier rows of the files read are removed from older parts, the new parts move into place, the manifest
    is replaced atomically, `lake.duckdb` is rebuilt (and, for S3, objects uploaded and Glue tables updated).
    A run killed at any point leaves the previous manifest, hence the previous lake, intact.
 
