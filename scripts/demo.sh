@@ -38,7 +38,7 @@ else
 fi
 
 step "2/8 ingest into the lake ($LAKE)"
-$BIN/mmhealth ingest "$DATA" --lake "$LAKE"
+$BIN/mmhealth ingest "$DATA" --lake "$LAKE" --reference "$DATA/reference/panel.fa"
 
 step "3/8 dbt build (staging -> intermediate -> marts, with every test) and docs"
 $BIN/dbt build --quiet --target-path target

@@ -77,8 +77,6 @@ def test_unknown_segmenter_is_one_clear_error(cohort, tmp_path, capsys):
     assert "unknown segmenter" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(reason="needs the lake to replace rows of unchanged files a reader re-reads and closes with "
-                          "FileDone (requested from issue 3); today they would be duplicated", strict=False)
 def test_added_slice_rebuilds_its_series(tmp_path):
     spec = SeriesSpec("p-inc", 6.0, size=24, slices=6, seed=9)
     full = tmp_path / "full"
