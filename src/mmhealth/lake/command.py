@@ -35,7 +35,8 @@ def register(subparsers) -> None:
                    help="exit 3 when more than N records are quarantined in this run (default: no limit)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
     p.add_argument("--segmenter", default=None, metavar="NAME", help="imaging: segmentation model for radiomics")
-    p.add_argument("--workers", type=int, default=1, metavar="N", help="imaging: parallel DICOM readers")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="imaging: processes for header reading and radiomics (default: the number of cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=handle)
 
@@ -47,7 +48,7 @@ def handle(args) -> int:
     from mmhealth.lake.ingest import run_ingest
 
     modalities = [m.strip() for m in args.modality.split(",") if m.strip()] if args.modality else None
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise MMHealthError("--workers: must be at least 1")
     options = {"workers": args.workers}
     if args.reference:
