@@ -1,13 +1,25 @@
-{#- Incremental facts: on an incremental run only rows whose id is not in the table yet, or whose watermark
-    (the lake's commit run `lake_run` locally, HealthLake's meta.lastUpdated on AWS) is newer than the newest one
-    already loaded, go to the MERGE (unique key = the id), so a changed source file's rows are updated in place.
-    A full refresh is needed after rotating MMHEALTH_PSEUDONYM_KEY or deleting resources from the lake. -#}
+{#- Incremental facts: on an incremental run only rows newer than the table's newest watermark go to the MERGE
+    (unique key = the id, so a re-ingested resource is updated in place). Watermarks: the lake's commit run
+    `source_lake_run` locally, HealthLake's `meta.lastUpdated` (`source_last_updated_at`) on AWS - whichever the table
+    holds. Their newest values are read first and written into the SQL as literals, so the engine can prune
+    partitions (the local lake is partitioned by lake_run). A table without any watermark falls back to the ids
+    not loaded yet. A full refresh is needed after rotating MMHEALTH_PSEUDONYM_KEY or deleting resources from the
+    lake (a MERGE never deletes). -#}
 {% macro mmh_incremental_filter(id_column, watermark_columns=[], alias='s') -%}
 {%- if not var('offline_catalog', false) and is_incremental() %}
+  {%- set conditions = [] %}
+  {%- for w in watermark_columns %}
+    {%- set newest = run_query('select cast(max(' ~ w ~ ') as varchar) from ' ~ this).columns[0].values()[0] %}
+    {%- if newest is not none %}
+      {%- set literal = "'" ~ newest ~ "'" %}
+      {%- do conditions.append(alias ~ '.' ~ w ~ ' > ' ~ (mmh_cast(literal, 'timestamp') if w.endswith('_at') else literal)) %}
+    {%- endif %}
+  {%- endfor %}
+  {%- if conditions %}
+where {{ conditions | join(' or ') }}
+  {%- else %}
 where not exists (select 1 from {{ this }} as existing where existing.{{ id_column }} = {{ alias }}.{{ id_column }})
-    {%- for w in watermark_columns %}
-    or {{ alias }}.{{ w }} > (select max(existing.{{ w }}) from {{ this }} as existing)
-    {%- endfor %}
+  {%- endif %}
 {%- endif %}
 {%- endmacro %}
 

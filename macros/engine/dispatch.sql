@@ -90,3 +90,8 @@ if(coalesce(cardinality({{ list_expr }}), 0) > 0, sequence(1, cardinality({{ lis
              or (month({{ end_date }}) = month({{ start_date }}) and day({{ end_date }}) < day({{ start_date }}))
            then 1 else 0 end)
 {%- endmacro %}
+
+{#- The SQL type of a list of `element_type` (for typed lists in staging). -#}
+{% macro mmh_list_type(element_type) %}{{ return(adapter.dispatch('mmh_list_type', 'mmhealth')(element_type)) }}{% endmacro %}
+{% macro duckdb__mmh_list_type(element_type) %}{{ element_type }}[]{% endmacro %}
+{% macro athena__mmh_list_type(element_type) %}array({{ element_type }}){% endmacro %}

@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 {#- Conditions with their outcome / risk-factor group (seed condition_groups) and a date. Grain: one row per
     Condition resource. -#}
 select

@@ -6,7 +6,7 @@
 with site_dosage as (
     -- one row per patient and marker site: copies of each relevant allele
     select
-        patient_id,
+        patient_key,
         variant_name,
         max(reference_allele) as reference_allele,
         max(n_called_alleles) as n_called_alleles,
@@ -16,29 +16,29 @@ with site_dosage as (
         {%- for m in markers %},
         max(case when variant_name = '{{ m.rsid }}' and alternate_allele = '{{ m.allele }}' then allele_dosage end) as {{ m.column }}_alt
         {%- endfor %}
-    from {{ ref('int_variant_calls') }}
+    from {{ ref('fct_variant_call') }}
     where variant_name in ('rs429358', 'rs7412'{% for m in markers %}, '{{ m.rsid }}'{% endfor %})
-    group by patient_id, variant_name
+    group by patient_key, variant_name
 ),
 
 per_patient as (
     select
-        patient_id,
+        patient_key,
         {{ marker_dosage('rs429358', 'C', 'apoe_e4_alt') }} as apoe_e4_dosage,
         {{ marker_dosage('rs7412', 'T', 'apoe_e2_alt') }} as apoe_e2_dosage
         {%- for m in markers %},
         {{ marker_dosage(m.rsid, m.allele, m.column ~ '_alt') }} as {{ m.column }}_dosage
         {%- endfor %}
     from site_dosage
-    group by patient_id
+    group by patient_key
 ),
 
 patients as (
-    select distinct patient_id from {{ ref('int_variant_calls') }}
+    select distinct patient_key from {{ ref('fct_variant_call') }}
 )
 
 select
-    p.patient_id,
+    p.patient_key,
     m.apoe_e4_dosage,
     m.apoe_e2_dosage,
     case
@@ -54,4 +54,4 @@ select
     m.{{ m.column }}_dosage
     {%- endfor %}
 from patients as p
-left join per_patient as m on p.patient_id = m.patient_id
+left join per_patient as m on p.patient_key = m.patient_key

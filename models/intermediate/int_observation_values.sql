@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 {#- Every numeric or coded value of an observation: the observation's own value plus one row per component
     (blood-pressure panels carry systolic and diastolic as components). Values are mapped to a measure by LOINC
     and converted to its canonical unit. Grain: one row per observation value (observation_value_id). -#}

@@ -1,4 +1,4 @@
-{#- Carried alleles (dosage >= 1) matched to ClinVar annotations on normalized contig, 0-based start, reference
+{#- Carried alleles (dosage >= 1, read from the incremental fct_variant_call) matched to ClinVar annotations on normalized contig, 0-based start, reference
     and alternate allele, with CLNSIG placed on the ordered scale of seed clinvar_significance. A multi-valued
     CLNSIG (`Pathogenic|risk_factor`, `Pathogenic,_risk_factor`) is ranked by its first term.
     Grain: one row per carried allele and matching ClinVar record. -#}
@@ -10,7 +10,8 @@ with annotations as (
 )
 
 select
-    v.patient_id,
+    v.variant_call_id,
+    v.patient_key,
     v.contig,
     v.start_0based,
     v.position_1based,
@@ -28,7 +29,7 @@ select
     coalesce(s.is_pathogenic_or_likely, false) as is_pathogenic_or_likely,
     a.review_status,
     a.disease_names
-from {{ ref('int_variant_calls') }} as v
+from {{ ref('fct_variant_call') }} as v
 inner join annotations as a
     on v.contig = a.contig
     and v.start_0based = a.start_0based

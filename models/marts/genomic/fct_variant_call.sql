@@ -27,6 +27,7 @@ select
     cast(s.genotype as varchar) as genotype,
     cast(s.zygosity as varchar) as zygosity,
     cast(s.allele_dosage as integer) as allele_dosage,
+    cast(s.n_called_alleles as integer) as n_called_alleles,
     cast(s.ploidy as integer) as ploidy,
     cast(s.phased as boolean) as phased,
     cast(s.is_pass as boolean) as is_pass,

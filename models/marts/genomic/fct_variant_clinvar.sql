@@ -1,8 +1,8 @@
 {#- One row per carried allele matched to ClinVar (normalized contig, 0-based start, reference, alternate), with
     clinical significance on the ordered scale 5 pathogenic .. 1 benign (0 = not on the pathogenicity axis). -#}
 select
-    cast({{ mmh_sha256("v.patient_id || '|' || v.contig || '|' || cast(v.start_0based as varchar) || '|' || v.reference_allele || '|' || v.alternate_allele") }} as varchar) as variant_call_id,
-    cast(k.patient_key as varchar) as patient_key,
+    cast(v.variant_call_id as varchar) as variant_call_id,
+    cast(v.patient_key as varchar) as patient_key,
     cast(v.contig as varchar) as contig,
     cast(v.start_0based as bigint) as start_0based,
     cast(v.position_1based as bigint) as position_1based,
@@ -20,4 +20,3 @@ select
     cast(v.review_status as varchar) as review_status,
     cast(v.disease_names as varchar) as disease_names
 from {{ ref('int_variant_clinvar') }} as v
-left join {{ ref('int_patient_spine') }} as k on v.patient_id = k.patient_id

@@ -3,40 +3,40 @@
 {%- set markers = cv_marker_alleles() -%}
 with calls as (
     select
-        patient_id,
+        patient_key,
         count(*) as n_allele_records,
         sum(case when allele_dosage > 0 then 1 else 0 end) as n_alternate_alleles_carried,
         sum(case when zygosity = 'no_call' then 1 else 0 end) as n_no_calls
-    from {{ ref('int_variant_calls') }}
-    group by patient_id
+    from {{ ref('fct_variant_call') }}
+    group by patient_key
 ),
 
 clinvar as (
     select
-        patient_id,
+        patient_key,
         count(*) as n_clinvar_matches,
         sum(case when clinical_significance in ('pathogenic', 'pathogenic_likely_pathogenic') then 1 else 0 end) as n_pathogenic,
         sum(case when clinical_significance = 'likely_pathogenic' then 1 else 0 end) as n_likely_pathogenic,
         count(distinct case when is_pathogenic_or_likely then gene_symbol end) as n_p_lp_genes,
         max(significance_rank) as max_significance_rank
     from {{ ref('int_variant_clinvar') }}
-    group by patient_id
+    group by patient_key
 ),
 
 genes as (
     -- per-gene counts folded into one sorted text value, e.g. `F5:1;MTHFR:2`
-    select patient_id, {{ mmh_list_join('array_agg(gene_count order by gene_count)', ';') }} as p_lp_gene_counts
+    select patient_key, {{ mmh_list_join('array_agg(gene_count order by gene_count)', ';') }} as p_lp_gene_counts
     from (
-        select patient_id, gene_symbol || ':' || cast(count(*) as varchar) as gene_count
+        select patient_key, gene_symbol || ':' || cast(count(*) as varchar) as gene_count
         from {{ ref('int_variant_clinvar') }}
         where is_pathogenic_or_likely and gene_symbol is not null
-        group by patient_id, gene_symbol
+        group by patient_key, gene_symbol
     ) as g
-    group by patient_id
+    group by patient_key
 )
 
 select
-    cast(k.patient_key as varchar) as patient_key,
+    cast(c.patient_key as varchar) as patient_key,
     cast(c.n_allele_records as bigint) as n_allele_records,
     cast(c.n_alternate_alleles_carried as bigint) as n_alternate_alleles_carried,
     cast(c.n_no_calls as bigint) as n_no_calls,
@@ -53,7 +53,6 @@ select
     cast(m.{{ mk.column }}_dosage as integer) as {{ mk.column }}_dosage
     {%- endfor %}
 from calls as c
-inner join {{ ref('int_patient_spine') }} as k on c.patient_id = k.patient_id
-left join clinvar as v on c.patient_id = v.patient_id
-left join genes as g on c.patient_id = g.patient_id
-left join {{ ref('int_genomic_markers') }} as m on c.patient_id = m.patient_id
+left join clinvar as v on c.patient_key = v.patient_key
+left join genes as g on c.patient_key = g.patient_key
+left join {{ ref('int_genomic_markers') }} as m on c.patient_key = m.patient_key

@@ -15,3 +15,4 @@
 {% macro mmh_sha256(expr) %}{{ athena__mmh_sha256(expr) }}{% endmacro %}
 {% macro mmh_percentile(expr, p) %}{{ athena__mmh_percentile(expr, p) }}{% endmacro %}
 {% macro mmh_add_days(date_expr, days) %}{{ athena__mmh_add_days(date_expr, days) }}{% endmacro %}
+{% macro mmh_list_type(element_type) %}{{ athena__mmh_list_type(element_type) }}{% endmacro %}
