@@ -20,3 +20,10 @@ def test_other_seed_gives_other_data(small, small_other_seed, hashes, ndjson):
     same = set(hashes(small).values()) & set(hashes(small_other_seed).values())
     # Only seed-independent files may coincide: the panel reference (+ .fai) and the ClinVar-style annotation.
     assert len(same) <= 3
+
+
+def test_corruptions_are_reproducible_too(corrupted, tmp_path, hashes):
+    from mmhealth.synth.generate import GenerateConfig, generate
+
+    generate(GenerateConfig(out=tmp_path / "again", patients=30, genomes=10, imaging=4, seed=5, corrupt=2, jobs=2))
+    assert hashes(tmp_path / "again") == hashes(corrupted)
