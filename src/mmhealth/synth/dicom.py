@@ -81,7 +81,10 @@ def render_volume(seed: int, plan: StudyPlan) -> tuple[np.ndarray, np.ndarray]:
     np.copyto(vol, np.float32(lv["scalp"]), where=_ellipsoid(X, Y, Z, (0, 0, 0), head))
     in_brain = _ellipsoid(X, Y, Z, (0, 0, 0), brain)
     # Brain tissue with a gentle gray/white texture and (MR) a smooth coil bias field.
-    texture = (np.cos(X / (fov * 0.05)) * np.cos(Y / (fov * 0.06)) * np.float32(0.04)
+    # Cosines through libm on Python floats, not numpy's SIMD kernels, so pixels do not depend on the CPU.
+    cos_x = np.array([math.cos(float(x) / (fov * 0.05)) for x in X.ravel()], dtype=np.float32)[None, None, :]
+    cos_y = np.array([math.cos(float(y) / (fov * 0.06)) for y in Y.ravel()], dtype=np.float32)[None, :, None]
+    texture = (cos_x * cos_y * np.float32(0.04)
                + np.float32(1.0) + (X + Y) / np.float32(fov * 8 if plan.modality == "MR" else 1e9))
     tissue = (np.float32(lv["brain"]) * texture if plan.modality == "MR"
               else np.float32(lv["brain"]) + np.float32(125.0) * (texture - np.float32(1.0)))
