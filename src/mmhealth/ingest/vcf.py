@@ -23,6 +23,10 @@ MODALITY = "genomics"
 VCF_SUFFIXES = (".vcf", ".vcf.gz", ".vcf.bgz")
 FIXED_COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
 _REF_OK = re.compile(r"^[ACGTNacgtn]+$")
+# The FORMAT fields the variants table keeps. oxbow is asked for these only: parsing the others (PL above
+# all, a list per sample) was a third of its time on GATK-style files, for columns the lake never stores.
+# A field the header does not declare is left out by oxbow (and the genotype SQL writes NULL for it).
+GENOTYPE_FIELDS = ["GT", "DP", "GQ", "AD"]
 
 
 def is_vcf(path: Path) -> bool:
@@ -330,7 +334,8 @@ def convert(conn, path: Path, rel: str, header: VcfHeader, out: Path, reference:
     import pyarrow as pa
 
     target = variants_schema() if header.samples else annotations_schema()
-    src = oxbow.from_vcf(str(path), samples="*" if header.samples else None, samples_nested=True, coords="01")
+    src = oxbow.from_vcf(str(path), samples="*" if header.samples else None, samples_nested=True, coords="01",
+                         genotype_fields=GENOTYPE_FIELDS if header.samples else None)
     result = VcfResult()
     writer = None
     try:
