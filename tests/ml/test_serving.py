@@ -70,10 +70,18 @@ def test_one_record_and_a_list(server, features_frame):
     status, many = _call(f"{server}/predict", recs)
     assert status == 200 and len(many["predictions"]) == 5
     assert many["predictions"][0] == pred
+    # Rows without every modality of the set are scored but flagged: the models never saw such patients.
+    expected = [bool(r["has_genomics"] and r["has_imaging"]) for r in recs]
+    assert [p["complete_modalities"] for p in many["predictions"]] == expected
+    assert len(set(expected)) == 2  # the sample has both kinds
     # Only features are needed; nulls are imputed.
     minimal = {f: recs[1][f] for f in recs[1] if f.startswith(("clinical_", "genomic_", "imaging_"))}
     minimal["imaging_firstorder_mean"] = None
-    assert _call(f"{server}/predict", minimal)[0] == 200
+    status, body = _call(f"{server}/predict", minimal)
+    assert status == 200
+    # Without flags, presence is "any non-null feature of the modality".
+    has_all = recs[1]["imaging_lesion_volume_mm3"] is not None and recs[1]["genomic_apoe_e4_dosage"] is not None
+    assert body["predictions"][0]["complete_modalities"] == has_all
 
 
 @pytest.mark.parametrize("mutate, status, message", [
@@ -122,6 +130,7 @@ def test_predict_file_gives_the_same_probabilities_as_serve(server, trained_run,
     assert main(["predict", "--model", str(trained_run), "--input", str(src), "--out", str(out)]) == 0
     got = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
     assert list(got["patient_key"]) == [r["patient_key"] for r in recs]
+    assert list(got["complete_modalities"]) == [p["complete_modalities"] for p in served["predictions"]]
     for outcome in OUTCOMES:
         np.testing.assert_allclose(got[f"probability_{outcome}"],
                                    [p["probabilities"][outcome] for p in served["predictions"]], rtol=1e-12)

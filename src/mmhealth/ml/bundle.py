@@ -34,6 +34,8 @@ def model_spec(run: str | Path, modalities: str = "all", model_type: str = "stac
         raise MMHealthError(f"{run}: no models for modalities {set_name(mods)}; this run has "
                             f"{', '.join(have) or 'none'} - pick one with --modalities or retrain")
     names = set(chosen[0]["features"])
+    trained = {m["outcome"] for m in manifest["models"]}
+    missing = sorted(trained - {m["outcome"] for m in chosen})
     features = [vars(f) for f in schema.features if f.name in names]
     known = [schema.id_column, *filter(None, [schema.index_date_column]), *schema.labels.values(),
              *schema.presence.values(), *schema.ignored, *(f.name for f in schema.features)]
@@ -46,6 +48,9 @@ def model_spec(run: str | Path, modalities: str = "all", model_type: str = "stac
         "outcomes": {m["outcome"]: m["path"] for m in chosen},
         "provenance": manifest.get("provenance", {}),
         "versions": manifest.get("versions", {}),
+        # Outcomes with a model in another set but not this one (too few cases among these patients).
+        "outcomes_without_model": missing,
+        "presence": {m: c for m, c in schema.presence.items() if m in mods},
     }
 
 

@@ -91,6 +91,14 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    help="model family (default: stacked; the stack's fitted members serve the other two)")
 
 
+def _note_missing(model, command: str) -> None:
+    missing = model.spec.get("outcomes_without_model") or []
+    if missing:
+        print(f"{command}: note: the {'+'.join(model.spec['modalities'])} set has no model for "
+              f"{', '.join(missing)} (too few cases among its patients); other --modalities have one",
+              file=sys.stderr)
+
+
 def _load(args):
     from mmhealth.ml import dataset
 
@@ -149,6 +157,7 @@ def _predict(args) -> int:
     from mmhealth.ml.bundle import open_model
 
     model = open_model(args.model, args.modalities, args.model_type)
+    _note_missing(model, "predict")
     src, dst = Path(args.input), Path(args.out)
     if not src.is_file():
         raise MMHealthError(f"{src}: input file not found")
@@ -165,6 +174,11 @@ def _predict(args) -> int:
     except inference.InputError as exc:
         raise MMHealthError(f"{src}: {exc} - " + "; ".join(exc.errors)) from exc
     rows = inference.predict(model, frame)
+    incomplete = sum(not r["complete_modalities"] for r in rows)
+    if incomplete:
+        print(f"predict: note: {incomplete} of {len(rows)} rows lack a modality of the "
+              f"{'+'.join(model.spec['modalities'])} set (column complete_modalities = false): their missing "
+              "features were imputed and the models never saw such patients", file=sys.stderr)
     out = pd.DataFrame([{**{k: v for k, v in r.items() if k != "probabilities"},
                          **{f"probability_{o}": p for o, p in r["probabilities"].items()}} for r in rows])
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -182,6 +196,7 @@ def _serve(args) -> int:
     from mmhealth.ml.serve import make_server
 
     model = open_model(args.model, args.modalities, args.model_type)
+    _note_missing(model, "serve")
     server = make_server(model, args.port, log=args.verbose)
     host, port = server.server_address[:2]
     print(f"serve: {'+'.join(model.spec['modalities'])} {model.spec['model_type']} models for "

@@ -9,7 +9,8 @@ SageMaker give the same probabilities for the same records.
 A model folder holds `inference.json` (the spec below) and the joblib files it names:
   {"modalities": [...], "model_type": "stacked|logistic|lightgbm", "id_column": "patient_key",
    "features": [{"name", "modality", "kind": "numeric|categorical"}], "known_columns": [...],
-   "outcomes": {"stroke": "models/stroke/clinical.joblib", ...}, "provenance": {...}}
+   "outcomes": {"stroke": "models/stroke/clinical.joblib", ...}, "presence": {"imaging": "has_imaging..."},
+   "provenance": {...}}
 """
 
 from __future__ import annotations
@@ -157,9 +158,26 @@ def check_frame(frame: pd.DataFrame, spec: dict) -> pd.DataFrame:
     return frame
 
 
+def complete_modalities(model: Model, frame: pd.DataFrame) -> np.ndarray:
+    """Per row: does it have every modality the models were trained on? The models only saw such patients;
+    a row without one (its features imputed) is scored, but flagged as outside the training population. Uses
+    the presence flag when the row carries it, else "any non-null feature of the modality"."""
+    ok = np.ones(len(frame), dtype=bool)
+    for modality in model.spec["modalities"]:
+        flag = model.spec.get("presence", {}).get(modality)
+        if flag and flag in frame.columns:
+            ok &= _numeric(frame[flag]).fillna(0).to_numpy() > 0
+        else:
+            cols = [f["name"] for f in model.features if f["modality"] == modality and f["name"] in frame.columns]
+            ok &= frame[cols].notna().any(axis=1).to_numpy() if cols else False
+    return ok
+
+
 def predict(model: Model, frame: pd.DataFrame) -> list[dict]:
-    """One dict per row: the identifier (when given) and the probability of each outcome."""
+    """One dict per row: the identifier (when given), the probability of each outcome, and whether the row
+    has every modality of the set (see complete_modalities)."""
     X = model_input(frame, model.features)
+    complete = complete_modalities(model, frame)
     probs = {o: est.predict_proba(X)[:, 1] for o, est in model.estimators.items()}
     id_col = model.spec.get("id_column")
     out = []
@@ -168,6 +186,7 @@ def predict(model: Model, frame: pd.DataFrame) -> list[dict]:
         if id_col and id_col in frame.columns and not _missing(frame[id_col].iloc[i]):
             row[id_col] = str(frame[id_col].iloc[i])
         row["probabilities"] = {o: float(p[i]) for o, p in probs.items()}
+        row["complete_modalities"] = bool(complete[i])
         out.append(row)
     return out
 
