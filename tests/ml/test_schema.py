@@ -2,7 +2,6 @@
 
 import json
 
-import pandas as pd
 import pytest
 
 from mmhealth.ml.dataset import load_local, prepare

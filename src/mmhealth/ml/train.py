@@ -19,7 +19,7 @@ from mmhealth.ml.dataset import FeatureData
 from mmhealth.ml.metrics import baselines, bootstrap_metrics
 from mmhealth.ml.schema import MODALITIES, OUTCOMES, modality_sets, presence_mask, set_name
 
-POPULATIONS = ("has_set", "all_three")
+POPULATIONS = ("has_set", "all_three")  # each set's own patients; the patients with all three modalities
 
 
 @dataclass(frozen=True)
