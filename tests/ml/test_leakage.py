@@ -58,7 +58,8 @@ def test_ungrouped_kfold_would_have_leaked():
 
 
 def test_feature_dated_after_index_date_is_refused(features_frame):
-    prepare(features_frame)  # the generator's dated feature is always on or before the index date
+    checked = prepare(features_frame).provenance.extra["as_of_check"]  # generator: dated feature never later
+    assert checked.startswith("passed") and "clinical_last_bp_date" in checked
     bad = features_frame.copy()
     bad.loc[5, "clinical_last_bp_date"] = bad.loc[5, "index_date"] + pd.Timedelta(days=1)
     with pytest.raises(MMHealthError, match="clinical_last_bp_date is after index_date for 1 of"):

@@ -19,13 +19,20 @@ def real_store(small_pipeline, tmp_path_factory):
         schema = con.sql("select table_schema from information_schema.tables "
                          "where table_name = 'features_cardiovascular'").fetchone()[0]
         frame = con.sql(f"select * from {schema}.features_cardiovascular").df()
+    # What `features publish` does by default: columns dbt classifies phi (the exact dates) stay behind.
+    from mmhealth.features.sensitivity import column_sensitivity, phi_columns
+
+    phi = phi_columns(list(frame.columns), column_sensitivity("features_cardiovascular", small_pipeline.manifest,
+                                                              None))
     root = tmp_path_factory.mktemp("real-store")
     write_local_store(frame, root)
-    return root, frame
+    root_published = tmp_path_factory.mktemp("real-store-published")
+    write_local_store(frame.drop(columns=phi), root_published)
+    return root, frame, root_published, phi
 
 
 def test_roles_from_dbt_meta_match_the_patterns(real_store, small_pipeline):
-    root, frame = real_store
+    root, frame, _, _ = real_store
     with_meta = load_local(root, manifest=small_pipeline.manifest)
     without = load_local(root)
     assert {f.name: f.modality for f in with_meta.schema.features} == \
@@ -38,11 +45,21 @@ def test_roles_from_dbt_meta_match_the_patterns(real_store, small_pipeline):
     # which let every other column of the mart through (load_local would have raised).
     assert "label_window_end_date" in with_meta.schema.ignored
     assert "label_window_end_date" not in with_meta.schema.dated_columns
+    assert with_meta.provenance.extra["as_of_check"].startswith("passed")
     assert len(with_meta.frame) == len(frame)
 
 
+def test_the_phi_free_published_store_trains_and_says_the_as_of_check_could_not_run(real_store, small_pipeline):
+    _, frame, published, phi = real_store
+    assert "index_date" in phi
+    data = load_local(published, manifest=small_pipeline.manifest)
+    assert data.schema.index_date_column is None
+    assert data.provenance.extra["as_of_check"].startswith("not applicable")
+    assert {f.name for f in data.schema.features} == {f.name for f in load_local(real_store[0]).schema.features}
+
+
 def test_train_and_predict_on_the_real_mart(real_store, small_pipeline, tmp_path):
-    root, frame = real_store
+    _, frame, root, _ = real_store  # the store as publish writes it by default (no phi columns)
     out = tmp_path / "run"
     assert main(["train", "--store", str(root), "--dbt-manifest", str(small_pipeline.manifest),
                  "--outcomes", "hypertension", "--modalities", "clinical,clinical+genomic", "--repeats", "1",

@@ -233,20 +233,23 @@ def prepare(frame: pd.DataFrame, provenance: Provenance | None = None, *, column
     if not schema.features:
         raise MMHealthError(f"{provenance.location}: no feature column maps to a modality - name features "
                             "clinical_/genomic_/imaging_* or set meta.modality on the mart's columns")
-    check_as_of(frame, schema, where=provenance.location)
+    provenance.extra["as_of_check"] = check_as_of(frame, schema, where=provenance.location)
     provenance.rows = len(frame)
     provenance.data_hash = frame_hash(frame)
     return FeatureData(frame, schema, provenance)
 
 
-def check_as_of(frame: pd.DataFrame, schema: FeatureSchema, *, where: str = "features") -> None:
+def check_as_of(frame: pd.DataFrame, schema: FeatureSchema, *, where: str = "features") -> str:
     """Refuse data where a dated column lies after the patient's index date: such a feature would carry
-    information from the future (the leakage the reference system had)."""
+    information from the future (the leakage the reference system had). Returns what was checked, for the run
+    record - including when nothing could be (the publisher leaves the index date, classified phi, behind)."""
     if schema.index_date_column is None:
         if schema.dated_columns:
             raise MMHealthError(f"{where}: dated columns {', '.join(schema.dated_columns)} but no index_date "
-                                "to check them against - publish the mart with its index_date column")
-        return
+                                "to check them against - publish the mart with its index_date column "
+                                "(features publish --include-phi) or leave the dated columns out")
+        return ("not applicable: the published features hold no dated column (the index date is classified "
+                "phi and not published); the mart filters every input to on or before it (dbt leakage test)")
     index = pd.to_datetime(frame[schema.index_date_column], utc=True, errors="coerce")
     for column in schema.dated_columns:
         values = pd.to_datetime(frame[column], utc=True, errors="coerce")
@@ -257,3 +260,6 @@ def check_as_of(frame: pd.DataFrame, schema: FeatureSchema, *, where: str = "fea
                 f"{where}: column {column} is after {schema.index_date_column} for {int(late.sum())} "
                 f"of {len(frame)} rows - features must only use information up to the index date; fix the mart"
             )
+    if not schema.dated_columns:
+        return f"passed: no dated feature column besides {schema.index_date_column}"
+    return (f"passed: {', '.join(schema.dated_columns)} on or before {schema.index_date_column} in every row")

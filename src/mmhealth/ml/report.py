@@ -30,6 +30,7 @@ def results_markdown(cells: list[CellResult], run: dict, schema=None) -> str:
         "trained and tested only on patients with all three modalities, so rows of one outcome compare like for "
         "like. Baselines: a constant score has AUROC 0.5 and AUPRC = prevalence; the Brier score of always "
         "predicting the prevalence is p(1-p).",
+        f"As-of check (no feature dated after the index date): {prov.get('extra', {}).get('as_of_check', 'n/a')}.",
         "Patients who already had the condition at the index date (the mart's `prior_<outcome>` flag) are "
         "left out of that outcome's rows: the label means a new diagnosis within the horizon.",
         "",
