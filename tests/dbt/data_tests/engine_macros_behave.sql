@@ -30,6 +30,10 @@ with cases as (
     union all
     select 'mmh_filter + mmh_length', {{ mmh_length(mmh_filter("array[1, 2, 3, 4]", 'x', 'x > 2')) }} = 2
     union all
+    select 'mmh_list_type', {{ mmh_length("cast(array[1, 2] as " ~ mmh_list_type('integer') ~ ")") }} = 2
+    union all
+    select 'mmh_cast list', {{ mmh_element(mmh_cast("array['x']", 'varchar[]'), 1) }} = 'x'
+    union all
     select 'mmh_list_join', {{ mmh_list_join("array['a', 'b', 'c']", ';') }} = 'a;b;c'
     union all
     select 'mmh_map_get', {{ mmh_map_get("map(array['CLNSIG', 'RS'], array['Pathogenic', '6025'])", 'CLNSIG') }} = 'Pathogenic'
