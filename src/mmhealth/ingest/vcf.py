@@ -27,6 +27,9 @@ _REF_OK = re.compile(r"^[ACGTNacgtn]+$")
 # all, a list per sample) was a third of its time on GATK-style files, for columns the lake never stores.
 # A field the header does not declare is left out by oxbow (and the genotype SQL writes NULL for it).
 GENOTYPE_FIELDS = ["GT", "DP", "GQ", "AD"]
+# Sites per oxbow batch: small enough that parsing, reshaping and writing overlap from early in a file,
+# large enough that per-batch overhead stays negligible.
+BATCH_SITES = 32_768
 
 
 def is_vcf(path: Path) -> bool:
@@ -337,10 +340,11 @@ def convert(conn, path: Path, rel: str, header: VcfHeader, out: Path, reference:
     src = oxbow.from_vcf(str(path), samples="*" if header.samples else None, samples_nested=True, coords="01",
                          genotype_fields=GENOTYPE_FIELDS if header.samples else None)
     result = VcfResult()
-    writer = None
+    writer = _PipelinedWriter(out, target)
+    batches = _prefetch(pa.RecordBatchReader.from_stream(src.scanner().scan(columns=src.columns,
+                                                                            batch_size=BATCH_SITES)))
     try:
-        for raw in src.batches():
-            batch = pa.record_batch(raw)
+        for batch in batches:
             if "info" in batch.schema.names and batch.schema.field("info").type.num_fields == 0:
                 batch = batch.drop_columns(["info"])
             n = batch.num_rows
@@ -355,16 +359,96 @@ def convert(conn, path: Path, rel: str, header: VcfHeader, out: Path, reference:
             result.records += n
             result.loaded_sites += batch.num_rows
             for table in reshape(conn, batch, rel, header.samples, target):
-                if writer is None:
-                    writer = _writer(out, target)
-                writer.write_table(table)
+                writer.write(table)
                 result.rows += table.num_rows
-        if writer is None:  # no records: an empty part keeps the table's columns known
-            writer = _writer(out, target)
     finally:
-        if writer is not None:
-            writer.close()
+        batches.close()
+        writer.close()  # no records: an empty part still keeps the table's columns known
     return result
+
+
+def _prefetch(reader, depth: int = 2) -> Iterator:
+    """The batches of `reader`, parsed on a second thread while the caller reshapes the previous ones.
+
+    Read through pyarrow's `RecordBatchReader` (oxbow's reader behind the Arrow C stream interface),
+    oxbow's Rust parser runs without the GIL; through oxbow's own `batches()` it holds the GIL for a whole
+    batch, which would stall the caller's thread. At most `depth` parsed batches wait (bounded memory);
+    a parse error is raised in the caller, in order, after the batches before it."""
+    import queue
+    import threading
+
+    done = object()
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                if not put(batch):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+            return
+        put(done)
+
+    thread = threading.Thread(target=work, name="vcf-parse", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+        reader.close()
+
+
+class _PipelinedWriter:
+    """Writes Arrow tables to one Parquet file on a second thread, so encoding and compressing batch i
+    overlaps oxbow parsing batch i+1.
+
+    oxbow holds the GIL while it parses (measured: a spinning Python thread got ~2% of its solo iterations),
+    so a second thread only helps for work that releases it: `ParquetWriter.write_table` is one C++ call that
+    does. At most `depth` tables wait, so memory stays bounded; an error on the writer thread is raised in
+    the caller at its next `write` or at `close`."""
+
+    def __init__(self, out: Path, target, depth: int = 2):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._writer = _writer(out, target)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vcf-parquet")
+        self._pending: list = []
+        self._depth = depth
+
+    def write(self, table) -> None:
+        while len(self._pending) >= self._depth:
+            self._pending.pop(0).result()
+        self._pending.append(self._pool.submit(self._writer.write_table, table))
+
+    def close(self) -> None:
+        try:
+            for future in self._pending:
+                future.result()
+        finally:
+            self._pool.shutdown(wait=True)
+            self._writer.close()
 
 
 # Min/max statistics pay off on columns queries filter by; on lists and maps they only cost writing time.
