@@ -60,7 +60,8 @@ def plan_study(seed: int, p: PatientProfile, params: ModelParams) -> StudyPlan:
     rng = np.random.default_rng([seed, p.index, 3])
     earliest = max(p.record_start_ord, p.birth_ord + int(18 * DAYS_PER_YEAR) + 1)
     latest = p.end_ord - 1
-    study_ord = max(earliest, latest - int(rng.uniform(0, 6) * DAYS_PER_YEAR))
+    # Spread over twelve years so that most studies precede a typical index date and can serve as features.
+    study_ord = max(earliest, latest - int(rng.uniform(0, 12) * DAYS_PER_YEAR))
     modality = "MR" if rng.random() < params.mr_share else "CT"
     r = rng.random()
     j2k, rle = params.compressed_share["jpeg2000_lossless"], params.compressed_share["rle_lossless"]
