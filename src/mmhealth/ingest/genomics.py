@@ -30,20 +30,11 @@ class GenomicsReader:
         for f in files:
             if fa.is_fasta(f.path):
                 yield from self._fasta(f)
-        conn = None
-        try:
-            for f in files:
-                if vcf.is_vcf(f.path):
-                    if conn is None:
-                        from mmhealth.ingest.duck import connect
-
-                        conn = connect(ctx.staging_dir, ctx.options.get("duckdb_memory", "1GB"))
-                    yield from self._vcf(conn, f, ctx, reference)
-                if ctx.progress is not None:
-                    ctx.progress.update(f.size)
-        finally:
-            if conn is not None:
-                conn.close()
+        for f in files:
+            if vcf.is_vcf(f.path):
+                yield from self._vcf(f, ctx, reference)
+            if ctx.progress is not None:
+                ctx.progress.update(f.size)
 
     def _reference(self, files: list[SourceFile], ctx: ReadContext):
         # Only an explicit --reference checks REF alleles: a FASTA that merely sits in the source folder may
@@ -68,7 +59,7 @@ class GenomicsReader:
         yield TableBatch(DATABASE, "reference_contigs", f.rel, data)
         yield FileDone(f.rel, read=len(contigs), loaded=len(contigs), quarantined=0, skipped=0)
 
-    def _vcf(self, conn, f: SourceFile, ctx: ReadContext, reference) -> Iterator[Output]:
+    def _vcf(self, f: SourceFile, ctx: ReadContext, reference) -> Iterator[Output]:
         try:
             header = vcf.read_header(f.path)
         except (OSError, EOFError) as exc:
@@ -81,7 +72,7 @@ class GenomicsReader:
             return
         out = ctx.part_path(DATABASE, header.table)
         try:
-            result = vcf.convert(conn, f.path, f.rel, header, out, reference)
+            result = vcf.convert(f.path, f.rel, header, out, reference)
             extra: list[Quarantined] = []
         except Exception as first:  # oxbow raises bare Arrow/IO errors for malformed lines
             out.unlink(missing_ok=True)
@@ -89,7 +80,7 @@ class GenomicsReader:
             clean.parent.mkdir(parents=True, exist_ok=True)
             try:
                 line_of, extra = vcf.clean_copy(f.path, f.rel, header, clean)
-                result = vcf.convert(conn, clean, f.rel, header, out, reference, line_of=line_of)
+                result = vcf.convert(clean, f.rel, header, out, reference, line_of=line_of)
             except Exception as exc:
                 out.unlink(missing_ok=True)
                 reason = f"unreadable-vcf: {str(exc or first).splitlines()[0][:300]}"

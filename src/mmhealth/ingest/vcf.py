@@ -1,8 +1,9 @@
 """VCF / VCF.gz (single- or multi-sample, and ClinVar-style sites-only files) to HealthOmics-shaped rows.
 
-oxbow parses the file into Arrow batches (noodles, in Rust); each batch is checked (POS, REF, and REF against
-the reference when one is given), bad sites are cut out and quarantined, and one DuckDB statement reshapes the
-rest: one row per sample and site, `calls` with -1 for a missing allele, INFO as a `map<string,string>`.
+oxbow parses the file into Arrow batches (noodles, in Rust) on one thread; each batch is checked (POS, REF, and
+REF against the reference when one is given), bad sites are cut out and quarantined, and Arrow kernels reshape
+the rest: one row per sample and site, `calls` with -1 for a missing allele, INFO as a `map<string,string>`;
+a third thread writes the Parquet. Parsing, reshaping and writing of successive batches overlap.
 A file oxbow cannot parse goes through a line-level check in Python first (`_clean_copy`), which quarantines
 the lines that break it and hands oxbow a clean copy: positions in the quarantine are the original lines.
 """
@@ -15,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from mmhealth.ingest.duck import sql_str
 from mmhealth.ingest.fasta import Reference
 from mmhealth.ingest.records import SOURCE_COLUMN, Quarantined
 
@@ -221,82 +221,121 @@ def info_map(info):
     return pa.MapArray.from_arrays(pa.array(offsets), keys.dictionary_decode(), values)
 
 
-def _site_sql(schema, rel: str) -> str:
-    """Site columns except `attributes` (built by `info_map`)."""
+def _site_columns(batch, rel: str) -> dict:
+    """The site columns except `attributes` (built by `info_map`), with Arrow kernels.
+
+    (A DuckDB query did this before: it cost an Arrow -> DuckDB -> Arrow round trip per batch, and with
+    `preserve_insertion_order=false` nothing promised its rows kept the batch's order, which `info_map`
+    and the genotypes rely on.)"""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = batch.num_rows
+    start = pc.cast(batch.column("pos"), pa.int64())
+    end = pc.add(start, pc.cast(pc.binary_length(batch.column("ref")), pa.int64()))
+    if "info" in batch.schema.names and "END" in [f.name for f in batch.schema.field("info").type]:
+        # INFO END is 1-based inclusive, i.e. the 0-based exclusive end as it stands.
+        end = pc.coalesce(pc.cast(pc.struct_field(batch.column("info"), "END"), pa.int64()), end)
+    ids = batch.column("id")
+    filters = batch.column("filter")
+    pass_ = pa.scalar(["PASS"], pa.list_(pa.string()))
+    return {
+        "contigname": pc.cast(batch.column("chrom"), pa.string()),
+        "start": start,
+        "end": end,
+        "names": pc.if_else(pc.equal(pc.list_value_length(ids), 0), _nulls(1, ids.type)[0], ids),
+        "referenceallele": batch.column("ref"),
+        "alternatealleles": batch.column("alt"),
+        "qual": pc.cast(batch.column("qual"), pa.float64()),
+        "filters": pc.if_else(pc.equal(pc.list_value_length(filters), 0), pass_, filters),
+        SOURCE_COLUMN: _constant(rel, n),
+    }
+
+
+def _nulls(n: int, type_):
     import pyarrow as pa
 
-    info_type = schema.field("info").type if "info" in schema.names else pa.struct([])
-    end = "start + length(ref)"
-    if "END" in [f.name for f in info_type]:
-        end = f"coalesce(CAST(info_end AS BIGINT), {end})"
-    return (
-        "SELECT CAST(chrom AS VARCHAR) AS contigname, CAST(pos AS BIGINT) AS start, "
-        f"CAST({end.replace('start', 'CAST(pos AS BIGINT)')} AS BIGINT) AS \"end\", "
-        "CASE WHEN len(id) = 0 THEN NULL ELSE id END AS names, ref AS referenceallele, alt AS alternatealleles, "
-        "CAST(qual AS DOUBLE) AS qual, "
-        "CASE WHEN filter IS NULL THEN NULL WHEN len(filter) = 0 THEN ['PASS'] ELSE filter END AS filters, "
-        f"'{sql_str(rel)}' AS {SOURCE_COLUMN} FROM batch"
-    )
+    return pa.nulls(n, type_)
 
 
-def _genotype_sql(fields: set[str]) -> str:
-    """Per-sample FORMAT values from a table `g` whose struct column `s` holds one sample's FORMAT fields."""
-    calls = "list_transform(s.GT.allele, a -> coalesce(a, -1))" if "GT" in fields else "CAST(NULL AS INTEGER[])"
-    phased = "coalesce(list_bool_or(s.GT.phased), false)" if "GT" in fields else "CAST(NULL AS BOOLEAN)"
-    depth = "CAST(s.DP AS INTEGER)" if "DP" in fields else "CAST(NULL AS INTEGER)"
-    gq = "CAST(round(s.GQ) AS INTEGER)" if "GQ" in fields else "CAST(NULL AS INTEGER)"
-    ad = "CAST(s.AD AS INTEGER[])" if "AD" in fields else "CAST(NULL AS INTEGER[])"
-    return (
-        f"SELECT {phased} AS phased, {calls} AS calls, {depth} AS depth, {gq} AS genotypequality, "
-        f"{ad} AS alleledepths FROM g"
-    )
-
-
-def _arrow(result):
-    import pyarrow as pa
-
-    return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
-
-
-def reshape(conn, batch, rel: str, samples: list[str], target) -> Iterator:
-    """One oxbow batch (m sites) -> Arrow tables of `target`: the m sites for annotations; for variants one
-    table of m rows per sample (the site columns are shared, not copied, between them).
-
-    Genotypes of all samples are stacked into one column so a single vectorized query handles any number of
-    samples; INFO becomes a map once per batch (`info_map`)."""
+def _zeros(n: int):
     import numpy as np
     import pyarrow as pa
 
-    site_input = batch.drop_columns([c for c in ("samples", "info") if c in batch.schema.names])
-    if "info" in batch.schema.names and "END" in [f.name for f in batch.schema.field("info").type]:
-        site_input = site_input.append_column("info_end", batch.column("info").field("END"))
-    conn.register("batch", site_input)
-    sites = _arrow(conn.execute(_site_sql(batch.schema, rel)).arrow())
-    conn.unregister("batch")
+    return pa.array(np.zeros(n, dtype=np.int32))
+
+
+def _constant(value: str, n: int):
+    import pyarrow as pa
+
+    return pa.DictionaryArray.from_arrays(_zeros(n), pa.array([value], pa.string())).dictionary_decode()
+
+
+def _genotype_columns(g) -> dict:
+    """Per-sample FORMAT values from the struct array `g` (one sample's FORMAT fields per row)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(g)
+    names = {f.name for f in g.type}
+    out = {"phased": _nulls(n, pa.bool_()), "calls": _nulls(n, pa.list_(pa.int32())),
+           "depth": _nulls(n, pa.int32()), "genotypequality": _nulls(n, pa.int32()),
+           "alleledepths": _nulls(n, pa.list_(pa.int32()))}
+    if "GT" in names:
+        gt = pc.struct_field(g, "GT")
+        allele = pc.struct_field(gt, "allele")
+        offsets = allele.offsets.to_numpy()
+        # The child values a list array's offsets point at (a null slot may still span values).
+        values = allele.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+        # -1 for a missing allele ('.' in 0/.); a missing GT stays NULL.
+        out["calls"] = pa.ListArray.from_arrays(pa.array(offsets - offsets[0]),
+                                                pc.fill_null(pc.cast(values, pa.int32()), -1),
+                                                type=pa.list_(pa.int32()), mask=pc.is_null(allele))
+        # phased when any separator of the call is '|' (NULL -> false, as DuckDB's list_bool_or + coalesce).
+        phased = pc.struct_field(gt, "phased")
+        p_off = phased.offsets.to_numpy()
+        p_val = phased.values.slice(int(p_off[0]), int(p_off[-1] - p_off[0]))
+        flags = pc.fill_null(p_val, False).to_numpy(zero_copy_only=False)
+        parents = np.repeat(np.arange(n), np.diff(p_off))
+        hits = np.zeros(n, dtype=bool)
+        hits[parents[flags]] = True
+        out["phased"] = pc.and_(pa.array(hits), pc.fill_null(pc.is_valid(phased), False))
+    if "DP" in names:
+        out["depth"] = pc.cast(pc.struct_field(g, "DP"), pa.int32())
+    if "GQ" in names:
+        gq = pc.struct_field(g, "GQ")
+        if pa.types.is_floating(gq.type):
+            gq = pc.round(gq, round_mode="half_towards_infinity")
+        out["genotypequality"] = pc.cast(gq, pa.int32())
+    if "AD" in names:
+        out["alleledepths"] = pc.cast(pc.struct_field(g, "AD"), pa.list_(pa.int32()))
+    return out
+
+
+def reshape(batch, rel: str, samples: list[str], target) -> Iterator:
+    """One oxbow batch (m sites) -> Arrow tables of `target`: the m sites for annotations; for variants one
+    table of m rows per sample (the site columns are shared, not copied, between them).
+
+    Pure Arrow kernels, no per-row Python: INFO becomes a map once per batch (`info_map`), FORMAT values
+    per sample (`_genotype_columns`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     m = batch.num_rows
+    columns = _site_columns(batch, rel)
     if "info" in batch.schema.names:
-        attributes = info_map(batch.column("info"))
+        columns["attributes"] = info_map(batch.column("info"))
     else:
-        attributes = info_map(pa.array([{}] * m, pa.struct([])))
-    columns = {name: sites.column(name) for name in sites.column_names}
-    columns["attributes"] = attributes
+        columns["attributes"] = info_map(pa.array([{}] * m, pa.struct([])))
     if not samples:
         yield pa.table({name: columns[name] for name in target.names}).cast(target)
         return
     sample_col = batch.column("samples")
-    per_sample = [sample_col.field(i) for i in range(sample_col.type.num_fields)]
-    stacked = pa.concat_arrays(per_sample) if len(per_sample) > 1 else per_sample[0]
-    conn.register("g", pa.table({"s": stacked}))
-    geno = _arrow(conn.execute(_genotype_sql({f.name for f in stacked.type})).arrow())
-    conn.unregister("g")
-    for i in range(len(per_sample)):
-        name = sample_col.type.field(i).name
+    for i in range(sample_col.type.num_fields):
         out = dict(columns)
-        out["sampleid"] = pa.DictionaryArray.from_arrays(pa.array(np.zeros(m, dtype=np.int32)),
-                                                         pa.array([name], pa.string())).dictionary_decode()
-        part = geno.slice(i * m, m)
-        for col in part.column_names:
-            out[col] = part.column(col)
+        out["sampleid"] = _constant(sample_col.type.field(i).name, m)
+        out.update(_genotype_columns(pc.struct_field(sample_col, [i])))
         yield pa.table({c: out[c] for c in target.names}).cast(target)
 
 
@@ -330,7 +369,7 @@ def _bad_sites(batch, reference: Reference | None) -> dict[int, str]:
     return bad
 
 
-def convert(conn, path: Path, rel: str, header: VcfHeader, out: Path, reference: Reference | None,
+def convert(path: Path, rel: str, header: VcfHeader, out: Path, reference: Reference | None,
             line_of: list[int] | None = None, progress=None) -> VcfResult:
     """Stream `path` into the Parquet file `out`. Raises what oxbow raises (the caller falls back)."""
     import oxbow
@@ -358,7 +397,7 @@ def convert(conn, path: Path, rel: str, header: VcfHeader, out: Path, reference:
                 batch = batch.filter(keep)
             result.records += n
             result.loaded_sites += batch.num_rows
-            for table in reshape(conn, batch, rel, header.samples, target):
+            for table in reshape(batch, rel, header.samples, target):
                 writer.write(table)
                 result.rows += table.num_rows
     finally:
