@@ -193,32 +193,33 @@ def info_map(info):
     import pyarrow.compute as pc
 
     n = len(info)
-    names = [f.name for f in info.type]
+    names, cols = [], []
+    for i, f in enumerate(info.type):
+        col = info.field(i)
+        if col.null_count == n:
+            continue  # no row of the batch has this key (e.g. END on a GATK file)
+        if pa.types.is_boolean(f.type):  # a flag: present -> 'true', absent -> no key
+            col = pc.if_else(col, pa.scalar("true"), pa.scalar(None, pa.string()))
+        elif pa.types.is_list(f.type) or pa.types.is_large_list(f.type) or pa.types.is_fixed_size_list(f.type):
+            col = pc.binary_join(pc.cast(col, pa.list_(pa.string())), ",")
+        else:
+            col = pc.cast(col, pa.string())
+        names.append(f.name)
+        cols.append(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
     k = len(names)
     if k == 0:
         return pa.MapArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], pa.string()),
                                        pa.array([], pa.string()))
-    cols = []
-    for i, f in enumerate(info.type):
-        col = info.field(i)
-        if pa.types.is_boolean(f.type):
-            cols.append(pc.if_else(pc.fill_null(col, False), pa.scalar("true"), pa.scalar(None, pa.string())))
-        elif pa.types.is_list(f.type) or pa.types.is_large_list(f.type) or pa.types.is_fixed_size_list(f.type):
-            as_text = pc.cast(col, pa.list_(pa.string()))
-            cols.append(pc.binary_join(pc.fill_null(as_text, pa.scalar(None, pa.list_(pa.string()))), ","))
-        else:
-            cols.append(pc.cast(col, pa.string()))
-    cols = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in cols]
     # Which (row, field) pairs have a value, in row-major order; gather just those.
     present = np.empty((n, k), dtype=bool)
     for j, c in enumerate(cols):
         present[:, j] = c.is_valid().to_numpy(zero_copy_only=False)
     rows, fields = np.nonzero(present)
-    values = pa.concat_arrays(cols).take(pa.array(fields.astype(np.int64) * n + rows))
-    keys = pa.DictionaryArray.from_arrays(pa.array(fields.astype(np.int32)), pa.array(names, pa.string()))
+    values = pa.concat_arrays(cols).take(pa.array(fields * n + rows))
+    keys = pa.array(names, pa.string()).take(pa.array(fields.astype(np.int32)))
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(present.sum(axis=1), out=offsets[1:])
-    return pa.MapArray.from_arrays(pa.array(offsets), keys.dictionary_decode(), values)
+    return pa.MapArray.from_arrays(pa.array(offsets), keys, values)
 
 
 def _site_columns(batch, rel: str) -> dict:
