@@ -1,3 +1,7 @@
+{{ config(
+    materialized='incremental', incremental_strategy='merge', unique_key='variant_row_id',
+    on_schema_change='append_new_columns', table_type='iceberg'
+) }}
 {#- One row per sample and site (HealthOmics variant store). Positions: `start_0based` as stored (0-based,
     HealthOmics/BED convention), `position_1based` as in the VCF. The genotype is read from `calls` (allele
     indexes, -1 for a missing allele); contigs are normalized so that `chr1` and `1` compare equal. -#}
@@ -26,9 +30,11 @@
 ] -%}
 with source as (
 {{ mmh_select_source(source('omics', 'variants'), specs) }}
-)
+),
 
+typed as (
 select
+    sample_id || '|' || contig_name || '|' || cast(start_0based as varchar) || '|' || reference_allele as variant_row_id,
     sample_id,
     contig_name,
     {{ normalize_contig('contig_name') }} as contig,
@@ -61,3 +67,7 @@ select
     source_lake_run
 from source
 where sample_id is not null
+)
+
+select s.* from typed as s
+{{ mmh_incremental_filter('variant_row_id', ['source_lake_run']) }}
