@@ -10,7 +10,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # Real public files for tests live beside the project, never copied into it (see its MANIFEST.md).
-TESTDATA = Path(os.environ.get("MMHEALTH_TESTDATA", REPO.parent / "shared" / "testdata"))
+# Looked for beside the checkout first; a clone made elsewhere (e.g. in a temp dir) finds the workplace copy.
+_TESTDATA_CANDIDATES = [Path(p) for p in (os.environ.get("MMHEALTH_TESTDATA"),) if p] + [
+    REPO.parent / "shared" / "testdata",
+    Path("/work/shared/testdata"),
+]
+TESTDATA = next((p for p in _TESTDATA_CANDIDATES if p.is_dir()), _TESTDATA_CANDIDATES[0])
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +26,8 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def testdata() -> Path:
     if not TESTDATA.is_dir():
-        pytest.fail(f"shared test data not found at {TESTDATA}; set MMHEALTH_TESTDATA to its folder")
+        pytest.fail(f"shared test data not found (looked in {', '.join(map(str, _TESTDATA_CANDIDATES))}); "
+                    "set MMHEALTH_TESTDATA to the folder holding fhir/, dicom/, vcf/")
     return TESTDATA
 
 
