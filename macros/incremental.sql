@@ -6,7 +6,7 @@
     not loaded yet. A full refresh is needed after rotating MMHEALTH_PSEUDONYM_KEY or deleting resources from the
     lake (a MERGE never deletes). -#}
 {% macro mmh_incremental_filter(id_column, watermark_columns=[], alias='s') -%}
-{%- if not var('offline_catalog', false) and is_incremental() %}
+{%- if not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() %}
   {%- set conditions = [] %}
   {%- for w in watermark_columns %}
     {%- set newest = run_query('select cast(max(' ~ w ~ ') as varchar) from ' ~ this).columns[0].values()[0] %}

@@ -95,3 +95,10 @@ if(coalesce(cardinality({{ list_expr }}), 0) > 0, sequence(1, cardinality({{ lis
 {% macro mmh_list_type(element_type) %}{{ return(adapter.dispatch('mmh_list_type', 'mmhealth')(element_type)) }}{% endmacro %}
 {% macro duckdb__mmh_list_type(element_type) %}{{ element_type }}[]{% endmacro %}
 {% macro athena__mmh_list_type(element_type) %}array({{ element_type }}){% endmacro %}
+
+{#- Whether the catalog may be read while rendering. DuckDB: always (a local file). Athena: not when dbt was started
+    with --no-populate-cache, the offline compile CI uses (`dbt compile --target athena --no-populate-cache` then needs
+    no AWS at all: sources are assumed complete, incremental facts compile as full builds). -#}
+{% macro mmh_catalog_readable() %}{{ return(adapter.dispatch('mmh_catalog_readable', 'mmhealth')()) }}{% endmacro %}
+{% macro duckdb__mmh_catalog_readable() %}{{ return(true) }}{% endmacro %}
+{% macro athena__mmh_catalog_readable() %}{{ return('--no-populate-cache' not in (flags.INVOCATION_COMMAND or '')) }}{% endmacro %}

@@ -3,10 +3,10 @@
     them (.sqlfluff). -#}
 
 {#- Columns of a relation as {lower name: lower type string}; none when the relation does not exist.
-    Returns the string 'all' when the catalog is not read: at parse time, under `offline_catalog`
-    (compiling for Athena without AWS), and inside dbt unit tests (inputs are CTEs, the fixtures carry the columns). -#}
+    Returns the string 'all' when the catalog is not read: at parse time, under `offline_catalog` or an Athena
+    compile with --no-populate-cache (macro mmh_catalog_readable; no AWS needed), and inside dbt unit tests (inputs are CTEs, the fixtures carry the columns). -#}
 {% macro mmh_source_columns(relation) %}
-  {% if not execute or var('offline_catalog', false) %}{{ return('all') }}{% endif %}
+  {% if not execute or var('offline_catalog', false) or not mmh_catalog_readable() %}{{ return('all') }}{% endif %}
   {% if (relation.identifier or '').startswith('__dbt__cte__') %}{{ return('all') }}{% endif %}
   {% set found = adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) %}
   {% if found is none %}{{ return(none) }}{% endif %}

@@ -30,7 +30,9 @@ def test_every_engine_macro_has_both_implementations_a_standin_and_a_case():
         assert f"macro duckdb__{name}(" in source, name
         assert f"macro athena__{name}(" in source, name
         assert f"{{{{ athena__{name}(" in standins, f"lint stand-in missing for {name}"
-        if name != "mmh_timestamp_type":  # exercised through mmh_cast
+        # mmh_timestamp_type is exercised through mmh_cast; mmh_catalog_readable by the builds themselves (DuckDB)
+        # and by the Athena compile without AWS (tests/dbt/test_athena.py)
+        if name not in ("mmh_timestamp_type", "mmh_catalog_readable"):
             assert f"{name}(" in cases, f"no literal test case for {name}"
 
 

@@ -81,7 +81,8 @@ select
     cast(o.hdl_cholesterol_last as double) as hdl_cholesterol_last,
     cast(o.hba1c_last as double) as hba1c_last,
     cast(sm.smoking_status as varchar) as smoking_status,
-    cast(coalesce(sm.is_current_smoker, false) or i.prior_smoker as boolean) as is_current_smoker,
+    -- the last smoking-status observation decides; without one, a smoker diagnosis before the index date
+    cast(coalesce(sm.is_current_smoker, i.prior_smoker) as boolean) as is_current_smoker,
     cast(coalesce(o.n_observations_before_index, 0) as bigint) as n_observations_before_index,
     cast(coalesce(e.n_encounters_before_index, 0) as bigint) as n_encounters_before_index,
     cast(coalesce(e.n_encounters_lookback, 0) as bigint) as n_encounters_lookback,
