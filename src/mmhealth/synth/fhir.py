@@ -19,7 +19,7 @@ from mmhealth.synth.model import ModelParams
 from mmhealth.synth.patients import DAYS_PER_YEAR, PatientProfile
 
 RESOURCE_TYPES = ("Patient", "Encounter", "Condition", "Observation", "Procedure", "MedicationRequest",
-                  "Immunization", "DiagnosticReport", "ImagingStudy", "Claim")
+                  "Immunization", "DiagnosticReport", "ImagingStudy", "Claim", "Consent")
 TZ = "-05:00"  # Synthea writes local times with an offset; all visits happen 08:00-18:00 local time
 
 
@@ -479,4 +479,35 @@ class _Builder:
 
 def patient_resources(p: PatientProfile, seed: int, params: ModelParams, study: StudyPlan | None,
                       genome_ord: int | None) -> dict[str, list[dict]]:
-    return _Builder(p, seed, params, study, genome_ord).build()
+    out = _Builder(p, seed, params, study, genome_ord).build()
+    out["Consent"] = research_consent(p, seed, genome_ord)
+    return out
+
+
+# Share of patients with a recorded research consent decision, by whether they were sequenced (consent is
+# usually taken with the genetic test), and the share of those decisions that are an opt-out.
+CONSENT_RECORDED = {True: 0.9, False: 0.4}
+CONSENT_DENIED = 0.12
+
+
+def research_consent(p: PatientProfile, seed: int, genome_ord: int | None) -> list[dict]:
+    """A FHIR R4 Consent (scope research) for some patients: permit or deny, dated with the genetic test or
+    the first record. Its own random stream, so adding it changed none of the other resources."""
+    rng = np.random.default_rng([seed, p.index, 9])
+    if rng.random() >= CONSENT_RECORDED[genome_ord is not None]:
+        return []
+    decision = "deny" if rng.random() < CONSENT_DENIED else "permit"
+    when = genome_ord if genome_ord is not None else p.record_start_ord + int(rng.integers(0, 400))
+    when = min(when, p.end_ord)
+    return [{
+        "resourceType": "Consent", "id": ids.uuid4_from_hex(rng.bytes(16).hex()), "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "research",
+                              "display": "Research"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "57016-8",
+                                  "display": "Privacy policy acknowledgement Document"}]}],
+        "patient": {"reference": f"Patient/{p.id}"},
+        "dateTime": iso_dt(when, 9 * 3600),
+        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                   "code": "OPTIN" if decision == "permit" else "OPTOUT"}]},
+        "provision": {"type": decision, "period": {"start": iso_date(when)}},
+    }]
