@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 # pytest runs with --import-mode=importlib, which puts no test folder on sys.path; the helpers live beside this file
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from dbt_testkit import PSEUDONYM_KEY  # noqa: E402
+from dbt_testkit import BIN, REPO, dbt_env  # noqa: E402,F401  (fixtures below use them)
 
 
 class Background:
@@ -35,20 +33,6 @@ class Background:
         rc = self.proc.wait()
         self._out.close()
         return rc, self.log.read_text()
-
-
-def dbt_env(lake: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(REPO),
-        "MMHEALTH_LAKE": str(lake),
-        "MMHEALTH_PSEUDONYM_KEY": PSEUDONYM_KEY,
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "TQDM_DISABLE": "1",
-        # Athena target settings: compile needs no AWS with --no-populate-cache and offline_catalog
-        "MMHEALTH_ATHENA_S3_STAGING_DIR": "s3://mmhealth-test-results/",
-        "AWS_REGION": "us-east-1",
-    }
 
 
 @pytest.fixture(scope="session")

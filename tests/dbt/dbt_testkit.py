@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 from pathlib import Path
 
 import duckdb
@@ -10,6 +12,24 @@ import sqlglot
 from sqlglot import exp
 
 PSEUDONYM_KEY = "test-pseudonym-key-not-secret"  # the same key as the shared small_pipeline (tests/conftest.py)
+
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def dbt_env(lake: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(REPO),
+        "MMHEALTH_LAKE": str(lake),
+        "MMHEALTH_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "TQDM_DISABLE": "1",
+        # Athena target settings: compile needs no AWS with --no-populate-cache and offline_catalog
+        "MMHEALTH_ATHENA_S3_STAGING_DIR": "s3://mmhealth-test-results/",
+        "AWS_REGION": "us-east-1",
+    }
 
 
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:

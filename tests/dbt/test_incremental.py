@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, REPO, dbt_env
+from dbt_testkit import BIN, REPO, dbt_env
 from dbt_testkit import connect, normalized
 
 FACTS = ["fct_encounter", "fct_condition", "fct_observation", "fct_procedure", "fct_medication", "fct_claim",

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from dbt_testkit import connect
-from conftest import BIN, REPO, dbt_env
+from dbt_testkit import BIN, REPO, dbt_env
 
 
 def _independent_ids(folder, resource_type: str) -> set[str]:

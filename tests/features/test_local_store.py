@@ -25,6 +25,8 @@ def lake(gated_lake, tmp_path):
 
 
 def opts(lake, **kw):
+    # Classification from the checked-in model YAML, not from whatever target/manifest.json the checkout holds.
+    kw.setdefault("manifest", lake / "no-manifest.json")
     return PublishOptions(to="local", lake=lake, checkpoint="features_only", **kw)
 
 

@@ -114,7 +114,8 @@ select
     cast(i.stroke as boolean) as stroke,
     cast(i.hypertension as boolean) as hypertension,
     cast(i.coronary_heart_disease as boolean) as coronary_heart_disease,
-    cast(i.alzheimers as boolean) as alzheimers
+    cast(i.alzheimers as boolean) as alzheimers,
+    cast(coalesce(cs.research_consent, false) as boolean) as research_consent
 from idx as i
 inner join {{ ref('dim_patient') }} as p on i.patient_key = p.patient_key
 left join obs as o on i.patient_key = o.patient_key
@@ -123,3 +124,4 @@ left join enc as e on i.patient_key = e.patient_key
 left join med as m on i.patient_key = m.patient_key
 left join {{ ref('patient_genomic_summary') }} as g on i.patient_key = g.patient_key
 left join img as im on i.patient_key = im.patient_key
+left join {{ ref('int_research_consent') }} as cs on i.patient_key = cs.patient_key
