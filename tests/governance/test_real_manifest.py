@@ -80,3 +80,12 @@ def test_every_mart_gets_a_dbt_lf_tags_config(sample):
     for name, (path, c) in cfg.items():
         assert path[0] == "mmhealth" and path[-1] == name
         assert "modality" in c["tags"] and c["tags_columns"]["sensitivity"]
+
+
+def test_generated_dbt_lf_tags_config_is_current(repo_root, real_manifest):
+    """governance/generated/dbt_project_lf_tags.yml is what dbt-athena applies; it must follow policy and models."""
+    from mmhealth.cli import main
+
+    generated = repo_root / "governance" / "generated" / "dbt_project_lf_tags.yml"
+    code = main(["govern", "dbt-config", "--manifest", str(real_manifest), "--check", str(generated)])
+    assert code == 0, "regenerate: mmhealth govern dbt-config --out governance/generated/dbt_project_lf_tags.yml"
