@@ -1,16 +1,6 @@
 {#- Saved query `encounters_by_year_class`, materialized: encounters per calendar year (of encounter_date) and
     class. Small counts are nulled and flagged. -#}
-{{
-    config(
-        materialized='table',
-        schema='marts',
-        tags=['semantic', 'dashboard'],
-        contract={'enforced': true},
-        table_type='iceberg',
-        format='parquet',
-        write_compression='zstd',
-    )
-}}
+{{ config(contract={'enforced': true}) }}
 
 with counts as (
     select

@@ -1,17 +1,7 @@
 {#- Saved query `lesion_volume_by_modality`, materialized: per modality, patients and image sets with radiomics
     and the mean segmented lesion volume. A group of fewer than small_cell_threshold patients is nulled whole:
     a mean over a handful of people is their data. -#}
-{{
-    config(
-        materialized='table',
-        schema='marts',
-        tags=['semantic', 'dashboard'],
-        contract={'enforced': true},
-        table_type='iceberg',
-        format='parquet',
-        write_compression='zstd',
-    )
-}}
+{{ config(contract={'enforced': true}) }}
 
 with stats as (
     select

@@ -1,15 +1,5 @@
 {#- Saved query `modality_coverage`, materialized: patients in total and with each modality (one row). -#}
-{{
-    config(
-        materialized='table',
-        schema='marts',
-        tags=['semantic', 'dashboard'],
-        contract={'enforced': true},
-        table_type='iceberg',
-        format='parquet',
-        write_compression='zstd',
-    )
-}}
+{{ config(contract={'enforced': true}) }}
 
 with counts as (
     select

@@ -1,17 +1,7 @@
 {#- Saved query `outcomes_by_sex`, materialized: per sex, all patients, patients ever diagnosed with each
     cardiovascular outcome, its prevalence (patients with it / all patients), and encounters per patient.
     A suppressed count also nulls the ratios built on it, which would otherwise give it back. -#}
-{{
-    config(
-        materialized='table',
-        schema='marts',
-        tags=['semantic', 'dashboard'],
-        contract={'enforced': true},
-        table_type='iceberg',
-        format='parquet',
-        write_compression='zstd',
-    )
-}}
+{{ config(contract={'enforced': true}) }}
 
 {%- set outcomes = ['stroke', 'hypertension', 'coronary_heart_disease', 'alzheimers'] -%}
 with patients as (

@@ -1,16 +1,6 @@
 {#- Saved query `pathogenic_carriers_by_gene`, materialized: patients carrying at least one pathogenic or likely
     pathogenic ClinVar allele, per gene. Small counts are nulled and flagged. -#}
-{{
-    config(
-        materialized='table',
-        schema='marts',
-        tags=['semantic', 'dashboard'],
-        contract={'enforced': true},
-        table_type='iceberg',
-        format='parquet',
-        write_compression='zstd',
-    )
-}}
+{{ config(contract={'enforced': true}) }}
 
 with counts as (
     select

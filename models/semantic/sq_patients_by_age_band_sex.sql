@@ -1,16 +1,6 @@
 {#- Saved query `patients_by_age_band_sex`, materialized: patients per age band and sex (the Clinical sheet's
     population pyramid). Counts of 1 to small_cell_threshold - 1 are nulled and flagged. -#}
-{{
-    config(
-        materialized='table',
-        schema='marts',
-        tags=['semantic', 'dashboard'],
-        contract={'enforced': true},
-        table_type='iceberg',
-        format='parquet',
-        write_compression='zstd',
-    )
-}}
+{{ config(contract={'enforced': true}) }}
 
 with patients as (
     select
