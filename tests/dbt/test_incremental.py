@@ -13,6 +13,7 @@ from dbt_testkit import connect, normalized
 
 FACTS = ["fct_encounter", "fct_condition", "fct_observation", "fct_procedure", "fct_medication", "fct_claim",
          "fct_variant_call", "fct_variant_clinvar", "patient_360", "features_cardiovascular"]
+NEW_ROW_TESTS = ("--vars", "{data_tests_scope: new_rows}")
 
 
 def _run(argv: list[str], lake) -> None:
@@ -44,9 +45,10 @@ def incremental_vs_full(dbt_scratch, alt_lakes):
     for shared in ("annotation", "reference"):
         shutil.rmtree(increment / shared)
     _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"], lake)
-    alt_lakes.dbt(lake, "build", "--exclude", "path:models/semantic")
+    # the production incremental mode: data tests of incremental facts read only the newest lake run
+    alt_lakes.dbt(lake, "build", "--exclude", "path:models/semantic", *NEW_ROW_TESTS)
     incremental = _snapshot(lake)
-    alt_lakes.dbt(lake, "build", "--full-refresh", "--exclude", "path:models/semantic")
+    alt_lakes.dbt(lake, "build", "--full-refresh", "--exclude", "path:models/semantic", *NEW_ROW_TESTS)
     full = _snapshot(lake)
     return before, incremental, full
 
