@@ -110,7 +110,9 @@ def write_report(results: list[dict], command: str, path: Path) -> None:
         f"(shared with other work while it ran), Python {platform.python_version()}, dbt threads 2.",
         "",
         "`dbt build` = seeds, every model (semantic models excluded), unit tests and data tests. The incremental run "
-        "follows the ingest of 1% new patients (another seed) into the same lake.",
+        "follows the ingest of 1% new patients (another seed) into the same lake. Every dbt command runs with "
+        "`--vars '{data_tests_scope: new_rows}'` (docs/dbt.md): the incremental run's data tests on incremental facts "
+        "read only the newest lake run; the full build (`--full-refresh`) tests whole tables.",
         "",
         "| patients | genomes | imaging | full build (s) | +1% patients | incremental build (s) | incremental / full |",
         "|---:|---:|---:|---:|---:|---:|---:|",
