@@ -36,11 +36,9 @@ def is_vcf(path: Path) -> bool:
     return path.name.lower().endswith(VCF_SUFFIXES)
 
 
-def variants_schema():
-    import pyarrow as pa
-
-    return pa.schema([
-        ("sampleid", pa.string()),
+def _site_fields(pa) -> list:
+    """HealthOmics' per-site columns, shared by the variant store (before the calls) and the annotation store."""
+    return [
         ("contigname", pa.string()),
         ("start", pa.int64()),
         ("end", pa.int64()),
@@ -49,6 +47,15 @@ def variants_schema():
         ("alternatealleles", pa.list_(pa.string())),
         ("qual", pa.float64()),
         ("filters", pa.list_(pa.string())),
+    ]
+
+
+def variants_schema():
+    import pyarrow as pa
+
+    return pa.schema([
+        ("sampleid", pa.string()),
+        *_site_fields(pa),
         ("phased", pa.bool_()),
         ("calls", pa.list_(pa.int32())),
         ("attributes", pa.map_(pa.string(), pa.string())),
@@ -63,14 +70,7 @@ def annotations_schema():
     import pyarrow as pa
 
     return pa.schema([
-        ("contigname", pa.string()),
-        ("start", pa.int64()),
-        ("end", pa.int64()),
-        ("names", pa.list_(pa.string())),
-        ("referenceallele", pa.string()),
-        ("alternatealleles", pa.list_(pa.string())),
-        ("qual", pa.float64()),
-        ("filters", pa.list_(pa.string())),
+        *_site_fields(pa),
         ("attributes", pa.map_(pa.string(), pa.string())),
         (SOURCE_COLUMN, pa.string()),
     ])
