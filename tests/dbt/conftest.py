@@ -6,7 +6,6 @@ runs, so they overlap with the builds."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from dbt_testkit import BIN, REPO, dbt_env  # noqa: E402,F401  (fixtures below use them)
+from dbt_testkit import BIN, REPO, dbt_env  # noqa: E402
 
 
 class Background:
