@@ -137,3 +137,35 @@ def test_a_field_beyond_the_schema_sample_is_still_loaded(tmp_path):
     got = con.execute("SELECT deceaseddatetime, name[1].suffix FROM healthlake.patient WHERE id = 'p29'").fetchone()
     assert got == ("2020-01-01T00:00:00+01:00", ["Jr."])
     assert con.execute("SELECT count(*) FROM healthlake.patient").fetchone()[0] == 30
+
+
+def test_catalog_reads_parts_by_name_only_when_their_schemas_differ(tmp_path):
+    import pyarrow.parquet as pq
+
+    from mmhealth.lake.catalog import view_sql
+    from mmhealth.lake.manifest import Part
+    from mmhealth.lake.schema import schema_of_parquet
+
+    def part(name: str, table: pa.Table) -> Part:
+        path = tmp_path / "t" / f"lake_run={name}" / "part.parquet"
+        path.parent.mkdir(parents=True)
+        pq.write_table(table, path)
+        return Part(key=str(path.relative_to(tmp_path)), rows=table.num_rows, run=name, sources=[],
+                    schema=schema_of_parquet(path)[1])
+
+    a = part("r1", pa.table({"id": ["a"], "n": [1]}))
+    b = part("r2", pa.table({"id": ["b"], "n": [2]}))
+    wider = part("r3", pa.table({"n": [3], "id": ["c"], "extra": ["x"]}))
+    assert a.schema == b.schema != wider.schema
+    con = duckdb.connect()
+    con.execute("create schema db")
+    same = view_sql(tmp_path, "db.same", [a, b])
+    mixed = view_sql(tmp_path, "db.mixed", [a, b, wider])
+    legacy = view_sql(tmp_path, "db.legacy", [Part(a.key, 1, "r1", []), Part(b.key, 1, "r2", [])])
+    assert "union_by_name" not in same and "union_by_name" in mixed and "union_by_name" in legacy
+    for sql in (same, mixed, legacy):
+        con.execute(sql)
+    assert con.execute("select id, n, lake_run from db.same order by id").fetchall() == [("a", 1, "r1"), ("b", 2, "r2")]
+    assert con.execute("select id, n, extra from db.mixed order by id").fetchall() == [
+        ("a", 1, None), ("b", 2, None), ("c", 3, "x")]
+    assert con.execute("select count(*) from db.legacy").fetchone() == (2,)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mmhealth.lake.manifest import Manifest
+from mmhealth.lake.manifest import Manifest, Part
 from mmhealth.lake.meta import META_COLUMNS
 
 DATABASES = ("healthlake", "omics", "imaging", "lake_meta")
@@ -28,12 +28,18 @@ def _q(s: str) -> str:
     return '"' + s.replace('"', '""') + '"'
 
 
-def view_sql(root: Path, table: str, keys: list[str]) -> str:
+def view_sql(root: Path, table: str, parts: list[Part]) -> str:
+    """The view over a table's parts. union_by_name (columns matched by name across parts whose schemas differ,
+    e.g. FHIR resources that gained a field) makes DuckDB read every part's footer whenever the view is bound;
+    when every part has the same recorded schema it is left out, so a query filtered on `lake_run` opens only the
+    parts of the runs it asks for."""
     db, name = table.split(".", 1)
-    files = ", ".join(_lit(str(root / k)) for k in sorted(keys))
+    files = ", ".join(_lit(str(root / p.key)) for p in sorted(parts, key=lambda p: p.key))
+    fingerprints = {p.schema for p in parts}
+    by_name = "" if len(fingerprints) == 1 and "" not in fingerprints else "union_by_name=true, "
     return (
         f"CREATE OR REPLACE VIEW {_q(db)}.{_q(name)} AS SELECT * FROM read_parquet([{files}], "
-        "union_by_name=true, hive_partitioning=true, hive_types={'lake_run': 'VARCHAR'})"
+        f"{by_name}hive_partitioning=true, hive_types={{'lake_run': 'VARCHAR'}})"
     )
 
 
@@ -57,7 +63,7 @@ def build_catalog(root: Path, manifest: Manifest) -> Path:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(db)}")
         for table, parts in sorted(manifest.tables.items()):
             if parts:
-                con.execute(view_sql(root, table, [p.key for p in parts]))
+                con.execute(view_sql(root, table, parts))
         for table, columns in META_COLUMNS.items():
             if not manifest.tables.get(table):
                 con.execute(empty_view_sql(table, columns))

@@ -403,11 +403,11 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
             new_tables[table] = keep_parts
     schemas = {t: s for t, s in manifest.schemas.items()}
     for table, local, rows, sources in staged:
-        part_schema = schema_of_parquet(local)
+        part_schema, fingerprint = schema_of_parquet(local)
         schemas[table] = merge_fields(schemas[table], part_schema) if table in schemas else part_schema
         key = _part_key(table, run_id, local)
         store.publish(local, key)
-        new_tables.setdefault(table, []).append(Part(key=key, rows=rows, run=run_id, sources=sources))
+        new_tables.setdefault(table, []).append(Part(key=key, rows=rows, run=run_id, sources=sources, schema=fingerprint))
         mreport.rows_added[table] = mreport.rows_added.get(table, 0) + rows
     files = dict(manifest.files)
     files.update(touched_mtime)

@@ -15,6 +15,9 @@ class Part:
     rows: int
     run: str
     sources: list[str]
+    # Fingerprint of the part's exact Parquet schema (mmhealth.lake.schema.schema_of_parquet); "" in manifests
+    # written before it was recorded, which read their tables with union_by_name.
+    schema: str = ""
 
 
 @dataclass

@@ -43,11 +43,19 @@ def from_arrow(t) -> Type:
     return "string"  # an all-null column too: Glue needs a type, and string accepts whatever a later run brings
 
 
-def schema_of_parquet(path) -> list[list]:
+def schema_of_parquet(path) -> tuple[list[list], str]:
+    """The part's column tree, and a fingerprint of its exact Arrow schema (names, order, types, nullability).
+
+    Parts of one table that share a fingerprint can be read as one file list without DuckDB's union_by_name,
+    which opens every file's footer when a query is planned - thousands of them for a variant store of one
+    Parquet file per VCF."""
+    import hashlib
+
     import pyarrow.parquet as pq
 
-    schema = pq.read_schema(path)
-    return [[f.name, from_arrow(f.type)] for f in schema]
+    schema = pq.read_schema(path).remove_metadata()
+    fingerprint = hashlib.sha256(str(schema).encode()).hexdigest()[:16]
+    return [[f.name, from_arrow(f.type)] for f in schema], fingerprint
 
 
 _WIDEN = {("int", "bigint"): "bigint", ("float", "double"): "double", ("int", "double"): "double",
