@@ -129,3 +129,17 @@ def test_reference_query_variants_annotations(generated, generated_lake, corrupt
         "AND v.alternatealleles = a.alternatealleles").fetchall()
     assert Counter((s, sig) for s, sig, _ in rows) == expected and expected
     assert any(gene for _, _, gene in rows)
+
+
+def test_the_variant_store_is_one_part_per_run_not_one_per_vcf(generated, generated_lake):
+    """Each VCF is read into its own part; the commit coalesces them, so queries open one file, not one per genome."""
+    from mmhealth.lake.manifest import Manifest
+
+    lake, _ = generated_lake
+    manifest = Manifest.from_json((lake / "_lake" / "manifest.json").read_text())
+    parts = manifest.tables["omics.variants"]
+    vcfs = sorted(str(p.relative_to(generated)) for p in generated.rglob("*.vcf*") if "annotation" not in p.parts)
+    assert len(parts) == 1 and len(vcfs) > 1
+    assert parts[0].sources == [v for v in vcfs if v in parts[0].sources] and len(parts[0].sources) >= len(vcfs) - 2
+    sql = connect(lake).execute("select sql from duckdb_views() where view_name = 'variants'").fetchone()[0]
+    assert "union_by_name" not in sql

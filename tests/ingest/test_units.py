@@ -169,3 +169,34 @@ def test_catalog_reads_parts_by_name_only_when_their_schemas_differ(tmp_path):
     assert con.execute("select id, n, extra from db.mixed order by id").fetchall() == [
         ("a", 1, None), ("b", 2, None), ("c", 3, "x")]
     assert con.execute("select count(*) from db.legacy").fetchone() == (2,)
+
+
+def test_small_parts_of_a_table_are_coalesced_with_their_sources(tmp_path):
+    import pyarrow.parquet as pq
+
+    from mmhealth.lake.compact import coalesce
+    from mmhealth.lake.schema import schema_of_parquet
+
+    def staged(table: str, name: str, data: pa.Table):
+        path = tmp_path / "in" / "lake_run=r1" / f"{name}.parquet"  # a key=value folder must not become a column
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data, path)
+        return table, path, data.num_rows, [f"{name}.vcf"], schema_of_parquet(path)[1]
+
+    small = [staged("omics.variants", f"s{i}", pa.table({"sampleid": [f"p{i}"] * 3, "start": [1, 2, 3]}))
+             for i in range(5)]
+    other_schema = staged("omics.variants", "odd", pa.table({"sampleid": ["x"], "start": [1.5]}))
+    big = staged("omics.variants", "big", pa.table({"sampleid": ["b"] * 50, "start": list(range(50))}))
+    alone = staged("omics.annotations", "ann", pa.table({"x": [1]}))
+    out = coalesce(small + [other_schema, big, alone], tmp_path / "out", small_rows=10, max_rows=9)
+    by_sources = {tuple(e[3]): e for e in out}
+    # 5 parts of 3 rows with a cap of 9 rows: two coalesced parts (9 rows, 6 rows); the rest untouched
+    assert sorted(len(e[3]) for e in out if e[0] == "omics.variants") == [1, 1, 2, 3]
+    assert by_sources[("big.vcf",)][1] == big[1] and by_sources[("ann.vcf",)][1] == alone[1]
+    assert by_sources[("odd.vcf",)][1] == other_schema[1]
+    merged = [e for e in out if len(e[3]) > 1]
+    assert sum(e[2] for e in merged) == 15 and all(not s[1].exists() for s in small)
+    rows = [r for e in merged for r in pq.ParquetFile(e[1]).read().to_pylist()]
+    assert sorted((r["sampleid"], r["start"]) for r in rows) == sorted((f"p{i}", s) for i in range(5) for s in (1, 2, 3))
+    assert all(set(r) == {"sampleid", "start"} for r in rows)
+    assert all(schema_of_parquet(e[1])[1] == e[4] for e in merged)

@@ -23,6 +23,7 @@ from mmhealth.ingest.records import (
     TableBatch,
 )
 from mmhealth.lake.catalog import DATABASES, build_catalog
+from mmhealth.lake.compact import coalesce
 from mmhealth.lake.manifest import FileEntry, Manifest, Part
 from mmhealth.lake.meta import INGEST_LOG, INGEST_LOG_COLUMNS, QUARANTINE, QUARANTINE_COLUMNS, arrow_schema
 from mmhealth.lake.modalities import DEFAULT_MODALITIES, READERS, load_reader
@@ -402,8 +403,11 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
                 dropped_keys.append(part.key)
             new_tables[table] = keep_parts
     schemas = {t: s for t, s in manifest.schemas.items()}
-    for table, local, rows, sources in staged:
-        part_schema, fingerprint = schema_of_parquet(local)
+    read = {local: schema_of_parquet(local) for _, local, _, _ in staged}
+    staged_parts = coalesce([(t, local, rows, sources, read[local][1]) for t, local, rows, sources in staged],
+                            staging / "_coalesced")
+    for table, local, rows, sources, fingerprint in staged_parts:
+        part_schema = read[local][0] if local in read else schema_of_parquet(local)[0]
         schemas[table] = merge_fields(schemas[table], part_schema) if table in schemas else part_schema
         key = _part_key(table, run_id, local)
         store.publish(local, key)
