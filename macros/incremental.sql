@@ -7,14 +7,7 @@
     lake (a MERGE never deletes). -#}
 {% macro mmh_incremental_filter(id_column, watermark_columns=[], alias='s') -%}
 {%- if not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() %}
-  {%- set conditions = [] %}
-  {%- for w in watermark_columns %}
-    {%- set newest = run_query('select cast(max(' ~ w ~ ') as varchar) from ' ~ this).columns[0].values()[0] %}
-    {%- if newest is not none %}
-      {%- set literal = "'" ~ newest ~ "'" %}
-      {%- do conditions.append(alias ~ '.' ~ w ~ ' > ' ~ (mmh_cast(literal, 'timestamp') if w.endswith('_at') else literal)) %}
-    {%- endif %}
-  {%- endfor %}
+  {%- set conditions = mmh_newer_than_this(watermark_columns, alias) %}
   {%- if conditions %}
 where {{ conditions | join(' or ') }}
   {%- else %}
@@ -23,10 +16,42 @@ where not exists (select 1 from {{ this }} as existing where existing.{{ id_colu
 {%- endif %}
 {%- endmacro %}
 
+{#- One condition `<alias>.<w> > <newest w in this table>` per watermark column that holds a value in this table;
+    empty when none does. -#}
+{% macro mmh_newer_than_this(watermark_columns, alias) -%}
+  {%- set conditions = [] %}
+  {%- for w in watermark_columns %}
+    {%- set newest = run_query('select cast(max(' ~ w ~ ') as varchar) from ' ~ this).columns[0].values()[0] %}
+    {%- if newest is not none %}
+      {%- set literal = "'" ~ newest ~ "'" %}
+      {%- do conditions.append(alias ~ '.' ~ w ~ ' > ' ~ (mmh_cast(literal, 'timestamp') if w.endswith('_at') else literal)) %}
+    {%- endif %}
+  {%- endfor %}
+  {{ return(conditions) }}
+{%- endmacro %}
+
 {#- Small-cell suppression for population marts: counts from 1 to threshold-1 are nulled (0 is not identifying). -#}
 {% macro suppress(count_expr) -%}
 case when {{ count_expr }} > 0 and {{ count_expr }} < {{ var('small_cell_threshold') }} then null else {{ count_expr }} end
 {%- endmacro %}
 {% macro is_small_cell(count_expr) -%}
 ({{ count_expr }} > 0 and {{ count_expr }} < {{ var('small_cell_threshold') }})
+{%- endmacro %}
+
+{#- Patient-grain incremental marts (one row per patient, merged on patient_key): a condition on `key_expr` that
+    keeps the patients with a row newer than this table's newest `source_lake_run` in any of `inputs` (pairs of
+    relation and watermark columns), so an incremental run recomputes only them. The mart's own source_lake_run
+    is the newest lake run among the rows behind a patient's row. 'true' (every patient) on a full build, or when
+    the table holds no lake run (AWS, where the services' tables have none). -#}
+{% macro mmh_changed_patients(key_expr, inputs) -%}
+  {%- if not (not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental()) %}{{ return('true') }}{% endif %}
+  {%- set newest = run_query('select cast(max(source_lake_run) as varchar) from ' ~ this).columns[0].values()[0] %}
+  {%- if newest is none %}{{ return('true') }}{% endif %}
+  {%- set selects = [] %}
+  {%- for relation, watermarks in inputs %}
+    {%- set newer = [] %}
+    {%- for w in watermarks %}{% do newer.append(w ~ " > '" ~ newest ~ "'") %}{% endfor %}
+    {%- do selects.append('select patient_key from ' ~ relation ~ ' where ' ~ newer | join(' or ')) %}
+  {%- endfor %}
+  {{ return(key_expr ~ ' in (' ~ selects | join(' union ') ~ ')') }}
 {%- endmacro %}

@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 {#- APOE genotype and marker-allele dosages per genotyped patient. APOE isoforms come from two SNPs:
     rs429358 C marks e4, rs7412 T marks e2, neither marks e3 (e1 is too rare to call). A dosage is the number of
     copies of the counted allele (0, 1, 2), counting a reference-allele marker as called alleles minus

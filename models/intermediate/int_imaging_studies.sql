@@ -1,3 +1,5 @@
+{#- A view: one or two consumers read it, so a table would only add a node for every scheduled run to rebuild. -#}
+{{ config(materialized='view') }}
 {#- Imaging studies linked across FHIR and DICOM: FHIR ImagingStudy.identifier `urn:oid:<StudyInstanceUID>`
     joined to the DICOM study of that UID (imaging.studies) and its image sets. A study known to only one side
     is kept (has_fhir_record / has_dicom say which). Grain: one row per StudyInstanceUID. -#}

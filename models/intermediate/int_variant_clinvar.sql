@@ -1,7 +1,9 @@
-{#- Carried alleles (dosage >= 1, read from the incremental fct_variant_call) matched to ClinVar annotations on normalized contig, 0-based start, reference
-    and alternate allele, with CLNSIG placed on the ordered scale of seed clinvar_significance. A multi-valued
-    CLNSIG (`Pathogenic|risk_factor`, `Pathogenic,_risk_factor`) is ranked by its first term.
-    Grain: one row per carried allele and matching ClinVar record. -#}
+{{ config(materialized='view') }}
+{#- Carried alleles (dosage >= 1, read from the incremental fct_variant_call) matched to ClinVar annotations on
+    normalized contig, 0-based start, reference and alternate allele, with CLNSIG placed on the ordered scale of
+    seed clinvar_significance. A multi-valued CLNSIG (`Pathogenic|risk_factor`, `Pathogenic,_risk_factor`) is ranked by its first term.
+    Grain: one row per carried allele and matching ClinVar record. A view, so that the watermark filter of the
+    incremental fct_variant_clinvar reaches fct_variant_call and the annotations. -#}
 with annotations as (
     select
         a.*,
@@ -10,7 +12,10 @@ with annotations as (
 )
 
 select
+    -- unique per row: one call matches one ClinVar record at most once
+    v.variant_call_id || '|' || coalesce(a.clinvar_variation_id, '') as variant_clinvar_id,
     v.variant_call_id,
+    a.clinvar_variation_id,
     v.patient_key,
     v.contig,
     v.start_0based,
@@ -28,7 +33,9 @@ select
     coalesce(s.significance_rank, 0) as significance_rank,
     coalesce(s.is_pathogenic_or_likely, false) as is_pathogenic_or_likely,
     a.review_status,
-    a.disease_names
+    a.disease_names,
+    v.source_lake_run,
+    a.source_lake_run as annotation_lake_run
 from {{ ref('fct_variant_call') }} as v
 inner join annotations as a
     on v.contig = a.contig

@@ -33,8 +33,13 @@ def dbt_env(lake: Path) -> dict[str, str]:
 
 
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse read-only, with the lake beside it attached as `lake` the way profiles.yml does: views in the
+    staging and intermediate schemas read the lake."""
     con = duckdb.connect(str(warehouse), read_only=True)
     con.execute("set TimeZone = 'UTC'")
+    lake = Path(warehouse).parent / "lake.duckdb"
+    if lake.exists():
+        con.execute(f"attach '{lake}' as lake (read_only)")
     return con
 
 

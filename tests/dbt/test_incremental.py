@@ -1,8 +1,10 @@
-"""Incremental facts: after new patients are ingested into a built lake, `dbt build` (MERGE of the rows of the new
-ingest run only) leaves every fact and mart exactly as a full refresh would."""
+"""Incremental runs: after new patients are ingested into a built lake, the scheduled job
+(`dbt build --selector scheduled`: MERGE of the rows of the new ingest run only, patient-grain marts recomputed for
+the patients with new rows) leaves every fact and mart exactly as a full refresh would."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -12,7 +14,8 @@ from dbt_testkit import BIN, REPO, dbt_env
 from dbt_testkit import connect, normalized
 
 FACTS = ["fct_encounter", "fct_condition", "fct_observation", "fct_procedure", "fct_medication", "fct_claim",
-         "fct_variant_call", "fct_variant_clinvar", "patient_360", "features_cardiovascular"]
+         "fct_variant_call", "fct_variant_clinvar", "patient_genomic_summary", "patient_timeline", "patient_360",
+         "features_cardiovascular", "population_clinical", "population_genomic"]
 NEW_ROW_TESTS = ("--vars", "{data_tests_scope: new_rows}")
 
 
@@ -36,7 +39,7 @@ def incremental_vs_full(dbt_scratch, alt_lakes):
     _run([str(BIN / "mmhealth"), "generate", "--out", str(data), "--patients", "40", "--genomes", "20",
           "--imaging", "0", "--seed", "5", "--quiet"], lake)
     _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"], lake)
-    alt_lakes.dbt(lake, "build", "--exclude", "path:models/semantic")
+    alt_lakes.dbt(lake, "build", "--selector", "deploy", *NEW_ROW_TESTS)
     before = _snapshot(lake)
     # new patients in a sub-folder of the same source: the ingest reads only the new files (a new lake_run)
     increment = data / "increment"
@@ -45,16 +48,17 @@ def incremental_vs_full(dbt_scratch, alt_lakes):
     for shared in ("annotation", "reference"):
         shutil.rmtree(increment / shared)
     _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"], lake)
-    # the production incremental mode: data tests of incremental facts read only the newest lake run
-    alt_lakes.dbt(lake, "build", "--exclude", "path:models/semantic", *NEW_ROW_TESTS)
+    # the scheduled job: data tests of incremental models read only the newest lake run
+    alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
     incremental = _snapshot(lake)
-    alt_lakes.dbt(lake, "build", "--full-refresh", "--exclude", "path:models/semantic", *NEW_ROW_TESTS)
+    scheduled = json.loads((alt_lakes.target / "run_results.json").read_text())["results"]
+    alt_lakes.dbt(lake, "build", "--full-refresh", "--selector", "deploy", *NEW_ROW_TESTS)
     full = _snapshot(lake)
-    return before, incremental, full
+    return before, incremental, full, scheduled
 
 
 def test_incremental_build_adds_the_new_patients(incremental_vs_full):
-    before, incremental, _ = incremental_vs_full
+    before, incremental, _, _ = incremental_vs_full
     assert len(incremental["patient_360"]) == len(before["patient_360"]) + 4
     assert len(incremental["fct_encounter"]) > len(before["fct_encounter"])
     assert len(incremental["fct_variant_call"]) > len(before["fct_variant_call"])
@@ -62,5 +66,24 @@ def test_incremental_build_adds_the_new_patients(incremental_vs_full):
 
 @pytest.mark.parametrize("mart", FACTS)
 def test_incremental_equals_full_refresh(incremental_vs_full, mart):
-    _, incremental, full = incremental_vs_full
+    _, incremental, full, _ = incremental_vs_full
     assert incremental[mart] == full[mart]
+
+
+def test_scheduled_run_leaves_out_views_seeds_and_unit_tests(incremental_vs_full):
+    ran = {r["unique_id"] for r in incremental_vs_full[3]}
+    assert not {u for u in ran if u.startswith(("seed.", "unit_test."))}
+    assert "model.mmhealth.stg_fhir__patient" not in ran and "model.mmhealth.int_variant_clinvar" not in ran
+    assert {"model.mmhealth.fct_encounter", "model.mmhealth.patient_360", "model.mmhealth.features_cardiovascular",
+            "test.mmhealth.patient_360_reconciles_with_lake"} <= ran
+
+
+@pytest.mark.parametrize("mart, incremental_sql", [
+    ("fct_variant_clinvar", "source_lake_run > '"),
+    ("patient_timeline", "source_lake_run > '"),
+    ("patient_genomic_summary", "patient_key in (select patient_key from"),
+])
+def test_patient_marts_merge_only_what_changed(incremental_vs_full, mart, incremental_sql):
+    """The marts ran as incremental models: the SQL of their MERGE selects only newer rows / changed patients."""
+    result = next(r for r in incremental_vs_full[3] if r["unique_id"] == f"model.mmhealth.{mart}")
+    assert incremental_sql in result["compiled_code"]

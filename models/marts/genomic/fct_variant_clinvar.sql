@@ -1,6 +1,13 @@
+{{ config(
+    materialized='incremental', incremental_strategy='merge', unique_key='variant_clinvar_id',
+    on_schema_change='append_new_columns'
+) }}
 {#- One row per carried allele matched to ClinVar (normalized contig, 0-based start, reference, alternate), with
-    clinical significance on the ordered scale 5 pathogenic .. 1 benign (0 = not on the pathogenicity axis). -#}
+    clinical significance on the ordered scale 5 pathogenic .. 1 benign (0 = not on the pathogenicity axis).
+    Incremental: merges the matches of calls from newer lake runs, and every call again when a newer ClinVar release
+    was ingested (annotation_lake_run). Records a ClinVar release withdrew need a --full-refresh. -#}
 select
+    cast(v.variant_clinvar_id as varchar) as variant_clinvar_id,
     cast(v.variant_call_id as varchar) as variant_call_id,
     cast(v.patient_key as varchar) as patient_key,
     cast(v.contig as varchar) as contig,
@@ -18,5 +25,12 @@ select
     cast(v.significance_rank as integer) as significance_rank,
     cast(v.is_pathogenic_or_likely as boolean) as is_pathogenic_or_likely,
     cast(v.review_status as varchar) as review_status,
-    cast(v.disease_names as varchar) as disease_names
+    cast(v.disease_names as varchar) as disease_names,
+    cast(v.clinvar_variation_id as varchar) as clinvar_variation_id,
+    cast(v.source_lake_run as varchar) as source_lake_run,
+    cast(v.annotation_lake_run as varchar) as annotation_lake_run
 from {{ ref('int_variant_clinvar') }} as v
+{%- if not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() %}
+    {%- set newer = mmh_newer_than_this(['source_lake_run', 'annotation_lake_run'], 'v') %}
+where {{ newer | join(' or ') if newer else 'true' }}
+{%- endif %}

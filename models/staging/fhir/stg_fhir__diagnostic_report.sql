@@ -8,6 +8,8 @@
     {'name': 'display', 'expr': fhir_display('r.code'), 'type': 'varchar', 'needs': ['code.coding']},
     {'name': 'effective_datetime', 'expr': mmh_timestamp('r.effectivedatetime'), 'type': 'timestamp', 'needs': ['effectivedatetime']},
     {'name': 'issued_at', 'expr': mmh_timestamp('r.issued'), 'type': 'timestamp', 'needs': ['issued']},
+    {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.meta.lastupdated'), 'type': 'timestamp', 'needs': ['meta.lastupdated']},
+    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
 ] -%}
 with source as (
 {{ mmh_select_source(source('healthlake', 'diagnosticreport'), specs) }}
@@ -19,6 +21,8 @@ select
     status,
     coalesce(loinc_code, code) as report_code,
     display as report_display,
-    coalesce(effective_datetime, issued_at) as effective_at
+    coalesce(effective_datetime, issued_at) as effective_at,
+    source_last_updated_at,
+    source_lake_run
 from source
 where diagnostic_report_id is not null

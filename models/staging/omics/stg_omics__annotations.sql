@@ -13,6 +13,8 @@
     {'name': 'gene_symbol', 'type': 'varchar'},
     {'name': 'review_status', 'type': 'varchar'},
     {'name': 'rsid', 'type': 'varchar'},
+    {'name': 'clinvar_variation_id', 'type': 'varchar'},
+    {'name': 'source_lake_run', 'type': 'varchar'},
 ] -%}
 {%- set cols = mmh_source_columns(source('omics', 'annotations')) -%}
 {%- if not (mmh_has_path(cols, 'contigname') and mmh_has_path(cols, 'alternatealleles') and mmh_has_path(cols, 'attributes')) -%}
@@ -24,6 +26,8 @@ with annotations as (
         start,
         referenceallele,
         alternatealleles,
+        {{ mmh_first('names') if mmh_has_path(cols, 'names') else 'cast(null as varchar)' }} as variation_id,
+        {{ 'lake_run' if mmh_has_path(cols, 'lake_run') else 'cast(null as varchar)' }} as lake_run,
         {{ mmh_map_get('attributes', 'CLNSIG') }} as clnsig,
         {{ mmh_map_get('attributes', 'CLNDN') }} as clndn,
         {{ mmh_map_get('attributes', 'GENEINFO') }} as geneinfo,
@@ -45,7 +49,10 @@ select
     -- GENEINFO is `SYMBOL:GeneID|SYMBOL:GeneID`; the first symbol names the gene
     cast(nullif(split_part(split_part(n.geneinfo, '|', 1), ':', 1), '') as varchar) as gene_symbol,
     cast(n.clnrevstat as varchar) as review_status,
-    cast(case when n.rs is null then null else 'rs' || n.rs end as varchar) as rsid
+    cast(case when n.rs is null then null else 'rs' || n.rs end as varchar) as rsid,
+    -- the VCF ID column of a ClinVar VCF is the ClinVar VariationID
+    cast(n.variation_id as varchar) as clinvar_variation_id,
+    cast(n.lake_run as varchar) as source_lake_run
 from annotations as n
 cross join unnest(n.alternatealleles) with ordinality as a (alternate_allele, alt_index)
 {%- endif %}
