@@ -26,15 +26,11 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- True when `relation` is an incremental model of this project whose YAML declares a source_lake_run column. -#}
+{#- True when `relation` is an incremental model of this project whose YAML declares a source_lake_run column. Looked
+    up by unique id (models here are named as their relations): every data test calls this, so a scan of the whole
+    graph per test would cost more than the tests it scopes. -#}
 {% macro mmh_is_incremental_with_lake_run(relation) -%}
     {%- if not execute -%}{%- do return(false) -%}{%- endif -%}
-    {%- for node in graph.nodes.values() -%}
-        {%- if node.resource_type == 'model' and node.package_name == project_name
-              and (node.alias or node.name) | lower == relation.identifier | lower
-              and node.config.materialized == 'incremental' and 'source_lake_run' in node.columns -%}
-            {%- do return(true) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {%- do return(false) -%}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ (relation.identifier | lower)) -%}
+    {%- do return(node is not none and node.config.materialized == 'incremental' and 'source_lake_run' in node.columns) -%}
 {%- endmacro %}

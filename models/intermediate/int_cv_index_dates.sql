@@ -1,5 +1,3 @@
-{#- A view: one or two consumers read it, so a table would only add a node for every scheduled run to rebuild. -#}
-{{ config(materialized='view') }}
 {#- The index date of each patient for features_cardiovascular: the date of the patient's last encounter on or
     before the cutoff var `cv_cutoff_date`. It depends only on information up to the cutoff, so no later event
     can move it. Patients without such an encounter, or dead by the index date, have no index date (excluded).

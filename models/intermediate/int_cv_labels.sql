@@ -1,5 +1,3 @@
-{#- A view: one or two consumers read it, so a table would only add a node for every scheduled run to rebuild. -#}
-{{ config(materialized='view') }}
 {#- Outcome labels and prior-history flags of each indexed patient. A label is true when a condition of that
     group has its onset after the index date and no later than index_date + label_horizon_days; a prior flag is
     true when the onset is on or before the index date (prevalent at index - a feature, and the way to exclude

@@ -1,4 +1,4 @@
-{#- A view: one or two consumers read it, so a table would only add a node for every scheduled run to rebuild. -#}
+{#- A view: two consumers read it and it is cheap to recompute, so a table would only add a node to every scheduled run. -#}
 {{ config(materialized='view') }}
 {#- Imaging studies linked across FHIR and DICOM: FHIR ImagingStudy.identifier `urn:oid:<StudyInstanceUID>`
     joined to the DICOM study of that UID (imaging.studies) and its image sets. A study known to only one side

@@ -37,7 +37,8 @@ component_values as (
         cast(null as varchar) as value_code,
         cast(null as varchar) as value_display,
         o.source_last_updated_at,
-        o.source_lake_run
+        -- the component's own copy of its row's lake run, so an incremental filter on it reaches the component scan
+        c.source_lake_run
     from {{ ref('stg_fhir__observation_component') }} as c
     inner join {{ ref('stg_fhir__observation') }} as o on c.observation_id = o.observation_id
 ),

@@ -1,5 +1,3 @@
-{#- A view: one or two consumers read it, so a table would only add a node for every scheduled run to rebuild. -#}
-{{ config(materialized='view') }}
 {#- Each patient's current research consent: the latest active FHIR Consent with scope `research`, whenever it was
     made - a governance attribute, not a feature, so there is no as-of date (an opt-out made yesterday must hide
     the patient today). Grain: one row per patient with a research consent decision. -#}

@@ -87,3 +87,15 @@ def test_patient_marts_merge_only_what_changed(incremental_vs_full, mart, increm
     """The marts ran as incremental models: the SQL of their MERGE selects only newer rows / changed patients."""
     result = next(r for r in incremental_vs_full[3] if r["unique_id"] == f"model.mmhealth.{mart}")
     assert incremental_sql in result["compiled_code"]
+
+
+def test_scheduled_data_tests_read_only_the_new_rows_of_incremental_models(incremental_vs_full):
+    """With data_tests_scope: new_rows, tests on incremental models with a lake run read the newest run only; tests on
+    tables rebuilt in full read them whole."""
+    compiled = {r["unique_id"].split(".")[2]: r["compiled_code"] for r in incremental_vs_full[3]
+                if r["unique_id"].startswith("test.")}
+    scope = "source_lake_run = (select max(source_lake_run) from"
+    assert scope in compiled["unique_fct_encounter_encounter_id"]
+    assert scope in compiled["unique_patient_timeline_event_id"]
+    assert scope not in compiled["unique_patient_360_patient_key"]
+    assert scope not in compiled["unique_dim_patient_patient_key"]

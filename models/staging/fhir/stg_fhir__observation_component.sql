@@ -7,6 +7,7 @@
     {'name': 'component_display', 'type': 'varchar'},
     {'name': 'value_numeric', 'type': 'double'},
     {'name': 'value_unit', 'type': 'varchar'},
+    {'name': 'source_lake_run', 'type': 'varchar'},
 ] -%}
 {%- set cols = mmh_source_columns(source('healthlake', 'observation')) -%}
 {%- if not (mmh_has_path(cols, 'id') and mmh_has_path(cols, 'component.code') and mmh_has_path(cols, 'component.valuequantity')) -%}
@@ -15,7 +16,7 @@
 -- the linter reads alias.struct.field as schema.table.column, so references.from is off for these struct accesses
 -- noqa: disable=RF01
 with observation as (
-    select o.id, o.component
+    select o.id, o.component, {{ 'o.lake_run' if mmh_has_path(cols, 'lake_run') else 'cast(null as varchar)' }} as lake_run
     from {{ source('healthlake', 'observation') }} as o
     where o.component is not null
 ),
@@ -23,6 +24,7 @@ with observation as (
 components as (
     select
         o.id,
+        o.lake_run,
         p.component_index,
         {{ mmh_element('o.component', 'p.component_index') }} as component
     from observation as o
@@ -30,7 +32,7 @@ components as (
 ),
 
 component_parts as (
-    select c.id, c.component_index, c.component.code as code_concept, c.component.valuequantity as quantity
+    select c.id, c.lake_run, c.component_index, c.component.code as code_concept, c.component.valuequantity as quantity
     from components as c
 )
 
@@ -40,7 +42,9 @@ select
     cast(coalesce({{ fhir_code('c.code_concept', 'loinc') }}, {{ fhir_code('c.code_concept') }}) as varchar) as component_code,
     cast({{ fhir_display('c.code_concept') }} as varchar) as component_display,
     cast(c.quantity.value as double) as value_numeric,
-    cast(c.quantity.unit as varchar) as value_unit
+    cast(c.quantity.unit as varchar) as value_unit,
+    -- lets an incremental filter on the observation's lake run reach this scan (see int_observation_values)
+    cast(c.lake_run as varchar) as source_lake_run
 from component_parts as c
 -- noqa: enable=RF01
 {%- endif %}
