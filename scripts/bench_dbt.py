@@ -112,10 +112,12 @@ def write_report(results: list[dict], command: str, path: Path) -> None:
         f"Run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores "
         f"(shared with other work while it ran), Python {platform.python_version()}, dbt threads 2.",
         "",
-        "`dbt build` = seeds, every model (semantic models excluded), unit tests and data tests. The incremental run "
-        "follows the ingest of 1% new patients (another seed) into the same lake. Every dbt command runs with "
-        "`--vars '{data_tests_scope: new_rows}'` (docs/dbt.md): the incremental run's data tests on incremental facts "
-        "read only the newest lake run; the full build (`--full-refresh`) tests whole tables.",
+        "Full build: `dbt build --full-refresh --selector deploy` (seeds, every model, unit tests, data tests on whole "
+        "tables). Incremental run: the ingest of 1% new patients (another seed) into the same lake, then "
+        "`dbt build --selector scheduled` - the job a deployment runs after each ingest (selectors.yml, docs/dbt.md): "
+        "incremental models merge the new rows or the patients that have them and their data tests read only those "
+        "rows, the other tables rebuild, and views, seeds and unit tests (which new data cannot change) are left to "
+        "the deploy job. Both run with `--vars '{data_tests_scope: new_rows}'`.",
         "",
         "| patients | genomes | imaging | full build (s) | +1% patients | incremental build (s) | incremental / full |",
         "|---:|---:|---:|---:|---:|---:|---:|",
