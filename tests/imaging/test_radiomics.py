@@ -126,3 +126,12 @@ def test_flat_image_gives_no_radiomics_row_with_reason(tmp_path):
                                                      tuple(h.frame_geometry), h.has_pixels) for h in hs))
     result = process_image_set(task)
     assert result.features is None and result.status.startswith("empty-mask")
+
+
+def test_complex_feature_values_keep_a_zero_imaginary_part_only():
+    from mmhealth.ingest.radiomics import as_real
+
+    assert as_real(np.complex128(0.75 + 0j)) == 0.75
+    assert as_real(np.array(2.0 + 1e-15j)) == 2.0
+    assert np.isnan(as_real(np.complex128(0.5 + 0.2j)))
+    assert as_real(np.float64(1.5)) == 1.5 and as_real(3) == 3.0

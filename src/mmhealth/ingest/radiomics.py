@@ -83,8 +83,20 @@ def extract_features(image: "sitk.Image", mask: "sitk.Image", settings: dict[str
     for key, value in raw.items():
         if key.startswith("diagnostics_"):
             continue  # pyradiomics' run information, if anyone turns it on
-        out[key.lower()] = float(value)
+        out[key.lower()] = as_real(value)
     return out
+
+
+def as_real(value) -> float:
+    """A feature value as a float. pyradiomics' shape features come from numpy eigenvalues, which are complex with
+    a zero imaginary part for some masks (numpy warned and dropped it); a non-zero imaginary part means the feature
+    has no real value, so it is NaN rather than a silently truncated number."""
+    import numpy as np
+
+    if np.iscomplexobj(value):
+        c = complex(value)
+        return c.real if abs(c.imag) <= 1e-9 * max(1.0, abs(c.real)) else float("nan")
+    return float(value)
 
 
 def pyradiomics_version() -> str:
