@@ -44,12 +44,22 @@ cast(try(from_iso8601_timestamp(
 {% macro duckdb__mmh_length(list_expr) %}len({{ list_expr }}){% endmacro %}
 {% macro athena__mmh_length(list_expr) %}cardinality({{ list_expr }}){% endmacro %}
 
-{#- The list 1..length(list_expr), for `cross join unnest(...)` over lists of structs by position
-    (Athena expands a row's fields when unnesting an array of rows; DuckDB does not). Empty for empty/null. -#}
-{% macro mmh_positions(list_expr) %}{{ return(adapter.dispatch('mmh_positions', 'mmhealth')(list_expr)) }}{% endmacro %}
-{% macro duckdb__mmh_positions(list_expr) %}generate_series(1, coalesce(len({{ list_expr }}), 0)){% endmacro %}
-{% macro athena__mmh_positions(list_expr) -%}
-if(coalesce(cardinality({{ list_expr }}), 0) > 0, sequence(1, cardinality({{ list_expr }})), cast(array[] as array(bigint)))
+{#- A select over `from_sql` (aliased `alias`): each row once per element of its list `list_expr`, with the element
+    as `value_name` and its 1-based position as `index_name`; a row whose list is empty or null yields no row.
+    DuckDB unnests in the select list, which lets a filter on the row's own columns (an incremental watermark)
+    reach the scan below - a lateral CROSS JOIN UNNEST stops it there. Athena unnests positions and reads the
+    element at each, because unnesting an array of rows there expands the rows' fields into columns. -#}
+{% macro mmh_explode(from_sql, alias, list_expr, value_name, index_name) %}{{ return(adapter.dispatch('mmh_explode', 'mmhealth')(from_sql, alias, list_expr, value_name, index_name)) }}{% endmacro %}
+{% macro duckdb__mmh_explode(from_sql, alias, list_expr, value_name, index_name) -%}
+select {{ alias }}.*, unnest({{ list_expr }}) as {{ value_name }}, generate_subscripts({{ list_expr }}, 1) as {{ index_name }}
+from {{ from_sql }} as {{ alias }}
+{%- endmacro %}
+{% macro athena__mmh_explode(from_sql, alias, list_expr, value_name, index_name) -%}
+select {{ alias }}.*, element_at({{ list_expr }}, exploded.{{ index_name }}) as {{ value_name }}, exploded.{{ index_name }}
+from {{ from_sql }} as {{ alias }}
+cross join unnest(
+    if(coalesce(cardinality({{ list_expr }}), 0) > 0, sequence(1, cardinality({{ list_expr }})), cast(array[] as array(bigint)))
+) as exploded ({{ index_name }})
 {%- endmacro %}
 
 {#- Join a list of strings with a separator. -#}

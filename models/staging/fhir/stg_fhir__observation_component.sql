@@ -22,17 +22,11 @@ with observation as (
 ),
 
 components as (
-    select
-        o.id,
-        o.lake_run,
-        p.component_index,
-        {{ mmh_element('o.component', 'p.component_index') }} as component
-    from observation as o
-    cross join unnest({{ mmh_positions('o.component') }}) as p (component_index)
+    {{ mmh_explode('observation', 'o', 'o.component', 'one_component', 'component_index') }}
 ),
 
 component_parts as (
-    select c.id, c.lake_run, c.component_index, c.component.code as code_concept, c.component.valuequantity as quantity
+    select c.id, c.lake_run, c.component_index, c.one_component.code as code_concept, c.one_component.valuequantity as quantity
     from components as c
 )
 

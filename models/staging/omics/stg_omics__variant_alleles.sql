@@ -1,6 +1,10 @@
 {#- One row per sample, site and alternate allele (multi-allelic sites unnested with their allele index), with
     the site's genotype and how many copies of this allele the sample carries - one pass over the variant rows.
     Grain for matching ClinVar, whose records are per alternate allele. -#}
+with alleles as (
+    {{ mmh_explode(ref('stg_omics__variant_calls'), 'c', 'c.alternate_alleles', 'alternate_allele', 'alt_index') }}
+)
+
 select
     c.sample_id,
     c.contig_name,
@@ -9,11 +13,11 @@ select
     c.position_1based,
     c.variant_name,
     c.reference_allele,
-    cast(a.alternate_allele as varchar) as alternate_allele,
-    cast(a.alt_index as integer) as alt_index,
+    cast(c.alternate_allele as varchar) as alternate_allele,
+    cast(c.alt_index as integer) as alt_index,
     -- copies of this allele among the called alleles (allele index i = the i-th alternate allele); a call
     -- without genotype (calls null, e.g. a haploid `.`) carries none
-    cast(coalesce({{ mmh_length(mmh_filter('c.calls', 'x', 'x = a.alt_index')) }}, 0) as integer) as allele_dosage,
+    cast(coalesce({{ mmh_length(mmh_filter('c.calls', 'x', 'x = c.alt_index')) }}, 0) as integer) as allele_dosage,
     cast(coalesce({{ mmh_length(mmh_filter('c.calls', 'x', 'x >= 0')) }}, 0) as integer) as n_called_alleles,
     c.genotype,
     c.phased,
@@ -25,5 +29,4 @@ select
     c.read_depth,
     c.genotype_quality,
     c.source_lake_run
-from {{ ref('stg_omics__variant_calls') }} as c
-cross join unnest(c.alternate_alleles) with ordinality as a (alternate_allele, alt_index)
+from alleles as c

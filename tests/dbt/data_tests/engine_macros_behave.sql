@@ -52,13 +52,12 @@ with cases as (
     union all
     select 'mmh_years_between on anniversary', {{ mmh_years_between("cast('2000-05-02' as date)", "cast('2020-05-02' as date)") }} = 20
     union all
-    select 'mmh_positions', count(*) = 3
-    from (select array['a', 'b', 'c'] as l) as t
-    cross join unnest({{ mmh_positions('t.l') }}) as p (i)
+    select 'mmh_explode values and positions', count(*) = 3 and sum(e.i) = 6 and max(e.k) = 1
+        and sum(case when e.v = 'b' and e.i = 2 then 1 else 0 end) = 1
+    from ({{ mmh_explode("(select 1 as k, array['a', 'b', 'c'] as l)", 't', 't.l', 'v', 'i') }}) as e
     union all
-    select 'mmh_positions empty', count(*) = 0
-    from (select {{ mmh_filter("array['a']", 'x', "x = 'z'") }} as l) as t
-    cross join unnest({{ mmh_positions('t.l') }}) as p (i)
+    select 'mmh_explode empty and null lists give no rows', count(*) = 0
+    from ({{ mmh_explode("(select " ~ mmh_filter("array['a']", 'x', "x = 'z'") ~ " as l union all select cast(null as " ~ mmh_list_type('varchar') ~ "))", 't', 't.l', 'v', 'i') }}) as e
     union all
     select 'mmh_percentile median', abs({{ mmh_percentile('x', 0.5) }} - 3.0) < 0.5
     from (values (1.0), (2.0), (3.0), (4.0), (5.0)) as v (x)

@@ -8,7 +8,7 @@
 {% macro mmh_element(list_expr, i) %}{{ athena__mmh_element(list_expr, i) }}{% endmacro %}
 {% macro mmh_filter(list_expr, var, predicate) %}{{ athena__mmh_filter(list_expr, var, predicate) }}{% endmacro %}
 {% macro mmh_length(list_expr) %}{{ athena__mmh_length(list_expr) }}{% endmacro %}
-{% macro mmh_positions(list_expr) %}{{ athena__mmh_positions(list_expr) }}{% endmacro %}
+{% macro mmh_explode(from_sql, alias, list_expr, value_name, index_name) %}{{ athena__mmh_explode(from_sql, alias, list_expr, value_name, index_name) }}{% endmacro %}
 {% macro mmh_list_join(list_expr, sep) %}{{ athena__mmh_list_join(list_expr, sep) }}{% endmacro %}
 {% macro mmh_map_get(map_expr, key) %}{{ athena__mmh_map_get(map_expr, key) }}{% endmacro %}
 {% macro mmh_json_scalar(json_expr, path) %}{{ athena__mmh_json_scalar(json_expr, path) }}{% endmacro %}
