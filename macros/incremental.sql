@@ -44,7 +44,8 @@ case when {{ count_expr }} > 0 and {{ count_expr }} < {{ var('small_cell_thresho
     is the newest lake run among the rows behind a patient's row. 'true' (every patient) on a full build, or when
     the table holds no lake run (AWS, where the services' tables have none). -#}
 {% macro mmh_changed_patients(key_expr, inputs) -%}
-  {%- if not (not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental()) %}{{ return('true') }}{% endif %}
+  {#- offline first: is_incremental() would look the table up in the catalog -#}
+  {%- if var('offline_catalog', false) or not mmh_catalog_readable() or not is_incremental() %}{{ return('true') }}{% endif %}
   {%- set newest = run_query('select cast(max(source_lake_run) as varchar) from ' ~ this).columns[0].values()[0] %}
   {%- if newest is none %}{{ return('true') }}{% endif %}
   {%- set selects = [] %}
