@@ -21,8 +21,9 @@ ROW_GROUP_ROWS = 128 * 1024  # inputs are buffered up to this, so that tiny inpu
 def coalesce(staged: list[Staged], out_dir: Path, small_rows: int = SMALL_ROWS, max_rows: int = MAX_ROWS) -> list[Staged]:
     """The staged parts with the small ones of each (table, schema) group copied into fewer, larger parts.
 
-    At most one row group's worth of input rows is held in memory. Parts that are large already, or alone in their group, are left
-    as they are. Written parts are zstd-compressed like every other part; the inputs they replace are deleted."""
+    At most one row group's worth of input rows is held in memory. Parts that are large already, or alone in their
+    group, are left as they are. Written parts are zstd-compressed like every other part; the inputs they replace
+    are deleted."""
     import pyarrow.parquet as pq
 
     groups: dict[tuple[str, str], list[Staged]] = {}
@@ -38,11 +39,13 @@ def coalesce(staged: list[Staged], out_dir: Path, small_rows: int = SMALL_ROWS, 
             out.extend(members)
             continue
         batch: list[Staged] = []
+        batch_rows = 0
         for entry in members:
             batch.append(entry)
-            if sum(e[2] for e in batch) >= max_rows:
+            batch_rows += entry[2]
+            if batch_rows >= max_rows:
                 out.append(_copy(batch, out_dir, table, fingerprint, pq))
-                batch = []
+                batch, batch_rows = [], 0
         if len(batch) == 1:
             out.append(batch[0])
         elif batch:
@@ -59,13 +62,15 @@ def _copy(batch: list[Staged], out_dir: Path, table: str, fingerprint: str, pq) 
     path.parent.mkdir(parents=True, exist_ok=True)
     schema = pq.read_schema(first)
     pending: list = []
+    pending_rows = 0
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for _, local, _, _, _ in batch:
             # ParquetFile reads the one file: read_table would treat `key=value` folders as partitions
             pending.append(pq.ParquetFile(local).read())
-            if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+            pending_rows += pending[-1].num_rows
+            if pending_rows >= ROW_GROUP_ROWS:
                 writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS * 2)
-                pending = []
+                pending, pending_rows = [], 0
         if pending:
             writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS * 2)
     for _, local, _, _, _ in batch:
