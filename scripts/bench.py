@@ -11,6 +11,7 @@ reports, so BENCHMARKS.md always says which command produced each number.
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
@@ -57,9 +58,13 @@ def assemble() -> Path:
 
 
 def main(argv: list[str]) -> int:
-    if "--assemble-only" not in argv:
-        areas = [a for a in argv if not a.startswith("-")] or [a for a in ORDER if script_for(a).exists()]
-        failed = []
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("areas", nargs="*", help=f"areas to run, in this order by default: {' '.join(ORDER)}")
+    ap.add_argument("--assemble-only", action="store_true", help="only rebuild BENCHMARKS.md from benchmarks/*.md")
+    args = ap.parse_args(argv)
+    failed: list[str] = []
+    if not args.assemble_only:
+        areas = args.areas or [a for a in ORDER if script_for(a).exists()]
         for area in areas:
             script = script_for(area)
             print(f"== bench {area}: {script.relative_to(REPO)}", flush=True)
@@ -73,7 +78,7 @@ def main(argv: list[str]) -> int:
         if failed:
             print(f"benchmarks failed: {', '.join(failed)} (their reports were not updated)", file=sys.stderr)
     print(f"wrote {assemble()}")
-    return 0 if "--assemble-only" in argv or not failed else 1
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
