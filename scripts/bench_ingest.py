@@ -188,36 +188,30 @@ def bench_memory(big: Path, scratch: Path) -> dict:
             "loaded": doc["modalities"]["fhir"]["loaded"]}
 
 
+def ratio_table(result: dict, baseline: str, target: str) -> list[str]:
+    """One row per run (baseline against ingest, wall and CPU) and the best / median ratios."""
+    lines = [f"| run | {baseline} wall s | ingest wall s | wall ratio | {baseline} CPU s | ingest CPU s | CPU ratio |",
+             "|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(result["runs"], 1):
+        lines.append(f"| {i} | {r['base_wall']:.2f} | {r['ingest_wall']:.2f} | {r['base_wall'] / r['ingest_wall']:.2f} | "
+                     f"{r['base_cpu']:.2f} | {r['ingest_cpu']:.2f} | {r['base_cpu'] / r['ingest_cpu']:.2f} |")
+    return lines + ["", f"Ratio ({baseline} / ingest): wall best {result['wall_ratio_best']:.2f}, median "
+                        f"{result['wall_ratio_median']:.2f}; CPU best {result['cpu_ratio_best']:.2f}, median "
+                        f"{result['cpu_ratio_median']:.2f}. {target}", ""]
+
+
 def report_md(fhir: dict | None, vcfs: list | None, mem: dict | None, command: str) -> str:
     lines = ["# Ingest benchmarks", "", f"Command: `{command}`", "",
              f"Machine: {os.cpu_count()} CPUs (shared with other work while measured); "
              f"Python {sys.version.split()[0]}.", ""]
     if fhir:
-        lines += [
-            f"## FHIR: ingest vs DuckDB read_json -> Parquet ({fhir['input_mb']:.0f} MB generated NDJSON, "
-            f"{fhir['files']} files)", "",
-            "| run | baseline wall s | ingest wall s | wall ratio | baseline CPU s | ingest CPU s | CPU ratio |",
-            "|---|---|---|---|---|---|---|"]
-        for i, r in enumerate(fhir["runs"], 1):
-            lines.append(f"| {i} | {r['base_wall']:.2f} | {r['ingest_wall']:.2f} | "
-                         f"{r['base_wall'] / r['ingest_wall']:.2f} | {r['base_cpu']:.2f} | {r['ingest_cpu']:.2f} | "
-                         f"{r['base_cpu'] / r['ingest_cpu']:.2f} |")
-        lines += ["", f"Ratio (baseline / ingest): wall best {fhir['wall_ratio_best']:.2f}, median "
-                  f"{fhir['wall_ratio_median']:.2f}; CPU best {fhir['cpu_ratio_best']:.2f}, median "
-                  f"{fhir['cpu_ratio_median']:.2f}. Target >= 0.7 (goal 0.8).", ""]
+        lines += [f"## FHIR: ingest vs DuckDB read_json -> Parquet ({fhir['input_mb']:.0f} MB generated NDJSON, "
+                  f"{fhir['files']} files)", ""]
+        lines += ratio_table(fhir, "baseline", "Target >= 0.7 (goal 0.8).")
     for vcf in vcfs or []:
-        lines += [
-            f"## VCF, {vcf['samples']} sample(s): ingest vs oxbow raw read to Arrow ({vcf['input_mb']:.1f} MB bgzip "
-            f"VCF, {vcf['sites']:,} sites, {vcf['variant_rows']:,} variant rows)", "",
-            "| run | oxbow wall s | ingest wall s | wall ratio | oxbow CPU s | ingest CPU s | CPU ratio |",
-            "|---|---|---|---|---|---|---|"]
-        for i, r in enumerate(vcf["runs"], 1):
-            lines.append(f"| {i} | {r['base_wall']:.2f} | {r['ingest_wall']:.2f} | "
-                         f"{r['base_wall'] / r['ingest_wall']:.2f} | {r['base_cpu']:.2f} | {r['ingest_cpu']:.2f} | "
-                         f"{r['base_cpu'] / r['ingest_cpu']:.2f} |")
-        lines += ["", f"Ratio (oxbow / ingest): wall best {vcf['wall_ratio_best']:.2f}, median "
-                  f"{vcf['wall_ratio_median']:.2f}; CPU best {vcf['cpu_ratio_best']:.2f}, median "
-                  f"{vcf['cpu_ratio_median']:.2f}. Target >= 0.8.", ""]
+        lines += [f"## VCF, {vcf['samples']} sample(s): ingest vs oxbow raw read to Arrow ({vcf['input_mb']:.1f} MB "
+                  f"bgzip VCF, {vcf['sites']:,} sites, {vcf['variant_rows']:,} variant rows)", ""]
+        lines += ratio_table(vcf, "oxbow", "Target >= 0.8.")
     if mem:
         lines += [f"## Memory: {mem['input_mb'] / 1000:.2f} GB NDJSON in one file", "",
                   f"Peak RSS of `mmhealth ingest`: **{mem['peak_rss_mb']:.0f} MB** (target < 2048 MB); "

@@ -24,8 +24,6 @@ def coalesce(staged: list[Staged], out_dir: Path, small_rows: int = SMALL_ROWS, 
     At most one row group's worth of input rows is held in memory. Parts that are large already, or alone in their
     group, are left as they are. Written parts are zstd-compressed like every other part; the inputs they replace
     are deleted."""
-    import pyarrow.parquet as pq
-
     groups: dict[tuple[str, str], list[Staged]] = {}
     out: list[Staged] = []
     for entry in staged:
@@ -44,17 +42,18 @@ def coalesce(staged: list[Staged], out_dir: Path, small_rows: int = SMALL_ROWS, 
             batch.append(entry)
             batch_rows += entry[2]
             if batch_rows >= max_rows:
-                out.append(_copy(batch, out_dir, table, fingerprint, pq))
+                out.append(_copy(batch, out_dir, table, fingerprint))
                 batch, batch_rows = [], 0
         if len(batch) == 1:
             out.append(batch[0])
         elif batch:
-            out.append(_copy(batch, out_dir, table, fingerprint, pq))
+            out.append(_copy(batch, out_dir, table, fingerprint))
     return out
 
 
-def _copy(batch: list[Staged], out_dir: Path, table: str, fingerprint: str, pq) -> Staged:
+def _copy(batch: list[Staged], out_dir: Path, table: str, fingerprint: str) -> Staged:
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     db, name = table.split(".", 1)
     first = batch[0][1]
