@@ -100,7 +100,7 @@ def bench(size: int, out: Path, seed: int, increments: int) -> dict:
     ingest = [str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"]
     t_ingest = run(ingest, env)
     # A parse first, so every timed command pays the same (partial) parse cost.
-    run([str(BIN / "dbt"), "parse", "--target-path", str(target), "--log-path", str(target / "logs"), *VARS], env)
+    dbt(env, target, "parse")
     # Two full builds: single runs on a shared machine vary, and the share below divides by this figure.
     full = [dbt(env, target, "build", "--full-refresh", "--selector", "deploy") for _ in range(2)]
     counts = row_counts(lake)
@@ -123,7 +123,8 @@ def bench(size: int, out: Path, seed: int, increments: int) -> dict:
         breakdown = run_breakdown(target)
     counts_after = row_counts(lake)
     t_full, t_incr = statistics.mean(full), statistics.median(incremental)
-    return {"patients": size, "genomes": scaled(size)[0], "imaging": scaled(size)[1], "generate_s": t_gen,
+    genomes, imaging = scaled(size)
+    return {"patients": size, "genomes": genomes, "imaging": imaging, "generate_s": t_gen,
             "ingest_s": t_ingest, "full_build_runs_s": full, "full_build_s": t_full, "dbt_floor_s": floor,
             "new_patients_per_increment": extra, "incremental_runs_s": incremental, "incremental_build_s": t_incr,
             "incremental_share": t_incr / t_full, "last_incremental_breakdown": breakdown,
