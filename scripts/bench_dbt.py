@@ -3,6 +3,7 @@ incremental `dbt build` after adding 1% new patients, as a share of the full bui
 
     .venv/bin/python scripts/bench_dbt.py                       # 1,300 and 10,000 patients
     .venv/bin/python scripts/bench_dbt.py --sizes 1300 --out bench-scratch/dbt
+    .venv/bin/python scripts/bench_dbt.py --sizes 100000 --add --drop-scratch   # one more size, same report
 
 For each size: `mmhealth generate` (default genome / imaging ratios of the 1,300 / 800 / 300 demo set) and
 `mmhealth ingest` into a fresh lake (not timed here: their own benchmarks cover them), then
@@ -15,7 +16,8 @@ For each size: `mmhealth generate` (default genome / imaging ratios of the 1,300
    (selectors.yml, docs/dbt.md): incremental models MERGE only the new rows or the patients that have them, their
    data tests read only the new rows (macros/tests/where_subquery.sql), the other tables rebuild; views, seeds and
    unit tests, which new data cannot change, are left to the deploy job.
-Results go to benchmarks/dbt.md with the exact command."""
+Results go to benchmarks/dbt.md with the exact command. With --add, the report keeps the earlier results of the
+other sizes (a large size takes an hour on its own) and names the command behind each row."""
 
 from __future__ import annotations
 
@@ -89,7 +91,7 @@ def generate(out: Path, patients: int, seed: int, env: dict[str, str]) -> float:
                 "--genomes", str(genomes), "--imaging", str(imaging), "--seed", str(seed), "--quiet"], env)
 
 
-def bench(size: int, out: Path, seed: int, increments: int) -> dict:
+def bench(size: int, out: Path, seed: int, increments: int, drop_scratch: bool) -> dict:
     root = out / f"patients-{size}"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
@@ -122,6 +124,8 @@ def bench(size: int, out: Path, seed: int, increments: int) -> dict:
         incremental.append(dbt(env, target, "build", "--selector", "scheduled"))
         breakdown = run_breakdown(target)
     counts_after = row_counts(lake)
+    if drop_scratch:
+        shutil.rmtree(root)
     t_full, t_incr = statistics.mean(full), statistics.median(incremental)
     genomes, imaging = scaled(size)
     return {"patients": size, "genomes": genomes, "imaging": imaging, "generate_s": t_gen,
@@ -136,21 +140,41 @@ def bench(size: int, out: Path, seed: int, increments: int) -> dict:
 NOTES_MARKER = "<!-- notes below this line are kept when scripts/bench_dbt.py rewrites the report -->"
 
 
-def write_report(results: list[dict], command: str, path: Path, increments: int) -> None:
-    lines = [
-        "# dbt build benchmark (local target, DuckDB)",
-        "",
-        f"Command: `{command}`  ",
-        f"Run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores "
-        f"(shared with other work while it ran), Python {platform.python_version()}, dbt threads 2.",
+def earlier_results(path: Path) -> list[dict]:
+    """The raw results of an earlier report, each with the command that measured it."""
+    if not path.exists() or "```json" not in path.read_text():
+        return []
+    text = path.read_text()
+    results = json.loads(text.split("```json", 1)[1].split("```", 1)[0])
+    # Reports written before --add existed name one command for all rows, in their header.
+    command = next((line.split("`")[1] for line in text.splitlines() if line.startswith("Command: `")), None)
+    run_at = next((line[len("Run: "):].split(" UTC")[0] for line in text.splitlines() if line.startswith("Run: ")),
+                  None)
+    for r in results:
+        r.setdefault("command", command)
+        r.setdefault("run_at", run_at)
+    return results
+
+
+def write_report(results: list[dict], path: Path) -> None:
+    commands: dict[str, list[dict]] = {}
+    for r in results:
+        commands.setdefault(r["command"], []).append(r)
+    lines = ["# dbt build benchmark (local target, DuckDB)", ""]
+    for command, rows in commands.items():
+        sizes = ", ".join(f"{r['patients']:,}" for r in rows)
+        lines.append(f"Command: `{command}` (rows {sizes}; run {rows[0]['run_at']} UTC)  ")
+    lines += [
+        f"On {platform.machine()}, {os.cpu_count()} cores (shared with other work while it ran), Python "
+        f"{platform.python_version()}, dbt threads 2.",
         "",
         "Full build: `dbt build --full-refresh --selector deploy` (seeds, every model, unit tests, data tests on whole "
         "tables), run twice; the table shows the mean. Incremental run: the ingest of 1% new patients (another "
         "seed) into the same lake, then `dbt build --selector scheduled` - the job a deployment runs after each "
         "ingest (selectors.yml, docs/dbt.md): incremental models merge the new rows or the patients that have them "
         "and their data tests read only those rows, the other tables rebuild, and views, seeds and unit tests "
-        f"(which new data cannot change) are left to the deploy job. {increments} increments in a row, each timed; "
-        "the table shows the median. All commands run with `--vars '{data_tests_scope: new_rows}'`. "
+        "(which new data cannot change) are left to the deploy job. Several increments in a row (`--increments`), "
+        "each timed; the table shows the median. All commands run with `--vars '{data_tests_scope: new_rows}'`. "
         "dbt floor: `dbt build --select tag:no-such-tag`, i.e. starting dbt, loading the parsed project, selecting "
         "nothing and writing the artifacts.",
         "",
@@ -194,18 +218,24 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--increments", type=int, default=3, help="1%% increments ingested and timed in a row (default 3)")
     ap.add_argument("--report", type=Path, default=REPO / "benchmarks" / "dbt.md")
+    ap.add_argument("--add", action="store_true",
+                    help="keep the report's earlier results for the other sizes instead of starting a new report")
+    ap.add_argument("--drop-scratch", action="store_true",
+                    help="delete each size's generated data and lake once it is measured (large sizes take tens of GB)")
     args = ap.parse_args()
     if args.increments < 1:
         ap.error("--increments must be at least 1")
-    results = []
+    command = ("python scripts/bench_dbt.py " + " ".join(sys.argv[1:])).strip()
+    results = [r for r in earlier_results(args.report) if r["patients"] not in args.sizes] if args.add else []
     for size in args.sizes:
-        r = bench(size, args.out, args.seed, args.increments)
+        r = bench(size, args.out, args.seed, args.increments, args.drop_scratch)
+        r.update(command=command, run_at=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}")
         print(f"{size} patients: full build {r['full_build_s']:.1f}s, incremental (+{r['new_patients_per_increment']})"
               f" {r['incremental_build_s']:.1f}s = {r['incremental_share']:.0%}, dbt floor {r['dbt_floor_s']:.1f}s",
               flush=True)
         results.append(r)
-    command = "python scripts/bench_dbt.py " + " ".join(sys.argv[1:])
-    write_report(results, command.strip(), args.report, args.increments)
+    results.sort(key=lambda r: r["patients"])
+    write_report(results, args.report)
     print(f"wrote {args.report}")
     return 0
 
