@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# pytest runs with --import-mode=importlib, which puts no test folder on sys.path; helpers shared by several areas
+# (browser.py) live beside this file.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
 # Real public files for tests live beside the project, never copied into it (see its MANIFEST.md).
 # Looked for beside the checkout first; a clone made elsewhere (e.g. in a temp dir) finds the workplace copy.
 _TESTDATA_CANDIDATES = [Path(p) for p in (os.environ.get("MMHEALTH_TESTDATA"),) if p] + [

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # synthetic_marts and browser are plain modules beside the tests
+if str(HERE) not in sys.path:  # synthetic_marts is a plain module beside the tests
     sys.path.insert(0, str(HERE))
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

@@ -1,10 +1,12 @@
-"""Open a page in headless Chromium and report its console errors, uncaught exceptions and a screenshot.
+"""Open a page in headless Chromium and report its console messages, uncaught exceptions, browser log errors and a
+screenshot; optionally wait for a condition and evaluate an expression (the DOM after the page's scripts ran, its
+text, a count).
 
-Reusable by any area's tests (dashboards need the same). It speaks the Chrome DevTools Protocol over a WebSocket
-on 127.0.0.1 with a small stdlib client (no websocket package is installed), so console messages are captured
-exactly as DevTools sees them rather than scraped from Chromium's log.
+Shared by every area's tests (the root conftest puts tests/ on sys.path). It speaks the Chrome DevTools Protocol
+over a WebSocket on 127.0.0.1 with a small stdlib client (no websocket package is installed), so console messages
+are captured exactly as DevTools sees them rather than scraped from Chromium's log.
 
-    from browser import chromium_path, open_page   # tests/quality on sys.path, or copy the import
+    from browser import chromium_path, open_page
     report = open_page(Path("index.html"), screenshot=tmp_path / "shot.png", evaluate="document.title")
     assert report.errors == []
 """
@@ -166,9 +168,41 @@ class _Cdp:
         self.wait_for("__never__", seconds)
 
 
+def _evaluate(cdp: _Cdp, expression: str):
+    return cdp.call("Runtime.evaluate", expression=expression, returnByValue=True).get("result", {}).get("value")
+
+
+def _poll(cdp: _Cdp, expression: str, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        if _evaluate(cdp, expression):
+            return True
+        cdp.drain(0.05)
+    return False
+
+
+def _collect(events: list[dict], report: PageReport) -> PageReport:
+    """What the page said, from the DevTools events received so far."""
+    for e in events:
+        p = e.get("params", {})
+        if e["method"] == "Runtime.consoleAPICalled":
+            text = " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
+            report.console.append({"level": p.get("type"), "text": text})
+        elif e["method"] == "Runtime.exceptionThrown":
+            d = p.get("exceptionDetails", {})
+            report.exceptions.append(d.get("exception", {}).get("description") or d.get("text", ""))
+        elif e["method"] == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
+            entry = p["entry"]
+            report.log_errors.append(f"{entry.get('text')} {entry.get('url', '')}".strip())
+    return report
+
+
 def open_page(target: Path | str, *, screenshot: Path | None = None, evaluate: str | None = None,
-              width: int = 1280, height: int = 900, timeout: float = 30.0, settle: float = 0.5) -> PageReport:
-    """Load `target` (a file path or URL) in a fresh headless Chromium profile and report what happened."""
+              wait_until: str | None = None, width: int = 1280, height: int = 900, timeout: float = 30.0,
+              settle: float = 0.5) -> PageReport:
+    """Load `target` (a file path or URL) in a fresh headless Chromium profile and report what happened.
+
+    `wait_until`, a JavaScript expression, is polled after the load event until it is truthy (a page that draws
+    after loading sets a flag); `evaluate` runs once the page has settled, and its value is returned by value."""
     binary = chromium_path()
     if binary is None:
         raise FileNotFoundError("chromium not installed - apt-get install chromium")
@@ -199,22 +233,13 @@ def open_page(target: Path | str, *, screenshot: Path | None = None, evaluate: s
         cdp.call("Page.navigate", url=url)
         if not cdp.wait_for("Page.loadEventFired", timeout):
             raise TimeoutError(f"{url}: load event not fired within {timeout}s")
+        if wait_until and not _poll(cdp, wait_until, deadline=time.monotonic() + timeout):
+            raise TimeoutError(f"{url}: `{wait_until}` still false after {timeout}s; the page said: "
+                               f"{_collect(cdp.events, PageReport(url)).errors}")
         cdp.drain(settle)
-        report = PageReport(url)
+        report = _collect(cdp.events, PageReport(url))
         if evaluate:
-            res = cdp.call("Runtime.evaluate", expression=evaluate, returnByValue=True)
-            report.value = res.get("result", {}).get("value")
-        for e in cdp.events:
-            p = e.get("params", {})
-            if e["method"] == "Runtime.consoleAPICalled":
-                text = " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
-                report.console.append({"level": p.get("type"), "text": text})
-            elif e["method"] == "Runtime.exceptionThrown":
-                d = p.get("exceptionDetails", {})
-                report.exceptions.append(d.get("exception", {}).get("description") or d.get("text", ""))
-            elif e["method"] == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
-                entry = p["entry"]
-                report.log_errors.append(f"{entry.get('text')} {entry.get('url', '')}".strip())
+            report.value = _evaluate(cdp, evaluate)
         if screenshot is not None:
             shot = cdp.call("Page.captureScreenshot", format="png")
             screenshot.write_bytes(base64.b64decode(shot["data"]))
