@@ -17,7 +17,7 @@ from mmhealth.cli import main
 from mmhealth.dashboards.layout import PATIENT, POPULATION, Field, Visual
 from mmhealth.dashboards.local import pages_for, visual_frame
 
-from .browser import render
+from .pages import render
 from .fake_manifest import fake_manifest
 
 SUPPRESSED_GENE_COUNT = 7  # what the suppressed cell would have been: it must never reach a page

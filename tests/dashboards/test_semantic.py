@@ -18,7 +18,7 @@ from mmhealth.cli import main
 from mmhealth.dashboards.layout import DASHBOARDS, PATIENT, check_against_columns
 from mmhealth.dashboards.manifest import load_manifest
 
-from .browser import render
+from .pages import render
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv" / "bin"
