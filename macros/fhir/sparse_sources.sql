@@ -9,8 +9,9 @@
 {#- Render `select <columns> from <relation>` for column specs
       {'name': ..., 'expr': sql over the source's columns, 'type': portable type, 'needs': [paths]}
     or {'name': ..., 'type': ..., 'candidates': [{'expr': ..., 'needs': [...]}, ...]} (first present wins).
-    A column whose paths are absent becomes a typed null; an absent relation becomes a typed empty result. -#}
-{% macro mmh_select_source(relation, specs, alias='r') %}
+    A column whose paths are absent becomes a typed null; an absent relation becomes a typed empty result.
+    `current_only`: FHIR resources, of which only the current version of each id is read (versions.sql). -#}
+{% macro mmh_select_source(relation, specs, alias='r', current_only=false) %}
   {%- set columns = mmh_source_columns(relation) -%}
   {%- if columns is none %}
 -- {{ relation }} does not exist in this lake: typed empty result so downstream models still build.
@@ -37,6 +38,9 @@ select
     {%- endif %}
   {%- endfor %}
 from {{ relation }} as {{ alias }}
+    {%- if current_only %}
+where {{ mmh_current_version(relation, columns, alias) }}
+    {%- endif %}
   {%- endif %}
 {% endmacro %}
 

@@ -127,3 +127,43 @@ def test_a_new_clinvar_release_rematches_every_call(clinvar_release, mart):
     assert scheduled[mart] == full[mart]
     if mart != "population_genomic":  # small-cell suppression may hide the change there
         assert scheduled[mart] != before[mart]
+
+
+@pytest.fixture(scope="module")
+def resent_resources(clinvar_release, dbt_scratch, alt_lakes):
+    """A bulk export `_since` a date: one Patient and one Encounter changed and sent again, in new files (another
+    folder of the same source), ingested into the lake above; then the scheduled run, then a full refresh."""
+    root = dbt_scratch / "incremental"
+    data, lake = root / "data", root / "lake"
+    patient = json.loads((data / "fhir" / "Patient.ndjson").read_text().splitlines()[0])
+    encounter = json.loads((data / "fhir" / "Encounter.ndjson").read_text().splitlines()[0])
+    patient["gender"] = "female" if patient["gender"] == "male" else "male"
+    encounter["class"]["code"] = "EMER" if encounter["class"]["code"] != "EMER" else "AMB"
+    update = data / "update-1" / "fhir"
+    update.mkdir(parents=True)
+    (update / "Patient.ndjson").write_text(json.dumps(patient) + "\n")
+    (update / "Encounter.ndjson").write_text(json.dumps(encounter) + "\n")
+    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"], lake)
+    alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
+    scheduled = _snapshot(lake)
+    con = connect(lake / "warehouse.duckdb")
+    try:
+        lake_rows = con.execute("select count(*) from lake.healthlake.patient where id = ?", [patient["id"]]).fetchone()[0]
+        dim = con.execute("select gender from mmhealth_marts.dim_patient where patient_id = ?", [patient["id"]]).fetchall()
+        fct = con.execute("select encounter_class from mmhealth_marts.fct_encounter where encounter_id = ?",
+                          [encounter["id"]]).fetchall()
+    finally:
+        con.close()
+    alt_lakes.dbt(lake, "build", "--full-refresh", "--selector", "deploy", *NEW_ROW_TESTS)
+    return {"patient": patient, "encounter": encounter, "lake_rows": lake_rows, "dim": dim, "fct": fct,
+            "before": clinvar_release[2], "scheduled": scheduled, "full": _snapshot(lake)}
+
+
+def test_a_resource_sent_again_replaces_its_earlier_version(resent_resources):
+    r = resent_resources
+    assert r["lake_rows"] == 2  # the lake keeps both versions, as they were given
+    assert r["dim"] == [(r["patient"]["gender"],)]  # the marts hold the current one, once
+    assert r["fct"] == [(r["encounter"]["class"]["code"],)]
+    for mart in FACTS:
+        assert r["scheduled"][mart] == r["full"][mart], f"{mart}: scheduled run differs from a full refresh"
+    assert r["scheduled"]["fct_encounter"] != r["before"]["fct_encounter"]

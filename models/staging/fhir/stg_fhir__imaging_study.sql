@@ -12,7 +12,7 @@
     {'name': 'body_site', 'expr': '(' ~ mmh_first('r.series') ~ ').bodysite.display', 'type': 'varchar', 'needs': ['series.bodysite']},
 ] -%}
 with source as (
-{{ mmh_select_source(source('healthlake', 'imagingstudy'), specs) }}
+{{ mmh_select_source(source('healthlake', 'imagingstudy'), specs, current_only=true) }}
 )
 
 select

@@ -19,6 +19,7 @@ with observation as (
     select o.id, o.component, {{ 'o.lake_run' if mmh_has_path(cols, 'lake_run') else 'cast(null as varchar)' }} as lake_run
     from {{ source('healthlake', 'observation') }} as o
     where o.component is not null
+      and {{ mmh_current_version(source('healthlake', 'observation'), cols, 'o') }}
 ),
 
 components as (
