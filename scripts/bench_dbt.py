@@ -163,7 +163,8 @@ def write_report(results: list[dict], path: Path) -> None:
     lines = ["# dbt build benchmark (local target, DuckDB)", ""]
     for command, rows in commands.items():
         sizes = ", ".join(f"{r['patients']:,}" for r in rows)
-        lines.append(f"Command: `{command}` (rows {sizes}; run {rows[0]['run_at']} UTC)  ")
+        commits = ", ".join(sorted({r.get("commit") or "not recorded" for r in rows}))
+        lines.append(f"Command: `{command}` (rows {sizes}; run {rows[0]['run_at']} UTC at commit {commits})  ")
     lines += [
         f"On {platform.machine()}, {os.cpu_count()} cores (shared with other work while it ran), Python "
         f"{platform.python_version()}, dbt threads 2.",
@@ -227,9 +228,12 @@ def main() -> int:
         ap.error("--increments must be at least 1")
     command = ("python scripts/bench_dbt.py " + " ".join(sys.argv[1:])).strip()
     results = [r for r in earlier_results(args.report) if r["patients"] not in args.sizes] if args.add else []
+    # Rows of one report may come from different code (--add): each names the commit it measured.
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True,
+                            text=True).stdout.strip() or "unknown"
     for size in args.sizes:
         r = bench(size, args.out, args.seed, args.increments, args.drop_scratch)
-        r.update(command=command, run_at=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}")
+        r.update(command=command, run_at=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}", commit=commit)
         print(f"{size} patients: full build {r['full_build_s']:.1f}s, incremental (+{r['new_patients_per_increment']})"
               f" {r['incremental_build_s']:.1f}s = {r['incremental_share']:.0%}, dbt floor {r['dbt_floor_s']:.1f}s",
               flush=True)
