@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from mmhealth.errors import MMHealthError
 from mmhealth.lake.ingest import run_ingest
 
-from .conftest import MODALITIES, connect, content_hashes
+from .conftest import MODALITIES, cli, connect, content_hashes
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +162,72 @@ def test_rows_of_unchanged_files_a_reader_rereads_are_replaced(tmp_path, monkeyp
     assert report.modalities["fake"].files_read == 1  # only b.txt was new; a.txt was re-read by choice
     rows = connect(lake).execute("SELECT lake_source, value FROM imaging.fake_rows ORDER BY value").fetchall()
     assert rows == [("a.txt", "1"), ("a.txt", "2"), ("b.txt", "3")]
+
+
+def _export(folder: Path, genders: dict[str, str]) -> Path:
+    """A bulk-export-like folder: fhir/Patient.ndjson with one Patient per id."""
+    (folder / "fhir").mkdir(parents=True)
+    lines = [json.dumps({"resourceType": "Patient", "id": pid, "gender": g}) for pid, g in genders.items()]
+    (folder / "fhir" / "Patient.ndjson").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def _patients(lake: Path) -> list[tuple]:
+    con = connect(lake)
+    try:
+        return con.execute("SELECT id, gender, lake_source FROM healthlake.patient ORDER BY id, lake_source").fetchall()
+    finally:
+        con.close()
+
+
+def test_another_export_at_the_same_paths_is_refused_instead_of_replacing_the_first(tmp_path):
+    lake = tmp_path / "lake"
+    day1 = _export(tmp_path / "exports" / "day-1", {"p1": "male", "p2": "female"})
+    day2 = _export(tmp_path / "exports" / "day-2", {"p2": "male", "p3": "female"})
+    run_ingest(day1, str(lake), ["fhir"], {}, progress=False)
+    before = content_hashes(lake)
+    with pytest.raises(MMHealthError) as refused:
+        run_ingest(day2, str(lake), ["fhir"], {}, progress=False)
+    message = str(refused.value)
+    assert "fhir/Patient.ndjson" in message and f"read from {day1.resolve()}" in message
+    assert "--source-moved" in message and "nothing was read" in message
+    assert content_hashes(lake) == before  # day-1's patients are all still there
+    # The fix the message gives: the export gets paths of its own inside the folder the lake was built from.
+    shutil.copytree(day2, day1 / "day-2")
+    report = run_ingest(day1, str(lake), ["fhir"], {}, progress=False)
+    assert report.modalities["fhir"].files_read == 1
+    assert _patients(lake) == [("p1", "male", "fhir/Patient.ndjson"), ("p2", "male", "day-2/fhir/Patient.ndjson"),
+                               ("p2", "female", "fhir/Patient.ndjson"), ("p3", "female", "day-2/fhir/Patient.ndjson")]
+
+
+def test_the_same_folder_moved_reads_nothing_and_its_changes_replace_with_source_moved(tmp_path):
+    lake = tmp_path / "lake"
+    first = _export(tmp_path / "a" / "src", {"p1": "male"})
+    run_ingest(first, str(lake), ["fhir"], {}, progress=False)
+    moved = tmp_path / "b" / "src"
+    shutil.copytree(first, moved)  # keeps mtimes: nothing to read
+    assert run_ingest(moved, str(lake), ["fhir"], {}, progress=False).modalities["fhir"].files_read == 0
+    # Seen there once, the folder is the file's origin: a change there is an ordinary replacement.
+    (moved / "fhir" / "Patient.ndjson").write_text(json.dumps({"resourceType": "Patient", "id": "p1", "gender": "female"}))
+    run_ingest(moved, str(lake), ["fhir"], {}, progress=False)
+    assert _patients(lake) == [("p1", "female", "fhir/Patient.ndjson")]
+    # Moved again and changed on the way: refused, unless the run says the folder moved.
+    again = tmp_path / "c" / "src"
+    shutil.copytree(moved, again)
+    (again / "fhir" / "Patient.ndjson").write_text(json.dumps({"resourceType": "Patient", "id": "p1", "gender": "other"}))
+    with pytest.raises(MMHealthError):
+        run_ingest(again, str(lake), ["fhir"], {}, progress=False)
+    run_ingest(again, str(lake), ["fhir"], {"source_moved": True}, progress=False)
+    assert _patients(lake) == [("p1", "other", "fhir/Patient.ndjson")]
+
+
+def test_cli_names_the_clashing_file_and_both_fixes(tmp_path):
+    lake = tmp_path / "lake"
+    day1 = _export(tmp_path / "day-1", {"p1": "male"})
+    day2 = _export(tmp_path / "day-2", {"p2": "female"})
+    cli("ingest", str(day1), "--lake", str(lake), "--modality", "fhir", "--no-progress")
+    proc = cli("ingest", str(day2), "--lake", str(lake), "--modality", "fhir", "--no-progress", check=False)
+    assert proc.returncode == 1
+    assert "fhir/Patient.ndjson" in proc.stderr and "--source-moved" in proc.stderr and "Traceback" not in proc.stderr
+    ok = cli("ingest", str(day2), "--lake", str(lake), "--modality", "fhir", "--no-progress", "--source-moved")
+    assert ok.returncode == 0

@@ -37,6 +37,10 @@ def register(subparsers) -> None:
     p.add_argument("--segmenter", default=None, metavar="NAME", help="imaging: segmentation model for radiomics")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="imaging: processes for header reading and radiomics (default: the number of cores)")
+    p.add_argument("--source-moved", action="store_true",
+                   help="SOURCE is the folder earlier runs read, moved or mounted elsewhere: its changed files "
+                        "replace their rows (without it, a file at the path of one read from another folder stops "
+                        "the run before anything is read)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=handle)
 
@@ -50,7 +54,7 @@ def handle(args) -> int:
     modalities = [m.strip() for m in args.modality.split(",") if m.strip()] if args.modality else None
     if args.workers is not None and args.workers < 1:
         raise MMHealthError("--workers: must be at least 1")
-    options = {"workers": args.workers}
+    options = {"workers": args.workers, "source_moved": args.source_moved}
     if args.reference:
         ref = Path(args.reference)
         if not ref.is_file():

@@ -8,7 +8,7 @@ import os
 import secrets
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mmhealth.errors import MMHealthError
@@ -271,6 +271,8 @@ def run_ingest(
         remove_tree(staging_root)  # parts of killed runs
         store.collect_garbage(manifest.keys(), DATABASES)
         root = source if source.is_dir() else source.parent
+        if not options.get("source_moved"):
+            _refuse_foreign_replacements(manifest, requested, source, root)
         for modality in requested:
             reader = load_reader(modality)
             if reader is None:
@@ -294,6 +296,40 @@ def _discover(reader, source: Path):
     return list(reader.discover(source))
 
 
+def _refuse_foreign_replacements(manifest: Manifest, modalities: list[str], source: Path, root: Path) -> None:
+    """Stop before reading anything when files of SOURCE would replace rows that came from another folder.
+
+    A file's identity is its path inside SOURCE. Ingesting a second export folder on its own (`day-2/` after
+    `day-1/`, both holding fhir/Patient.ndjson) would otherwise replace the first export's rows with the second's:
+    data lost without a word. The same folder moved or mounted elsewhere is legitimate (--source-moved)."""
+    here = str(root)
+    if not any(e.origin and e.origin != here for e in manifest.files.values()):
+        return  # the common case: every file was last seen under this same folder; nothing to walk twice
+    clashes = []
+    for modality in modalities:
+        reader = load_reader(modality)
+        for path in _discover(reader, source) if reader is not None else []:
+            rel = _rel(root, path)
+            old = manifest.files.get(rel)
+            if old is None or not old.origin or old.origin == here:
+                continue
+            st = path.stat()
+            if (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns) or file_checksum(path) == old.checksum:
+                continue  # the same content: nothing would be replaced
+            clashes.append((rel, old))
+    if clashes:
+        shown = "; ".join(f"{rel} (read from {old.origin}, run {old.run})" for rel, old in clashes[:5])
+        more = f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
+        first_origin = clashes[0][1].origin
+        raise MMHealthError(
+            f"{root}: {len(clashes)} file(s) have the path of a file the lake read from another folder, and would "
+            f"replace its rows: {shown}{more}. A file's identity in the lake is its path inside SOURCE. If {root} "
+            f"is that folder moved or mounted elsewhere, run again with --source-moved. If it is another export, "
+            f"give its files paths of their own inside the folder the lake was built from (for example copy it to "
+            f"{first_origin}/<export name>/ and ingest {first_origin}); nothing was read."
+        )
+
+
 def _ingest_modality(store, manifest, reader, source, root, run_id, options, mreport, progress) -> Manifest:
     modality = reader.name
     changed: list[SourceFile] = []
@@ -305,11 +341,13 @@ def _ingest_modality(store, manifest, reader, source, root, run_id, options, mre
         old = manifest.files.get(rel)
         if old and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
             unchanged.append(SourceFile(path, rel, st.st_size, old.checksum))
+            if old.origin != str(root):  # seen under another folder (or before origins were recorded)
+                touched_mtime[rel] = replace(old, origin=str(root))
             continue
         checksum = file_checksum(path)
         if old and old.checksum == checksum:
             unchanged.append(SourceFile(path, rel, st.st_size, checksum))
-            touched_mtime[rel] = FileEntry(old.modality, checksum, st.st_size, st.st_mtime_ns, old.run)
+            touched_mtime[rel] = replace(old, mtime_ns=st.st_mtime_ns, origin=str(root))
             continue
         changed.append(SourceFile(path, rel, st.st_size, checksum))
     mreport.files_seen = len(changed) + len(unchanged)
@@ -339,10 +377,11 @@ def _ingest_modality(store, manifest, reader, source, root, run_id, options, mre
         mreport.loaded += done.loaded
         mreport.quarantined += done.quarantined
         mreport.skipped += done.skipped
-    return _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched_mtime, mreport)
+    return _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched_mtime, mreport,
+                   str(root))
 
 
-def _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched_mtime, mreport):
+def _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched_mtime, mreport, origin):
     now = dt.datetime.now(dt.timezone.utc)
     # Files closed by a FileDone were read in this run: usually the changed ones, but a reader may also re-read
     # unchanged files it needs (e.g. the other slices of a series that gained one). Either way their rows from
@@ -416,7 +455,7 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
     files = dict(manifest.files)
     files.update(touched_mtime)
     for rel, f in new_files.items():
-        files[rel] = FileEntry(modality, f.checksum, f.size, f.path.stat().st_mtime_ns, run_id)
+        files[rel] = FileEntry(modality, f.checksum, f.size, f.path.stat().st_mtime_ns, run_id, origin)
     runs = manifest.runs + ([run_id] if staged and run_id not in manifest.runs else [])
     committed = Manifest(
         tables={t: ps for t, ps in new_tables.items() if ps}, files=files, runs=runs,

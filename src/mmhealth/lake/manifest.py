@@ -27,6 +27,9 @@ class FileEntry:
     size: int
     mtime_ns: int
     run: str
+    # The folder given as SOURCE when the file was last seen (resolved); "" in manifests written before it was
+    # recorded. A file's identity is its path inside SOURCE, so the same path under another folder is checked.
+    origin: str = ""
 
 
 @dataclass
