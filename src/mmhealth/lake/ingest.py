@@ -334,7 +334,7 @@ def _ingest_modality(store, manifest, reader, source, root, run_id, options, mre
     modality = reader.name
     changed: list[SourceFile] = []
     unchanged: list[SourceFile] = []
-    touched_mtime: dict[str, FileEntry] = {}
+    touched: dict[str, FileEntry] = {}  # unchanged files whose manifest entry gets a new mtime or origin
     for path in _discover(reader, source):
         rel = _rel(root, path)
         st = path.stat()
@@ -342,12 +342,12 @@ def _ingest_modality(store, manifest, reader, source, root, run_id, options, mre
         if old and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
             unchanged.append(SourceFile(path, rel, st.st_size, old.checksum))
             if old.origin != str(root):  # seen under another folder (or before origins were recorded)
-                touched_mtime[rel] = replace(old, origin=str(root))
+                touched[rel] = replace(old, origin=str(root))
             continue
         checksum = file_checksum(path)
         if old and old.checksum == checksum:
             unchanged.append(SourceFile(path, rel, st.st_size, checksum))
-            touched_mtime[rel] = replace(old, mtime_ns=st.st_mtime_ns, origin=str(root))
+            touched[rel] = replace(old, mtime_ns=st.st_mtime_ns, origin=str(root))
             continue
         changed.append(SourceFile(path, rel, st.st_size, checksum))
     mreport.files_seen = len(changed) + len(unchanged)
@@ -377,11 +377,11 @@ def _ingest_modality(store, manifest, reader, source, root, run_id, options, mre
         mreport.loaded += done.loaded
         mreport.quarantined += done.quarantined
         mreport.skipped += done.skipped
-    return _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched_mtime, mreport,
+    return _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched, mreport,
                    str(root))
 
 
-def _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched_mtime, mreport, origin):
+def _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched, mreport, origin):
     now = dt.datetime.now(dt.timezone.utc)
     # Files closed by a FileDone were read in this run: usually the changed ones, but a reader may also re-read
     # unchanged files it needs (e.g. the other slices of a series that gained one). Either way their rows from
@@ -453,7 +453,7 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
         new_tables.setdefault(table, []).append(Part(key=key, rows=rows, run=run_id, sources=sources, schema=fingerprint))
         mreport.rows_added[table] = mreport.rows_added.get(table, 0) + rows
     files = dict(manifest.files)
-    files.update(touched_mtime)
+    files.update(touched)
     for rel, f in new_files.items():
         files[rel] = FileEntry(modality, f.checksum, f.size, f.path.stat().st_mtime_ns, run_id, origin)
     runs = manifest.runs + ([run_id] if staged and run_id not in manifest.runs else [])
@@ -461,7 +461,7 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
         tables={t: ps for t, ps in new_tables.items() if ps}, files=files, runs=runs,
         schemas={t: s for t, s in schemas.items() if new_tables.get(t)},
     )
-    if staged or touched_mtime or dropped_keys:
+    if staged or touched or dropped_keys:
         _pause_for_tests("commit")
         store.write_manifest(committed)  # the commit point
         _publish_catalog(store, committed)
