@@ -82,7 +82,10 @@ def run_breakdown(target: Path) -> dict:
         entry = by_type.setdefault(kind, {"nodes": 0, "node_s": 0.0})
         entry["nodes"] += 1
         entry["node_s"] += node["execution_time"]
-    return {"graph_s": results["elapsed_time"], "by_type": by_type}
+    # The slowest nodes say where the data work is (the scratch folder, and with it this file, may be deleted).
+    slowest = sorted(results["results"], key=lambda n: -n["execution_time"])[:8]
+    return {"graph_s": results["elapsed_time"], "by_type": by_type,
+            "slowest": {n["unique_id"].split(".")[-1]: round(n["execution_time"], 2) for n in slowest}}
 
 
 def generate(out: Path, patients: int, seed: int, env: dict[str, str]) -> float:
@@ -198,8 +201,9 @@ def write_report(results: list[dict], path: Path) -> None:
     for r in results:
         b = r["last_incremental_breakdown"]
         kinds = ", ".join(f"{k} {v['nodes']} nodes / {v['node_s']:.1f} s" for k, v in sorted(b["by_type"].items()))
+        slowest = ", ".join(f"{k} {v:.2f} s" for k, v in b.get("slowest", {}).items())
         lines.append(f"- {r['patients']:,} patients: wall {r['incremental_runs_s'][-1]:.1f} s, graph "
-                     f"{b['graph_s']:.1f} s; {kinds}.")
+                     f"{b['graph_s']:.1f} s; {kinds}." + (f" Slowest nodes: {slowest}." if slowest else ""))
     lines += ["", "Mart rows after the full build:", ""]
     for r in results:
         lines.append(f"- {r['patients']:,} patients: " + ", ".join(f"{k} {v:,}" for k, v in r["mart_rows"].items()))
