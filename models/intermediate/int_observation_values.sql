@@ -40,7 +40,13 @@ component_values as (
         -- the component's own copy of its row's lake run, so an incremental filter on it reaches the component scan
         c.source_lake_run
     from {{ ref('stg_fhir__observation_component') }} as c
-    inner join {{ ref('stg_fhir__observation') }} as o on c.observation_id = o.observation_id
+    inner join {{ ref('stg_fhir__observation') }} as o
+        on c.observation_id = o.observation_id
+        {#- A component and its observation come from one lake row, so their lake runs are equal; saying so lets an
+            incremental filter on the component's run reach the observation scan too. HealthLake has no lake run. #}
+        {%- if mmh_has_path(mmh_source_columns(source('healthlake', 'observation')), 'lake_run') %}
+        and c.source_lake_run = o.source_lake_run
+        {%- endif %}
 ),
 
 all_values as (
