@@ -6,9 +6,10 @@
     already held.
 
     Renders a boolean over `alias` (a row of `relation`): true when no newer version of the same id exists. Plain
-    `true` when the relation has no lake_run (HealthLake's own view: one version per id already) or no id. Both
-    engines plan the correlated NOT EXISTS as an anti-join on id, and a filter on the outer row's lake_run still
-    reaches its scan, so an incremental run reads only the new rows plus the id / version columns. -#}
+    `true` when the relation has no lake_run (HealthLake's own view: one version per id already) or no id. DuckDB
+    plans the correlated NOT EXISTS as an anti-join on id, and a filter on the outer row's lake_run still reaches
+    its scan, so an incremental run reads only the new rows plus the id / version columns (benchmarks/dbt.md has
+    what full reads pay). Trino decorrelates a filter-only EXISTS into a join too; not measured on Athena here. -#}
 {% macro mmh_current_version(relation, columns, alias='r') -%}
 {%- if mmh_has_path(columns, 'id') and mmh_has_path(columns, 'lake_run') and mmh_has_path(columns, 'lake_source') -%}
   {%- set later_copy -%}
