@@ -144,19 +144,18 @@ NOTES_MARKER = "<!-- notes below this line are kept when scripts/bench_dbt.py re
 
 
 def earlier_results(path: Path) -> list[dict]:
-    """The raw results of an earlier report, each with the command that measured it."""
-    if not path.exists() or "```json" not in path.read_text():
-        return []
-    text = path.read_text()
-    results = json.loads(text.split("```json", 1)[1].split("```", 1)[0])
-    # Reports written before --add existed name one command for all rows, in their header.
-    command = next((line.split("`")[1] for line in text.splitlines() if line.startswith("Command: `")), None)
-    run_at = next((line[len("Run: "):].split(" UTC")[0] for line in text.splitlines() if line.startswith("Run: ")),
-                  None)
-    for r in results:
-        r.setdefault("command", command)
-        r.setdefault("run_at", run_at)
-    return results
+    """The raw results of an earlier report, each with the command, time and commit that measured it."""
+    text = path.read_text() if path.exists() else ""
+    return json.loads(text.split("```json", 1)[1].split("```", 1)[0]) if "```json" in text else []
+
+
+def code_commit() -> str:
+    """The commit the dbt code is at; "-dirty" when files other than the reports differ from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                          text=True).stdout.strip() or "unknown"
+    changed = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!benchmarks", ":!BENCHMARKS.md"],
+                             cwd=REPO, capture_output=True, text=True).stdout.strip()
+    return head + ("-dirty" if changed else "")
 
 
 def write_report(results: list[dict], path: Path) -> None:
@@ -233,8 +232,7 @@ def main() -> int:
     command = ("python scripts/bench_dbt.py " + " ".join(sys.argv[1:])).strip()
     results = [r for r in earlier_results(args.report) if r["patients"] not in args.sizes] if args.add else []
     # Rows of one report may come from different code (--add): each names the commit it measured.
-    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True,
-                            text=True).stdout.strip() or "unknown"
+    commit = code_commit()
     for size in args.sizes:
         r = bench(size, args.out, args.seed, args.increments, args.drop_scratch)
         r.update(command=command, run_at=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}", commit=commit)

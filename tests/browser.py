@@ -52,8 +52,16 @@ class PageReport:
     screenshot: Path | None = None
 
     @property
+    def messages(self) -> list[str]:
+        """Everything the page said: console messages of any level, uncaught exceptions, browser log errors."""
+        return self._lines(lambda level: True)
+
+    @property
     def errors(self) -> list[str]:
-        return ([f"console.{c['level']}: {c['text']}" for c in self.console if c["level"] in ("error", "assert")]
+        return self._lines(lambda level: level in ("error", "assert"))
+
+    def _lines(self, keep) -> list[str]:
+        return ([f"console.{c['level']}: {c['text']}" for c in self.console if keep(c["level"])]
                 + [f"exception: {e}" for e in self.exceptions] + [f"log: {e}" for e in self.log_errors])
 
 

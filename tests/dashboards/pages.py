@@ -14,7 +14,7 @@ from browser import chromium_path, open_page
 @dataclass
 class Rendered:
     dom: str
-    console: list[str]  # every console message, uncaught exception and browser log error, in that order
+    console: list[str]  # everything the page said (PageReport.messages)
     screenshot: Path
 
     @property
@@ -31,5 +31,4 @@ def render(url: str, screenshot: Path, width: int = 1400, height: int = 1800) ->
     report = open_page(url, screenshot=screenshot, evaluate="document.documentElement.outerHTML",
                        wait_until="document.body && document.body.dataset.rendered === 'true'",
                        width=width, height=height)
-    said = [f"console.{c['level']}: {c['text']}" for c in report.console]
-    return Rendered(report.value, said + report.exceptions + report.log_errors, screenshot)
+    return Rendered(report.value, report.messages, screenshot)
