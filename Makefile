@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DATA ?= demo-data
 DEMO_LAKE ?= demo-lake
 
-.PHONY: demo test bench lint venv clean
+.PHONY: demo test bench lint venv clean browser
 
 venv: $(STAMP)
 
@@ -23,7 +23,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	DEMO_DATA=$(DEMO_DATA) DEMO_LAKE=$(DEMO_LAKE) scripts/demo.sh
 
-test: $(STAMP)
+# The browser tests need Chromium: installed from Debian's packages when missing (scripts/ensure_chromium.sh).
+browser:
+	scripts/ensure_chromium.sh
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
