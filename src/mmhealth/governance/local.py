@@ -12,7 +12,6 @@ from mmhealth.errors import MMHealthError
 from mmhealth.governance.access import TableAccess, access_matrix
 from mmhealth.governance.manifest import Catalog
 from mmhealth.governance.policy import Policy
-from mmhealth.governance.rowfilter import parse_row_filter
 
 
 def q(name: str) -> str:
@@ -24,7 +23,8 @@ def schema_name(principal: str) -> str:
 
 
 def _or(filters: tuple[str, ...]) -> str:
-    return " OR ".join(f"({parse_row_filter(f).to_duckdb()})" for f in filters)
+    # The canonical text Lake Formation receives, unchanged: the subset means the same in DuckDB (rowfilter.py).
+    return " OR ".join(f"({f})" for f in filters)
 
 
 def view_sql(ta: TableAccess, source: str) -> str:

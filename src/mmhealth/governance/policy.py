@@ -6,11 +6,12 @@ Loading does the schema check only; meaning (unknown tags, unknown tables, the P
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from mmhealth.errors import MMHealthError
+from mmhealth.governance.rowfilter import RowFilter, RowFilterError, parse_row_filter
 from mmhealth.governance.yamlsource import SourceDoc, load_yaml, loads_yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "governance" / "schema" / "policy.schema.json"
@@ -80,12 +81,13 @@ class CellsFilter:
     name: str
     database: str
     table: str
-    row_filter: str | None
+    row_filter: str | None  # the canonical rendering (rowfilter.py): checked, previewed, compared and sent
     columns: tuple[str, ...] | None
     exclude_columns: tuple[str, ...] | None
     principals: tuple[str, ...]
     line: int
     index: int
+    parsed: RowFilter | None = field(default=None, compare=False)  # source text, columns, comparisons
 
 
 @dataclass
@@ -228,17 +230,29 @@ def policy_from_doc(doc: SourceDoc, *, catalog_id: str | None = None) -> Policy:
                 exclude_columns=tuple(g["exclude_columns"]) if "exclude_columns" in g else None,
             )
         )
-    filters = []
+    # Row filters are parsed here, once: every command then works from the same canonical text, and a filter
+    # that does not parse stops every command (none may read it as "no filter", which would mean every row).
+    filters, filter_errors = [], []
     for i, f in enumerate(d.get("data_cells_filters", [])):
         db, table = f["table"].split(".", 1)
+        parsed = None
+        if "row_filter" in f:
+            try:
+                parsed = parse_row_filter(f["row_filter"])
+            except RowFilterError as exc:
+                where = doc.where(("data_cells_filters", i, "row_filter"))
+                filter_errors.append(f"{where}: data cells filter '{f['name']}': row_filter {exc}")
         filters.append(
             CellsFilter(
-                name=f["name"], database=db, table=table, row_filter=f.get("row_filter"),
+                name=f["name"], database=db, table=table, row_filter=parsed.canonical if parsed else None,
                 columns=tuple(f["columns"]) if "columns" in f else None,
                 exclude_columns=tuple(f["exclude_columns"]) if "exclude_columns" in f else None,
                 principals=tuple(f["principals"]), line=doc.line(("data_cells_filters", i)), index=i,
+                parsed=parsed,
             )
         )
+    if filter_errors:
+        raise PolicyError(filter_errors)
     um = d.get("unmanaged", {})
     return Policy(
         file=doc.file,
@@ -272,4 +286,7 @@ class PolicyError(MMHealthError):
 
     def __init__(self, findings: list[str]):
         self.findings = findings
-        super().__init__(f"{len(findings)} problem(s) in the policy:\n  " + "\n  ".join(findings))
+        if len(findings) == 1:  # one problem, one line
+            super().__init__(findings[0])
+        else:
+            super().__init__(f"{len(findings)} problem(s) in the policy:\n  " + "\n  ".join(findings))
