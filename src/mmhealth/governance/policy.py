@@ -20,6 +20,8 @@ ALL_TABLE = frozenset({"ALTER", "DELETE", "DESCRIBE", "DROP", "INSERT", "SELECT"
 ALL_DATABASE = frozenset({"ALTER", "CREATE_TABLE", "DESCRIBE", "DROP"})
 # Permissions that let a principal read cells; DESCRIBE only shows metadata.
 READ_PERMISSIONS = frozenset({"SELECT", "ALL"})
+# Permissions that change or destroy a table (or, on a database, its tables): reported like grant options.
+WRITE_PERMISSIONS = frozenset({"INSERT", "DELETE", "ALTER", "DROP", "ALL"})
 
 
 def clearance_rank(level: str) -> int:
@@ -68,6 +70,11 @@ class Grant:
     columns: tuple[str, ...] | None = None
     exclude_columns: tuple[str, ...] | None = None
     via_filter: str | None = None  # set for grants desugared from a data cells filter
+    # Explicit exceptions to the delegation rule (validate.py), each needing `reason`: a grant option, or a
+    # write permission, on a table with phi columns, for a phi-cleared principal.
+    allow_phi_regrant: bool = False
+    allow_phi_write: bool = False
+    reason: str | None = None
 
     @property
     def label(self) -> str:
@@ -160,6 +167,8 @@ def _short(err) -> str:
         return "a grant names exactly one of tag_expression, database or table"
     if err.validator == "not":
         return "use columns or exclude_columns, not both"
+    if err.validator == "required" and "'reason'" in err.message:
+        return "allow_phi_regrant / allow_phi_write need a `reason`: who approved the exception and why"
     return err.message
 
 
@@ -228,6 +237,9 @@ def policy_from_doc(doc: SourceDoc, *, catalog_id: str | None = None) -> Policy:
                 table=g.get("table"),
                 columns=tuple(g["columns"]) if "columns" in g else None,
                 exclude_columns=tuple(g["exclude_columns"]) if "exclude_columns" in g else None,
+                allow_phi_regrant=bool(g.get("allow_phi_regrant", False)),
+                allow_phi_write=bool(g.get("allow_phi_write", False)),
+                reason=g.get("reason"),
             )
         )
     # Row filters are parsed here, once: every command then works from the same canonical text, and a filter

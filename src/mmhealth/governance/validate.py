@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from mmhealth.governance.access import clearance_violations, resolve_tags
+from mmhealth.governance.access import clearance_violations, delegation_findings, resolve_tags
 from mmhealth.governance.manifest import Catalog, catalog_from_manifest, read_manifest
 from mmhealth.governance.policy import ALL_DATABASE, CLEARANCES, Policy, PolicyError, load_policy
 from mmhealth.governance.rowfilter import RowFilter
@@ -197,6 +197,9 @@ def check(policy: Policy, catalog: Catalog) -> list[Finding]:
     # The security invariant, checked last so its messages come after the basic ones they may depend on.
     for v in clearance_violations(policy, catalog, tagging):
         out.append(Finding(f"{policy.file}:{v.grant.line}", v.message(policy).split(": ", 1)[1]))
+    # ... and its delegation half: grant options and write permissions on tables with phi columns.
+    for d in delegation_findings(policy, catalog, tagging):
+        out.append(Finding(f"{policy.file}:{d.grant.line}", d.message, d.level))
     return out
 
 
