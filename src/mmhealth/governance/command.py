@@ -246,7 +246,11 @@ def cmd_local(args) -> int:
     if result.missing:
         print(f"warning: {len(result.missing)} granted table(s) not in {warehouse}: {', '.join(result.missing)} - run dbt build",
               file=sys.stderr)
-    print(f"{warehouse}: {sum(len(v) for v in result.views.values())} views in {len(result.views)} principal schemas")
+    if result.lake_only:
+        print(f"note: {', '.join(result.lake_only)}: lake tables, governed on Lake Formation only (see govern access)",
+              file=sys.stderr)
+    print(f"{warehouse}: {sum(len(v) for v in result.views.values())} views in {len(result.views)} principal schemas "
+          "(a preview of the policy, not a security boundary: the base tables stay readable to whoever opens the file)")
     return EXIT_OK
 
 

@@ -51,6 +51,7 @@ class Database:
     dbt_schemas: tuple[str, ...]
     tags: dict[str, str]
     line: int
+    lake_database: str | None = None  # a database of the lake itself (lakemeta.py) instead of dbt models
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,8 @@ def schema_errors(doc: SourceDoc) -> list[str]:
 def _short(err) -> str:
     if err.validator == "oneOf" and "principals" in [str(p) for p in err.absolute_path][:1]:
         return "give either arn (IAM role/user, SAML or QuickSight group) or account (external_account), not both"
+    if err.validator == "oneOf" and [str(p) for p in err.absolute_path][:1] == ["databases"]:
+        return "a database holds either dbt models (dbt_schemas) or lake tables (lake_database), not both"
     if err.validator == "oneOf":
         return "a grant names exactly one of tag_expression, database or table"
     if err.validator == "not":
@@ -277,7 +280,8 @@ def policy_from_doc(doc: SourceDoc, *, catalog_id: str | None = None) -> Policy:
         meta_key=cc.get("meta_key", "sensitivity"),
         classification_tag=cc.get("tag_key", "sensitivity"),
         databases={
-            n: Database(n, tuple(db["dbt_schemas"]), dict(db.get("tags", {})), doc.line(("databases", n)))
+            n: Database(n, tuple(db.get("dbt_schemas", ())), dict(db.get("tags", {})), doc.line(("databases", n)),
+                        db.get("lake_database"))
             for n, db in d["databases"].items()
         },
         tables=[

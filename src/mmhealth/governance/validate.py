@@ -8,6 +8,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from mmhealth.governance.access import clearance_violations, delegation_findings, resolve_tags
+from mmhealth.governance.lakemeta import governs_quarantine, with_lake_tables
 from mmhealth.governance.manifest import Catalog, catalog_from_manifest, read_manifest
 from mmhealth.governance.policy import ALL_DATABASE, CLEARANCES, Policy, PolicyError, load_policy
 from mmhealth.governance.rowfilter import RowFilter
@@ -31,7 +32,7 @@ def load(policy_path: str | Path, manifest_path: str | Path | None = None, catal
     path = Path(manifest_path or policy.manifest)
     mapping = {s: db.name for db in policy.databases.values() for s in db.dbt_schemas}
     catalog = catalog_from_manifest(read_manifest(path), mapping, policy.meta_key, str(path))
-    return policy, catalog
+    return policy, with_lake_tables(policy, catalog)
 
 
 def check(policy: Policy, catalog: Catalog) -> list[Finding]:
@@ -68,6 +69,9 @@ def check(policy: Policy, catalog: Catalog) -> list[Finding]:
             check_tag_pair(w("databases", name, "tags", k), k, v)
         if not catalog.in_database(name):
             warn(w("databases", name), f"no dbt model lands in database '{name}' (dbt_schemas {list(db.dbt_schemas)}) in {catalog.source}")
+    if not governs_quarantine(policy):
+        warn(w("databases"), "lake_meta.quarantine (raw excerpts of rejected input: names, birth dates) is not governed - "
+                             "add a database with `lake_database: lake_meta` so only phi-cleared principals read it")
     for i, rule in enumerate(policy.tables):
         for k, v in rule.tags.items():
             check_tag_pair(w("tables", i, "tags", k), k, v)
