@@ -3,7 +3,7 @@ tag inheritance (database -> table -> column, nearer wins per key), tag expressi
 within one key's values), named table / column grants, and data cells filters (columns x rows).
 
 This one computation feeds the PHI invariant in `validate`, the review matrix of `govern access` and the
-views of `govern local`, so what reviewers read is what is enforced. Delegation (grant options, and write
+views of `govern local`, so what reviewers read is what Lake Formation enforces. Delegation (grant options, and write
 permissions) is computed here too: who can hand which table on, or change it."""
 
 from __future__ import annotations
