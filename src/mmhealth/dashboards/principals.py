@@ -53,17 +53,18 @@ def groups_in_policy(path: Path) -> list[QuickSightGroup]:
 
 
 UNDECLARED_MAX = "internal"
-_ORDER = ("public", "internal", "phi")
 
 
 def _capped(group: QuickSightGroup, requested: str | None, declared: bool) -> QuickSightGroup:
     """The group with `--clearance` applied: lower is fine, higher than the policy (or than `internal` for a
     group the policy does not declare) is refused."""
+    from mmhealth.dashboards.manifest import SENSITIVITY_ORDER  # the one ladder, public < internal < phi
+
     ceiling = group.clearance if declared else UNDECLARED_MAX
-    if ceiling not in _ORDER:
-        ceiling = "public"  # a clearance the policy misspells grants nothing
+    if ceiling not in SENSITIVITY_ORDER:
+        ceiling = SENSITIVITY_ORDER[0]  # a clearance the policy misspells grants the least
     clearance = requested or ceiling
-    if _ORDER.index(clearance) > _ORDER.index(ceiling):
+    if SENSITIVITY_ORDER.index(clearance) > SENSITIVITY_ORDER.index(ceiling):
         where = (f"the governance policy ({group.source}) gives group '{group.name}' clearance {ceiling}" if declared
                  else f"group '{group.name}' is not declared in the governance policy, so its clearance is at most "
                       f"{UNDECLARED_MAX}")
