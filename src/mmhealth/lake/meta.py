@@ -30,6 +30,21 @@ INGEST_LOG_COLUMNS = {
 }
 META_COLUMNS = {QUARANTINE: QUARANTINE_COLUMNS, INGEST_LOG: INGEST_LOG_COLUMNS}
 
+# Classification of the lake's own tables (phi | internal | public), as dbt YAML classifies the marts; governance
+# (`mmhealth govern`) tags and guards them from it. Per table: "*" for every column, then exceptions. Quarantine
+# rows hold raw excerpts of rejected input (names, birth dates, identifiers) and the source file names, which
+# can carry patient names (Synthea names its files after the patient), so the whole table is phi; the ingest
+# log is bookkeeping apart from those file names. A table or column not listed here counts as phi.
+META_SENSITIVITY = {
+    QUARANTINE: {"*": "phi"},
+    INGEST_LOG: {"*": "internal", "lake_source": "phi"},
+}
+
+
+def meta_sensitivity(table: str, column: str) -> str:
+    levels = META_SENSITIVITY.get(table, {})
+    return levels.get(column, levels.get("*", "phi"))
+
 
 def arrow_schema(columns: dict[str, str]):
     import pyarrow as pa
