@@ -93,43 +93,50 @@ class LocalLock:
         self.fd: int | None = None
 
     def __enter__(self) -> "LocalLock":
-        import fcntl
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = self._holder(fd)
+            holder = self._take(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        if holder is not None:
             os.close(fd)
             raise LakeBusy(
                 f"{self.lake}: another ingest is writing this lake: {holder} - wait for it to finish and run again "
                 f"(its lock is released when it ends, even if it is killed)"
-            ) from None
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
-                raise MMHealthError(
-                    f"{self.path}: this filesystem does not support file locks ({exc.strerror}) - put the lake on a "
-                    f"local disk or NFS with locking, or use an s3:// lake"
-                ) from exc
-            raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(asdict(self.owner)).encode(), 0)
+            )
+        name = json.dumps(asdict(self.owner)).encode()
+        os.pwrite(fd, name, 0)  # over the old content, then cut: a reader never sees an empty file while we hold it
+        os.ftruncate(fd, len(name))
         self.fd = fd
         return self
 
-    def _holder(self, fd: int) -> str:
-        # The holder writes its name right after taking the lock: give it a moment if it has not yet. Content
-        # naming a process of this host that is gone is left over from an earlier holder; wait for the new one.
+    def _take(self, fd: int) -> str | None:
+        """Take the flock (None) or say who holds it. The holder writes its name right after taking the lock, so
+        a name that is missing, or names a process of this host that is gone (left by an earlier holder), means
+        the holder is just starting - or just ending: look again, and try the lock again, for up to a second."""
+        import fcntl
+
         deadline = time.monotonic() + 1.0
         while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return None
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise MMHealthError(
+                        f"{self.path}: this filesystem does not support file locks ({exc.strerror}) - put the lake "
+                        f"on a local disk or NFS with locking, or use an s3:// lake"
+                    ) from exc
+                raise
             owner = _owner_from(os.pread(fd, 4096, 0).decode(errors="replace"))
             fresh = owner is not None and (owner.host != socket.gethostname() or _alive(owner.pid))
             if fresh or time.monotonic() > deadline:
-                break
+                return owner.describe() if owner else "a run that has not written its name yet"
             time.sleep(0.02)
-        return owner.describe() if owner else "a run that has not written its name yet"
 
     def confirm(self) -> None:
         """Nothing to check: a flock cannot be taken away from a live holder."""
