@@ -380,7 +380,7 @@ def test_a_stale_s3_lock_left_by_a_killed_run_is_taken_over(atomic_moto, tmp_pat
     s3.put_object(Bucket=BUCKET, Key="stale/_lake/lock", Body=json.dumps(body).encode())
     live = {**_stale_owner("live-run"), "lease_s": 600}
     s3.put_object(Bucket=BUCKET, Key="live/_lake/lock", Body=json.dumps(live).encode())
-    time.sleep(1.5)
+    time.sleep(2.2)  # lease + one second of margin, on S3's clock whose Date and Last-Modified have 1 s resolution
     src = _export(tmp_path / "src", "p", ["p1"])
     report = run_ingest(src, f"s3://{BUCKET}/stale", ["fhir"], {}, progress=False)
     assert any("took over the lake lock of run killed-run" in n for n in report.notes)

@@ -29,7 +29,7 @@ from mmhealth.lake.lock import Owner
 from mmhealth.lake.manifest import FileEntry, Manifest, Part
 from mmhealth.lake.meta import INGEST_LOG, INGEST_LOG_COLUMNS, QUARANTINE, QUARANTINE_COLUMNS, arrow_schema
 from mmhealth.lake.modalities import DEFAULT_MODALITIES, READERS, load_reader
-from mmhealth.lake.os_errors import explain, is_full_disk, vanished
+from mmhealth.lake.os_errors import errno_of, explain, is_full_disk, vanished
 from mmhealth.lake.schema import merge_fields, schema_of_parquet
 from mmhealth.lake.store import open_store, remove_tree
 
@@ -121,7 +121,7 @@ class _Collector:
             self._add_batch(out)
         elif isinstance(out, Quarantined):
             if is_full_disk(out.reason):  # the machine's fault, not the input's: never quarantine a file for it
-                raise OSError(28, f"No space left on device (reading {out.source}: {out.reason})")
+                raise OSError(28, f"No space left on device (reading {out.source})", str(self.ctx.staging_dir))
             self.quarantine.append(out)
         elif isinstance(out, FileDone):
             self.done[out.source] = out
@@ -397,9 +397,11 @@ def _ingest_modality(store, manifest, reader, source, root, run_id, options, mre
             collector.add(out)
         collector.finish()
         failpoints.hit(f"read-{modality}")
-    except (MMHealthError, OSError, KeyboardInterrupt):
-        raise  # the user's to fix (OSError: disk, permissions; run_ingest words it) or the user's wish
+    except (MMHealthError, KeyboardInterrupt):
+        raise
     except Exception as exc:
+        if errno_of(exc) is not None:
+            raise  # the machine's refusal (disk full, permission denied, a file gone): run_ingest words it
         raise _reader_failed(modality, changed, collector.done, exc) from exc
     finally:
         if bar is not None:

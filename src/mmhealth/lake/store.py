@@ -54,10 +54,14 @@ class LocalStore:
     def write_manifest(self, manifest: Manifest) -> None:
         p = self.path(MANIFEST_KEY)
         tmp = p.with_suffix(".json.tmp")
-        with open(tmp, "w") as fh:
-            fh.write(manifest.to_json())
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(tmp, "w") as fh:
+                fh.write(manifest.to_json())
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:  # e.g. disk full: the old manifest stays; name the file the run was committing
+            tmp.unlink(missing_ok=True)
+            raise OSError(exc.errno, exc.strerror, str(p)) from exc
         os.replace(tmp, p)  # the commit point
 
     def publish(self, local: Path, key: str) -> None:
