@@ -502,3 +502,34 @@ def test_rows_added_is_the_net_change_per_table(tmp_path):
     assert second.tables["omics.variants"] == first.tables["omics.variants"] - 1
     unchanged = run_ingest(src, str(lake), ["genomics"], {}, progress=False)
     assert unchanged.modalities["genomics"].rows_added == {}
+
+
+# --- S3 refusals --------------------------------------------------------------------------------------------------
+
+
+def test_s3_refusals_are_one_line(moto_reset, tmp_path):
+    src = tmp_path / "src"
+    _patients(src, "Patient.ndjson", 1)
+    env = {"AWS_ENDPOINT_URL": moto_reset, "MMHEALTH_CACHE": str(tmp_path / "cache")}
+    proc = cli("ingest", str(src), "--lake", "s3://no-such-bucket/lake", "--no-progress", env=env, check=False)
+    assert proc.returncode == 1
+    assert "s3://no-such-bucket/lake: bucket does not exist - create it first" in _one_line(proc)
+    env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # nothing listens on the discard port
+    env["AWS_MAX_ATTEMPTS"] = "1"
+    proc = cli("ingest", str(src), "--lake", "s3://bucket/lake", "--no-progress", env=env, check=False)
+    assert proc.returncode == 1
+    assert "s3://bucket/lake: cannot reach S3" in _one_line(proc) and "AWS_ENDPOINT_URL" in proc.stderr
+
+
+def test_s3_access_denied_names_the_permissions(tmp_path):
+    """moto does not enforce IAM; the error S3 sends is built as botocore builds it from S3's answer."""
+    from botocore.exceptions import ClientError
+
+    from mmhealth.lake.os_errors import explain
+
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "PutObject")
+    error = explain(denied, lake="s3://b/lake", work=tmp_path, source=tmp_path, committed=[])
+    assert str(error).startswith("s3://b/lake: S3 refused PutObject (AccessDenied: Access Denied) - give the")
+    assert "s3:PutObject" in str(error) and "\n" not in str(error)
+    other = ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "PutObject")
+    assert explain(other, lake="s3://b/lake", work=tmp_path, source=tmp_path, committed=[]) is None

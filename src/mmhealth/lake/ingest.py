@@ -289,7 +289,7 @@ def _open_store(lake: str, source: Path):
         return open_store(lake)
     except MMHealthError:
         raise
-    except OSError as exc:
+    except Exception as exc:
         error = explain(exc, lake=lake, work=None, source=source, committed=[])
         if error is None:
             raise

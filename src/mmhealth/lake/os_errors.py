@@ -70,6 +70,10 @@ def explain(exc: BaseException, *, lake: str, work: Path | None, source: Path, c
 
     `work` is the lake's local folder for staging (the lake itself, or the S3 lake's cache folder), `committed`
     the modalities this run committed before it failed (their commits stay)."""
+    if lake.startswith("s3://"):
+        refused = _s3_refusal(exc, lake)
+        if refused is not None:
+            return refused
     code = errno_of(exc)
     if code is None:
         return None
@@ -101,6 +105,39 @@ def explain(exc: BaseException, *, lake: str, work: Path | None, source: Path, c
         )
     if code == errno.ENOENT and _under(path, source):
         return vanished(path)
+    return None
+
+
+# S3 error codes that mean "your credentials may not do this" rather than a bug.
+_S3_DENIED = {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+              "InvalidToken", "TokenRefreshRequired", "403"}
+
+
+def _s3_refusal(exc: BaseException, lake: str) -> MMHealthError | None:
+    """What S3 (or the way to it) refused: a missing bucket, credentials that may not, an endpoint not there."""
+    try:
+        from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+    except ImportError:
+        return None
+    if isinstance(exc, NoCredentialsError):
+        return MMHealthError(f"{lake}: no AWS credentials found - set AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
+                             f"AWS_SECRET_ACCESS_KEY) for an identity that may write the lake")
+    if isinstance(exc, EndpointConnectionError):
+        return MMHealthError(f"{lake}: cannot reach S3 ({exc}) - check the network and AWS_ENDPOINT_URL / "
+                             f"AWS_DEFAULT_REGION; the lake is as it was after its last commit")
+    if not isinstance(exc, ClientError):
+        return None
+    error = exc.response.get("Error", {})
+    code, message = error.get("Code", ""), error.get("Message", "")
+    operation = getattr(exc, "operation_name", "a request")
+    if code == "NoSuchBucket":
+        return MMHealthError(f"{lake}: bucket does not exist - create it first (or correct the bucket name)")
+    if code in _S3_DENIED:
+        return MMHealthError(
+            f"{lake}: S3 refused {operation} ({code}: {message}) - give the identity running mmhealth "
+            f"s3:GetObject, s3:PutObject, s3:DeleteObject and s3:ListBucket on the lake's prefix (and Glue rights, "
+            f"see docs/ingest.md), or fix its credentials; the lake is as it was after its last commit"
+        )
     return None
 
 
