@@ -389,3 +389,39 @@ def test_a_stale_s3_lock_left_by_a_killed_run_is_taken_over(atomic_moto, tmp_pat
     with pytest.raises(MMHealthError, match="another ingest is writing this lake: run live-run .* lease until"):
         run_ingest(src, f"s3://{BUCKET}/live", ["fhir"], {}, progress=False)
     assert json.loads(s3.get_object(Bucket=BUCKET, Key="live/_lake/lock")["Body"].read())["run_id"] == "live-run"
+
+
+def test_a_live_s3_holder_renews_its_lease_so_it_is_never_taken_over(atomic_moto):
+    """A holder's lease is 1 s, and it holds for 4 s: its heartbeat keeps the lock live, so a run trying after the
+    first lease would have run out is told to wait - and the holder still commits (confirm passes)."""
+    from mmhealth.lake.lock import S3Lock
+
+    s3 = boto3.client("s3")
+    holder = S3Lock(s3, BUCKET, "hb/_lake/lock", Owner.this_process("holder-run"), f"s3://{BUCKET}/hb", lease_s=1)
+    with holder:
+        time.sleep(3.5)
+        with pytest.raises(MMHealthError, match="run holder-run .* lease until"):
+            with S3Lock(s3, BUCKET, "hb/_lake/lock", Owner.this_process("late-run"), f"s3://{BUCKET}/hb", lease_s=1):
+                pass
+        holder.confirm()
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="hb/")
+
+
+def test_s3_lock_release_without_conditional_deletes_deletes_only_its_own_lock():
+    """An S3-compatible store that rejects DeleteObject with If-Match: the lock reads, compares, then deletes."""
+    from botocore.stub import Stubber
+
+    from mmhealth.lake.lock import S3Lock
+
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    lock = S3Lock(s3, "b", "l/_lake/lock", Owner.this_process("me"), "s3://b/l", lease_s=600)
+    with Stubber(s3) as stub:
+        stub.add_response("put_object", {"ETag": '"e1"'},
+                          {"Bucket": "b", "Key": "l/_lake/lock", "Body": lock._body(), "IfNoneMatch": "*"})
+        stub.add_client_error("delete_object", "NotImplemented", http_status_code=501,
+                              expected_params={"Bucket": "b", "Key": "l/_lake/lock", "IfMatch": '"e1"'})
+        stub.add_response("get_object", {"ETag": '"e1"'}, {"Bucket": "b", "Key": "l/_lake/lock"})
+        stub.add_response("delete_object", {}, {"Bucket": "b", "Key": "l/_lake/lock"})
+        with lock:
+            pass
+        stub.assert_no_pending_responses()

@@ -300,12 +300,15 @@ class S3Lock:
             if self._lost or self.etag is None:
                 return  # it is someone else's lock now: never delete it
             try:
-                self.s3.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=self.etag)
-            except ClientError as exc:
-                if _code(exc) in ("NotImplemented", "501"):  # an S3 without conditional deletes
-                    self._delete_if_ours()
-                elif _code(exc) not in _LOST_RACE | _GONE:
-                    raise
+                try:
+                    self.s3.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=self.etag)
+                except ClientError as exc:  # 412/404: not ours any more, leave it
+                    if _code(exc) in ("NotImplemented", "501"):  # an S3 without conditional deletes
+                        self._delete_if_ours()
+            except Exception:
+                # Not released (network): the lease runs out on its own and the next run takes the lock over.
+                # Raising here would only hide the run's own outcome (or the error it is already ending with).
+                pass
             self.etag = None
 
     def _delete_if_ours(self) -> None:
