@@ -44,6 +44,10 @@ class LakeBusy(MMHealthError):
     exit_code = EXIT_BUSY
 
 
+class LockLost(MMHealthError):
+    """This run stalled past its lease and another run took the lock: it may not commit any more."""
+
+
 @dataclass(frozen=True)
 class Owner:
     """Who holds a lock. Written inside it so that a run which cannot take the lock can say who has it."""
@@ -182,7 +186,8 @@ class S3Lock:
         self.etag: str | None = None
         self.taken_over: Owner | None = None  # the owner of the stale lock this run replaced, if any
         self._valid_until = 0.0  # monotonic time until which the lease is certainly ours
-        self._lost: str | None = None
+        self._lost = False
+        self.lost_to: str | None = None  # who took the lock over from this run, if it still holds it
         self._stop = threading.Event()
         self._mutex = threading.Lock()  # renewals from the heartbeat and from confirm() never interleave
         self._thread: threading.Thread | None = None
@@ -252,7 +257,8 @@ class S3Lock:
                 r = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=self._body(), IfMatch=self.etag)
             except ClientError as exc:
                 if _code(exc) in _LOST_RACE | _GONE:
-                    self._lost = self._who_has_it()
+                    self._lost = True
+                    self.lost_to = self._who_has_it()
                     return
                 raise
             self.etag = r["ETag"]
@@ -267,13 +273,20 @@ class S3Lock:
             if self._lost:
                 return
 
-    def _who_has_it(self) -> str:
+    def _who_has_it(self) -> str | None:
         try:
             obj = self.s3.get_object(Bucket=self.bucket, Key=self.key)
-            owner = _owner_from(obj["Body"].read().decode(errors="replace"))
-            return owner.describe() if owner else "an unknown run"
         except Exception:
-            return "nobody (the lock object is gone)"
+            return None  # the run that took it over has released it already
+        owner = _owner_from(obj["Body"].read().decode(errors="replace"))
+        return owner.describe() if owner else "an unknown run"
+
+    def lost_message(self, winner: str) -> str:
+        return (
+            f"{self.lake}: this run ({self.owner.run_id}) stalled longer than its {self.lease_s:g} s lease and the "
+            f"lake lock went to {winner} - nothing more of this run was committed (what it committed earlier "
+            f"stays); run ingest again"
+        )
 
     def confirm(self) -> None:
         """Renew now and fail unless this run still holds the lock: called right before every commit."""
@@ -284,11 +297,7 @@ class S3Lock:
                 f"{self.lake}: cannot renew the lake lock ({exc}) - nothing more was committed; run again"
             ) from exc
         if self._lost or time.monotonic() > self._valid_until:
-            raise MMHealthError(
-                f"{self.lake}: this run ({self.owner.run_id}) stalled longer than its {self.lease_s:g} s lease and "
-                f"the lake lock went to {self._lost or 'another run'} - nothing more of this run was committed "
-                f"(what it committed earlier stays); run ingest again"
-            )
+            raise LockLost(self.lost_message(self.lost_to or "another run"))
 
     def __exit__(self, *exc) -> None:
         from botocore.exceptions import ClientError

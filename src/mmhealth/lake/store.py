@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from mmhealth.errors import MMHealthError
-from mmhealth.lake.lock import LocalLock, Owner, S3Lock
+from mmhealth.lake.lock import LocalLock, LockLost, Owner, S3Lock
 from mmhealth.lake.manifest import MANIFEST_KEY, Manifest
 
 LOCK_KEY = "_lake/lock"
@@ -217,6 +217,7 @@ class _S3Locks:
     then the S3 lease lock that runs on every host share."""
 
     def __init__(self, store: S3Store, owner: Owner):
+        self.store = store
         self.local = LocalLock(store.work / LOCK_KEY, owner, store.uri)
         self.remote = S3Lock(store.s3, store.bucket, store.key(LOCK_KEY), owner, store.uri)
 
@@ -234,7 +235,15 @@ class _S3Locks:
         return self
 
     def confirm(self) -> None:
-        self.remote.confirm()
+        try:
+            self.remote.confirm()
+        except LockLost:
+            if self.remote.lost_to is not None:
+                raise
+            # The run that took the lock over has finished already: the manifest names it.
+            last = self.store._last_run()
+            since = f"another run, finished since (the lake's last commit is {last})" if last else "another run"
+            raise LockLost(self.remote.lost_message(since)) from None
 
     def __exit__(self, *exc) -> None:
         try:
