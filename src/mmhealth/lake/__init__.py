@@ -6,6 +6,7 @@ Layout (local folder LAKE, or the same keys under s3://bucket/prefix)::
     LAKE/_lake/manifest.json     the committed state: which parts make each table, which source files
                                  (with checksums) are in the lake. Replacing this one file commits a run.
     LAKE/_lake/staging/<run-id>/ parts of a run that has not committed yet (deleted on commit or next run)
+    LAKE/_lake/lock              one writer per lake: flock'ed by the running ingest (see `mmhealth.lake.lock`)
     LAKE/lake.duckdb             one schema per database (healthlake, omics, imaging, lake_meta) with one view
                                  per table over exactly the committed parts (rebuilt on every commit)
 
