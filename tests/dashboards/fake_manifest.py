@@ -7,9 +7,9 @@ from mmhealth.dashboards.layout import DASHBOARDS
 
 def column_type(name: str) -> str:
     """The type a column gets when a test builds a manifest by hand (the marts' naming conventions)."""
-    if name.startswith("has_") or name == "is_suppressed":
+    if name.startswith(("has_", "is_")):
         return "boolean"
-    if name.startswith(("n_", "patients_with_", "carriers_with_")) or name.endswith("_count") or name == "n_pathogenic":
+    if name.startswith(("n_", "patients_with_", "carriers_with_")) or name.endswith(("_count", "_carriers")):
         return "bigint"
     if name.startswith("prevalence_") or name.endswith(("_value", "_mm3", "_per_patient")) or name == "value_numeric":
         return "double"
@@ -29,6 +29,9 @@ def fake_manifest(
             columns.setdefault(model, {})
             if dash.patient_filter_column:
                 columns[model][dash.patient_filter_column] = {}
+        if dash.patient_label:
+            for column in dash.patient_label.columns():
+                columns[dash.patient_list_model][column] = {}
         for visual in dash.visuals():
             for column in visual.columns_read():
                 columns[visual.model][column] = {}

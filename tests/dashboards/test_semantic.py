@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,10 +16,10 @@ import pytest
 import yaml
 
 from mmhealth.cli import main
-from mmhealth.dashboards.layout import DASHBOARDS, PATIENT, check_against_columns
+from mmhealth.dashboards.layout import DASHBOARDS, NO_GENE, PATIENT, check_against_columns
 from mmhealth.dashboards.manifest import load_manifest
 
-from .pages import render
+from .pages import CHARTS, bar_heights, charts, payload, render, section
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv" / "bin"
@@ -215,22 +216,78 @@ def test_quicksight_dry_run_on_the_real_manifest(small_pipeline, tmp_path, clear
     assert len(list((tmp_path / "qs" / "dashboards").glob("*.json"))) == dashboards
 
 
-def test_local_dashboards_from_the_real_marts(small_pipeline, tmp_path):
-    out = tmp_path / "site"
+PATHOGENIC = {"pathogenic", "likely_pathogenic", "pathogenic_likely_pathogenic"}
+
+
+@pytest.fixture(scope="module")
+def real_site(small_pipeline, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("real-site") / "site"
     rc = main(["dashboards", "build", "--out", str(out), "--lake", str(small_pipeline.lake),
                "--manifest", str(small_pipeline.manifest), "--max-patients", "40"])
     assert rc == 0
-    text = (out / "patient.html").read_text(encoding="utf-8")
-    payload = json.loads(text.split('<script id="page-data" type="application/json">', 1)[1].split("</script>", 1)[0])
-    with_images = [k for k, v in payload["data"].items() if "patient-lesions" in v]
-    with_genes = [k for k, v in payload["data"].items() if "patient-variants" in v]
-    assert len(payload["patients"]) == 40 and with_genes
-    first = (with_images or with_genes)[0]
-    other = next(k for k in payload["patients"] if k != first)
-    a = render((out / "patient.html").as_uri() + f"?patient={first}", tmp_path / "a.png")
-    b = render((out / "patient.html").as_uri() + f"?patient={other}", tmp_path / "b.png")
+    return out
+
+
+def test_genomic_page_from_the_real_marts(real_site, warehouse, small_pipeline, tmp_path):
+    """The acceptance check of issue 20 on the real pipeline, whose ClinVar panel has gene-less filler sites
+    that every genotyped patient carries: no bar above the genotyped patients, pathogenic first, gene-less
+    records labelled as such."""
+    p360, genomic = _relation(small_pipeline, "patient_360"), _relation(small_pipeline, "population_genomic")
+    genotyped = warehouse.execute(f"select count(*) from {p360} where has_genomics").fetchone()[0]
+    gene_less = warehouse.execute(
+        f"select count(*), count(*) filter (where gene_symbol = ?) from {genomic} "
+        f"where gene_symbol not in (select gene_symbol from {_relation(small_pipeline, 'fct_variant_clinvar')} "
+        "where gene_symbol is not null)", [NO_GENE]).fetchone()
+    assert gene_less[0] > 0 and gene_less[0] == gene_less[1]  # every non-gene row is the labelled pool
+    page = render((real_site / "population-genomic.html").as_uri(), tmp_path / "genomic.png", script=CHARTS)
+    assert page.console == [] and page.page_errors == "[]"
+    drawn = charts(page)
+    for chart in ("genomic-carriers-by-gene", "genomic-significance-by-gene"):
+        heights = bar_heights(drawn[chart])
+        assert heights and max(heights.values()) <= genotyped, (chart, genotyped, heights)
+    table = section(page.dom, "genomic-carriers-with-outcomes")
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", table)]
+    rows = [r for r in rows if r]
+    assert rows[0][1] in PATHOGENIC, rows[0]
+    genes = [r[0] for r in rows]
+    assert NO_GENE in genes and "unknown" not in genes
+
+
+def test_patient_page_from_the_real_marts(real_site, warehouse, small_pipeline, tmp_path):
+    p360 = _relation(small_pipeline, "patient_360")
+    complete = {k for (k,) in warehouse.execute(
+        f"select patient_key from {p360} where has_clinical and has_genomics and has_imaging").fetchall()}
+    assert complete  # the small pipeline has such patients
+    page = payload(real_site / "patient.html")
+    assert len(page["patients"]) == 40
+    a = render((real_site / "patient.html").as_uri(), tmp_path / "a.png")
+    opened = re.search(r'data-patient="([0-9a-f]+)"', a.dom).group(1)
+    assert opened in complete  # opens on a patient with clinical, genomic and imaging data
+    labels = [p["label"] for p in page["patients"]]
+    assert all(len(label) < 60 and not re.search(r"[0-9a-f]{20}", label) for label in labels), labels[:3]
+    assert len({label.split(" ")[0] for label in labels}) == len(labels)  # the key prefixes tell patients apart
+    other = next(p["key"] for p in page["patients"] if p["key"] != opened)
+    b = render((real_site / "patient.html").as_uri() + f"?patient={other}", tmp_path / "b.png")
     assert a.console == [] == b.console and a.page_errors == "[]" == b.page_errors
-    assert f'data-patient="{first}"' in a.dom and f'data-patient="{other}"' in b.dom
+    assert f'data-patient="{other}"' in b.dom
     summary = 'id="v-patient-summary"'
     assert a.dom.split(summary)[1][:3000] != b.dom.split(summary)[1][:3000]
     assert PATIENT.patient_list_model == "patient_360"
+
+
+def test_real_pages_are_small_and_share_plotly(real_site):
+    pages = sorted(real_site.glob("*.html"))
+    assert len(pages) == 5
+    plotly = list(real_site.glob("plotly-*.min.js"))
+    assert len(plotly) == 1 and plotly[0].stat().st_size > 1_000_000
+    for page in pages:
+        assert page.stat().st_size < 1_000_000, f"{page.name}: {page.stat().st_size} bytes"
+        if page.name != "index.html":
+            assert f'<script src="{plotly[0].name}"></script>' in page.read_text(encoding="utf-8")
+
+
+def test_partial_year_flag_matches_the_data_end(warehouse, small_pipeline):
+    enc, model = _relation(small_pipeline, "fct_encounter"), _relation(small_pipeline, "sq_encounters_by_year_class")
+    last = warehouse.execute(f"select max(encounter_date) from {enc}").fetchone()[0]
+    flagged = {y.year for (y,) in warehouse.execute(f"select distinct encounter_year from {model} where is_partial_year").fetchall()}
+    assert flagged == (set() if (last.month, last.day) == (12, 31) else {last.year})

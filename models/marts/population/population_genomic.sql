@@ -1,7 +1,9 @@
 {#- What the Genomic sheet shows: genes x clinical significance x cases. One row per (gene, clinical
     significance) of carried ClinVar-matched alleles: carriers, distinct variants, and carriers who have each
-    cardiovascular outcome (ever). Counts from 1 to small_cell_threshold - 1 are nulled; the row is flagged when
-    any count is. -#}
+    cardiovascular outcome (ever). ClinVar records that name no gene (intergenic or unassigned sites) are pooled in
+    one row per significance whose gene_symbol says so, '(no gene: pooled records)', so that it never reads as a
+    gene (the dashboards' layout.NO_GENE; tests/dashboards/test_semantic.py holds the two equal).
+    Counts from 1 to small_cell_threshold - 1 are nulled; the row is flagged when any count is. -#}
 with carriers as (
     select
         v.gene_symbol,
@@ -25,7 +27,7 @@ outcomes as (
 
 counts as (
     select
-        coalesce(c.gene_symbol, 'unknown') as gene_symbol,
+        coalesce(c.gene_symbol, '(no gene: pooled records)') as gene_symbol,
         c.clinical_significance,
         max(c.significance_rank) as significance_rank,
         count(distinct c.patient_key) as carrier_count,
@@ -36,7 +38,7 @@ counts as (
         count(distinct case when o.alzheimers = 1 then c.patient_key end) as carriers_with_alzheimers
     from carriers as c
     left join outcomes as o on c.patient_key = o.patient_key
-    group by coalesce(c.gene_symbol, 'unknown'), c.clinical_significance
+    group by coalesce(c.gene_symbol, '(no gene: pooled records)'), c.clinical_significance
 )
 
 select

@@ -55,7 +55,7 @@ def register(subparsers) -> None:
         "build",
         help="write static HTML dashboards from the local warehouse",
         description="Write the population pages (Clinical, Genomic, Imaging) and the patient page (with a patient "
-        "selector; ?patient=KEY preselects one) as static HTML with plotly.js inlined: no server, no network.",
+        "selector; ?patient=KEY preselects one) as static HTML sharing one plotly.js file: no server, no network.",
     )
     build.add_argument("--out", required=True, help="output folder")
     build.add_argument("--lake", default=os.environ.get("MMHEALTH_LAKE", "demo-lake"),

@@ -15,6 +15,8 @@ Role = Literal["category", "date", "measure"]
 Kind = Literal["bar", "line", "table"]
 Suppression = Literal["", "count", "value"]
 Granularity = Literal["YEAR", "MONTH", "DAY"]
+NumberFormat = Literal["", "percent"]
+Direction = Literal["ASC", "DESC"]
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,24 @@ class Field:
     # "<threshold>"; "value": a ratio or statistic nulled with its count, shown as "suppressed". Never a number.
     suppression: Suppression = ""
     granularity: Granularity = "YEAR"  # date fields: the period they are grouped by
+    # How a NULL category reads (None: "unknown"), e.g. the ClinVar records that name no gene: a NULL gene is
+    # not a gene called "unknown", so it gets a label saying what it is.
+    null_label: str | None = None
+    number_format: NumberFormat = ""  # "percent": a ratio shown as 12.5%
 
     @property
     def title(self) -> str:
         return self.label or self.column.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class Sort:
+    """One sort key. Tables: the rows. Bar and line charts: the categories on the x axis (`Visual.sort`) or the
+    colour groups (`Visual.color_sort`), each category ranked by `aggregation` of `column` over its rows."""
+
+    column: str
+    direction: Direction = "DESC"
+    aggregation: str = "MAX"  # charts only (QuickSight SimpleNumericalAggregation)
 
 
 @dataclass(frozen=True)
@@ -47,19 +63,28 @@ class Visual:
     columns: tuple[Field, ...] = ()  # tables: the columns shown, in order
     # Rows kept: (column, allowed values) pairs, all of which must hold.
     filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    sort: tuple[str, str] | None = None  # tables: (column, "ASC" | "DESC")
+    exclude: tuple[tuple[str, tuple[str, ...]], ...] = ()  # rows dropped: (column, values), any that holds
+    sort: tuple[Sort, ...] = ()  # tables: row order; charts: order of the x categories (first key first)
+    color_sort: tuple[Sort, ...] = ()  # charts split by color: order of the colour groups (legend)
     subtitle: str = ""
-    stacked: bool = False  # bar charts split by color: stack the bars instead of grouping them
+    # Bar charts split by color: stack the bars instead of grouping them. Only for values that add up across
+    # the colour groups (events); distinct-patient counts per group overlap and must be grouped, not stacked.
+    stacked: bool = False
     # Boolean column the model sets on rows whose cells small-cell suppression nulled. Only with it does a NULL
     # read as suppressed; a NULL in an unflagged row is missing data ("n/a").
     suppression_flag: str | None = None
+    # Boolean column set on the rows of a period the data cover only in part (the year the data end in): the
+    # chart marks it, so its drop does not read as a trend.
+    partial_flag: str | None = None
 
     def fields(self) -> tuple[Field, ...]:
         return tuple(f for f in (self.x, self.color, *self.values, *self.columns) if f is not None)
 
     def columns_read(self) -> tuple[str, ...]:
-        flag = [self.suppression_flag] if self.suppression_flag else []
-        return tuple(dict.fromkeys([*(f.column for f in self.fields()), *(c for c, _ in self.filters), *flag]))
+        flags = [f for f in (self.suppression_flag, self.partial_flag) if f]
+        sorts = [s.column for s in (*self.sort, *self.color_sort)]
+        return tuple(dict.fromkeys([*(f.column for f in self.fields()), *(c for c, _ in self.filters),
+                                    *(c for c, _ in self.exclude), *sorts, *flags]))
 
 
 @dataclass(frozen=True)
@@ -71,6 +96,25 @@ class Sheet:
 
 
 @dataclass(frozen=True)
+class PatientLabel:
+    """How the local patient selector names a patient, so a user can find one by typing: a short prefix of the
+    pseudonymous key (lengthened where two listed patients would share it), sex, age in years (capped, as
+    HIPAA's safe harbour caps ages over 89) and the modalities the patient has. Never a name or an exact
+    date. The modality columns also order the list: patients with every modality first, the page opening on
+    the first of them."""
+
+    sex: str = "gender"
+    age: str = "age_years"
+    modalities: tuple[tuple[str, str], ...] = (
+        ("has_clinical", "clinical"), ("has_genomics", "genomics"), ("has_imaging", "imaging"))
+    prefix_length: int = 8
+    age_cap: int = 90
+
+    def columns(self) -> tuple[str, ...]:
+        return (self.sex, self.age, *(c for c, _ in self.modalities))
+
+
+@dataclass(frozen=True)
 class Dashboard:
     id: str
     name: str
@@ -78,6 +122,7 @@ class Dashboard:
     # Patient dashboard: every visual is filtered to one patient, chosen with a control bound to this column.
     patient_filter_column: str | None = None
     patient_list_model: str | None = None  # the model whose patient_key values fill the selector
+    patient_label: PatientLabel | None = None  # columns of patient_list_model naming a patient in the selector
 
     def visuals(self) -> tuple[Visual, ...]:
         return tuple(v for s in self.sheets for v in s.visuals)
@@ -93,9 +138,9 @@ def _count(column: str, label: str | None = None) -> Field:
     return Field(column, "measure", "SUM", label, suppression="count")
 
 
-def _masked(column: str, label: str | None = None, aggregation: str = "AVERAGE") -> Field:
+def _masked(column: str, label: str | None = None, aggregation: str = "AVERAGE", number_format: str = "") -> Field:
     """A ratio or statistic that the population models null together with a small count."""
-    return Field(column, "measure", aggregation, label, suppression="value")
+    return Field(column, "measure", aggregation, label, suppression="value", number_format=number_format)
 
 
 def _measure(column: str, label: str | None = None, aggregation: str = "SUM") -> Field:
@@ -103,6 +148,12 @@ def _measure(column: str, label: str | None = None, aggregation: str = "SUM") ->
 
 
 SUPPRESSION_FLAG = "is_suppressed"  # set by every population model (sq_* and population_*)
+
+# ClinVar records that name no gene (intergenic or unassigned sites), pooled per clinical significance: shown
+# under this label, never as a gene (they were once "unknown", which reads as one). population_genomic writes it
+# into gene_symbol (its quality gate keys on a non-null gene); sq_pathogenic_carriers_by_gene keeps the NULL of
+# the saved query, which both renderers label with it.
+NO_GENE = "(no gene: pooled records)"
 
 
 def _population_visual(**kwargs) -> Visual:
@@ -143,7 +194,7 @@ POPULATION = Dashboard(
                     kind="bar",
                     model="sq_outcomes_by_sex",
                     x=Field("sex", label="Sex"),
-                    values=tuple(_masked(f"prevalence_{o}", label) for o, label in OUTCOMES),
+                    values=tuple(_masked(f"prevalence_{o}", label, number_format="percent") for o, label in OUTCOMES),
                     subtitle="Share of all patients ever diagnosed (metrics prevalence_*).",
                 ),
                 _population_visual(
@@ -154,6 +205,8 @@ POPULATION = Dashboard(
                     x=Field("encounter_year", "date", label="Year"),
                     color=Field("encounter_class", label="Encounter class"),
                     values=(_count("encounter_count", "Encounters"),),
+                    partial_flag="is_partial_year",
+                    subtitle="The year the data end in is partial (marked): its drop is not a trend.",
                 ),
                 _population_visual(
                     id="clinical-encounters-per-patient",
@@ -175,7 +228,7 @@ POPULATION = Dashboard(
                         _count("patient_count", "Patients"),
                         _count("event_count", "Diagnoses"),
                     ),
-                    sort=("patient_count", "DESC"),
+                    sort=(Sort("patient_count"),),
                 ),
                 _population_visual(
                     id="clinical-procedures",
@@ -189,7 +242,7 @@ POPULATION = Dashboard(
                         _count("patient_count", "Patients"),
                         _count("event_count", "Procedures"),
                     ),
-                    sort=("patient_count", "DESC"),
+                    sort=(Sort("patient_count"),),
                 ),
             ),
         ),
@@ -215,8 +268,9 @@ POPULATION = Dashboard(
                     title="Pathogenic variant carriers per gene",
                     kind="bar",
                     model="sq_pathogenic_carriers_by_gene",
-                    x=Field("gene", label="Gene"),
+                    x=Field("gene", label="Gene", null_label=NO_GENE),
                     values=(_count("pathogenic_variant_carriers", "Carriers"),),
+                    sort=(Sort("pathogenic_variant_carriers", aggregation="SUM"),),
                     subtitle="Patients with a pathogenic or likely pathogenic allele (metric pathogenic_variant_carriers).",
                 ),
                 _population_visual(
@@ -224,10 +278,16 @@ POPULATION = Dashboard(
                     title="Carriers by gene and clinical significance",
                     kind="bar",
                     model="population_genomic",
+                    exclude=(("gene_symbol", (NO_GENE,)),),
                     x=Field("gene_symbol", label="Gene"),
                     color=Field("clinical_significance", label="Clinical significance"),
                     values=(_count("carrier_count", "Carriers"),),
-                    stacked=True,
+                    # Side by side, never stacked: one patient can carry alleles of several classes in a gene, so
+                    # the distinct-carrier counts of a gene's classes overlap and their sum counts people twice.
+                    sort=(Sort("significance_rank"), Sort("carrier_count")),
+                    color_sort=(Sort("significance_rank"),),
+                    subtitle="Distinct carriers per gene and class, side by side (a patient may carry several classes). "
+                    "ClinVar records that name no gene are in the table below, not drawn as a gene.",
                 ),
                 _population_visual(
                     id="genomic-carriers-with-outcomes",
@@ -238,9 +298,12 @@ POPULATION = Dashboard(
                         Field("gene_symbol", label="Gene"),
                         Field("clinical_significance", label="Clinical significance"),
                         _count("carrier_count", "Carriers"),
+                        _masked("variant_count", "Variants", "SUM"),
                         *(_count(f"carriers_with_{o}", label) for o, label in OUTCOMES),
                     ),
-                    sort=("carrier_count", "DESC"),
+                    sort=(Sort("significance_rank"), Sort("carrier_count")),
+                    subtitle="Pathogenic and likely pathogenic first (ClinVar significance, then carriers). "
+                    f'"{NO_GENE}": the carriers of any ClinVar record of that class that names no gene.',
                 ),
             ),
         ),
@@ -279,7 +342,7 @@ POPULATION = Dashboard(
                         _masked("mean_value", "Mean"),
                         _masked("p90_value", "P90"),
                     ),
-                    sort=("feature_name", "ASC"),
+                    sort=(Sort("feature_name", "ASC"), Sort("modality", "ASC")),
                 ),
             ),
         ),
@@ -291,6 +354,7 @@ PATIENT = Dashboard(
     name="mmhealth - Patient",
     patient_filter_column="patient_key",
     patient_list_model="patient_360",
+    patient_label=PatientLabel(),
     sheets=(
         Sheet(
             id="patient",
@@ -340,13 +404,13 @@ PATIENT = Dashboard(
                     kind="table",
                     model="fct_variant_clinvar",
                     columns=(
-                        Field("gene_symbol", label="Gene"),
+                        Field("gene_symbol", label="Gene", null_label="(no gene)"),
                         Field("rsid", label="rsID"),
                         Field("clinical_significance", label="Clinical significance"),
                         Field("significance_rank", label="Rank (5 = pathogenic)"),
                         Field("zygosity", label="Zygosity"),
                     ),
-                    sort=("significance_rank", "DESC"),
+                    sort=(Sort("significance_rank"),),
                 ),
                 Visual(
                     id="patient-lesions",
@@ -370,7 +434,7 @@ PATIENT = Dashboard(
                         Field("value_numeric", label="Value"),
                         Field("value_unit", label="Unit"),
                     ),
-                    sort=("event_date", "DESC"),
+                    sort=(Sort("event_date"),),
                 ),
             ),
         ),
@@ -414,4 +478,10 @@ def check_against_columns(dashboards: tuple[Dashboard, ...], columns: dict[str, 
                 check.problems.append(
                     LayoutProblem(visual.id, visual.model, dash.patient_filter_column, "patient filter column missing")
                 )
+        if dash.patient_label and dash.patient_list_model in columns:
+            have = columns[dash.patient_list_model]
+            for column in dash.patient_label.columns():
+                if column not in have:
+                    check.problems.append(
+                        LayoutProblem("patient-selector", dash.patient_list_model, column, "column not found"))
     return check

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mmhealth.dashboards.layout import PATIENT, POPULATION, Dashboard, Field, Visual
+from mmhealth.dashboards.layout import PATIENT, POPULATION, Dashboard, Field, Sort, Visual
 from mmhealth.dashboards.manifest import Manifest, Model, quicksight_type, sensitivity_rank
 from mmhealth.errors import MMHealthError
 
@@ -190,15 +190,22 @@ class _Fields:
             return {"DateDimensionField": {**body, "DateGranularity": f.granularity}}
         if qs_type in ("INTEGER", "DECIMAL"):
             return {"NumericalDimensionField": body}
+        if f.null_label:  # e.g. the pooled ClinVar records that name no gene: labelled, never "null" or a gene
+            body["FormatConfiguration"] = {"NullValueFormatConfiguration": {"NullString": f.null_label}}
         return {"CategoricalDimensionField": body}
 
     def null_format(self, f: Field) -> dict | None:
         """Suppressed counts are NULL in the marts (the suppress() macro nulls nothing else): print them as
-        "<11", never blank or zero. A NULL ratio or statistic may also be missing data, so it prints "n/a"."""
-        if not f.suppression:
-            return None
-        text = f"<{self.min_cell}" if f.suppression == "count" else "n/a"
-        return {"NumberDisplayFormatConfiguration": {"NullValueFormatConfiguration": {"NullString": text}}}
+        "<11", never blank or zero. A NULL ratio or statistic may also be missing data, so it prints "n/a".
+        A ratio with number_format "percent" prints as a percentage (one decimal)."""
+        display: dict = {}
+        if f.suppression:
+            text = f"<{self.min_cell}" if f.suppression == "count" else "n/a"
+            display["NullValueFormatConfiguration"] = {"NullString": text}
+        if f.number_format == "percent":
+            display["DecimalPlacesConfiguration"] = {"DecimalPlaces": 1}
+            return {"PercentageDisplayFormatConfiguration": display}
+        return {"NumberDisplayFormatConfiguration": display} if display else None
 
     def measure(self, f: Field, slot: str) -> dict:
         qs_type = self.types[f.column]
@@ -215,7 +222,22 @@ class _Fields:
         body: dict = {"FieldId": self.field_id(f, "col"), "Column": self.column(f)}
         if (null := self.null_format(f)) is not None and self.types[f.column] in ("INTEGER", "DECIMAL"):
             body["FormatConfiguration"] = {"NumberFormatConfiguration": {"FormatConfiguration": null}}
+        elif f.null_label and self.types[f.column] == "STRING":
+            body["FormatConfiguration"] = {
+                "StringFormatConfiguration": {"NullValueFormatConfiguration": {"NullString": f.null_label}}}
         return body
+
+    def column_sort(self, sort: Sort, aggregated: bool) -> dict:
+        """Sort by a column of the data set, shown or not (e.g. the ClinVar significance rank)."""
+        body: dict = {"SortBy": {"DataSetIdentifier": self.visual.model, "ColumnName": sort.column},
+                      "Direction": sort.direction}
+        if aggregated:
+            body["AggregationFunction"] = {"NumericalAggregationFunction": {"SimpleNumericalAggregation": sort.aggregation}}
+        return {"ColumnSort": body}
+
+
+# Time on an axis is continuous: a year without rows shows as an empty period, it does not vanish.
+_CONTINUOUS_DATES = {"DataOptions": {"DateAxisOptions": {"MissingDateVisibility": "VISIBLE"}}}
 
 
 def visual_definition(visual: Visual, types: dict[str, str], min_cell: int) -> dict:
@@ -230,24 +252,41 @@ def visual_definition(visual: Visual, types: dict[str, str], min_cell: int) -> d
         }
         if visual.color:
             wells["Colors"] = [fields.dimension(visual.color, "color")]
+        dated = visual.x is not None and types.get(visual.x.column) == "DATETIME"
         if visual.kind == "bar":
             config = {
                 "FieldWells": {"BarChartAggregatedFieldWells": wells},
                 "Orientation": "VERTICAL",
                 "BarsArrangement": "STACKED" if visual.stacked else "CLUSTERED",
             }
+            sort: dict = {}
+            if visual.sort:
+                sort["CategorySort"] = [fields.column_sort(s, aggregated=True) for s in visual.sort]
+            if visual.color_sort and visual.color:
+                sort["ColorSort"] = [fields.column_sort(s, aggregated=True) for s in visual.color_sort]
+            if sort:
+                config["SortConfiguration"] = sort
+            if dated:
+                config["CategoryAxis"] = _CONTINUOUS_DATES
             return {"BarChartVisual": {**common, "ChartConfiguration": config, "Actions": []}}
         config = {"FieldWells": {"LineChartAggregatedFieldWells": wells}}
+        if visual.sort:
+            config["SortConfiguration"] = {"CategorySort": [fields.column_sort(s, aggregated=True) for s in visual.sort]}
+        if dated:
+            config["XAxisDisplayOptions"] = _CONTINUOUS_DATES
         return {"LineChartVisual": {**common, "ChartConfiguration": config, "Actions": []}}
     if visual.kind == "table":
         config: dict = {
             "FieldWells": {"TableUnaggregatedFieldWells": {"Values": [fields.unaggregated(c) for c in visual.columns]}}
         }
         if visual.sort:
-            column, direction = visual.sort
-            sort_field = next(c for c in visual.columns if c.column == column)
+            shown = {c.column: c for c in visual.columns}
             config["SortConfiguration"] = {
-                "RowSort": [{"FieldSort": {"FieldId": fields.field_id(sort_field, "col"), "Direction": direction}}]
+                "RowSort": [
+                    {"FieldSort": {"FieldId": fields.field_id(shown[s.column], "col"), "Direction": s.direction}}
+                    if s.column in shown else fields.column_sort(s, aggregated=False)
+                    for s in visual.sort
+                ]
             }
         return {"TableVisual": {**common, "ChartConfiguration": config, "Actions": []}}
     raise ValueError(f"visual kind {visual.kind!r} has no QuickSight rendering")
@@ -366,11 +405,13 @@ def patient_filter_groups(dash: Dashboard) -> list[dict]:
 
 
 def visual_filter_groups(dash: Dashboard) -> list[dict]:
-    """A visual's own row filters (e.g. one section of a long population mart), scoped to that visual only."""
+    """A visual's own row filters (e.g. one section of a long population mart, or rows left out such as the
+    pooled gene-less ClinVar records of a per-gene chart), scoped to that visual only."""
     groups = []
     for sheet in dash.sheets:
         for visual in sheet.visuals:
-            for i, (column, values) in enumerate(visual.filters):
+            rules = [(c, v, "CONTAINS") for c, v in visual.filters] + [(c, v, "DOES_NOT_CONTAIN") for c, v in visual.exclude]
+            for i, (column, values, operator) in enumerate(rules):
                 groups.append(
                     {
                         "FilterGroupId": f"{visual.id}-filter-{i}",
@@ -381,9 +422,10 @@ def visual_filter_groups(dash: Dashboard) -> list[dict]:
                                     "Column": {"DataSetIdentifier": visual.model, "ColumnName": column},
                                     "Configuration": {
                                         "FilterListConfiguration": {
-                                            "MatchOperator": "CONTAINS",
+                                            "MatchOperator": operator,
                                             "CategoryValues": list(values),
-                                            "NullOption": "NON_NULLS_ONLY",
+                                            # A kept value is never NULL; rows left out by value keep their NULLs.
+                                            "NullOption": "NON_NULLS_ONLY" if operator == "CONTAINS" else "ALL_VALUES",
                                         }
                                     },
                                 }
