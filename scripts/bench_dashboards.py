@@ -4,9 +4,10 @@
         [--repeat 3] [--max-patients 500] [--mf] [--out benchmarks/dashboards.md]
 
 Measures, each the median of --repeat runs (wall and CPU seconds): `mmhealth dashboards build` (all pages,
-plotly.js inlined), the QuickSight plan (every request body built and validated against botocore's model, no
-AWS call), and with --mf one `mf query --metrics patient_count --group-by patient__sex` (a fresh process: what
-a user waits for). Writes a Markdown table with the exact command to --out.
+one shared plotly.js, one data script per listed patient; the sizes are reported), the QuickSight plan (every
+request body built and validated against botocore's model, no AWS call), and with --mf one `mf query --metrics
+patient_count --group-by patient__sex` (a fresh process: what a user waits for). Writes a Markdown table with
+the exact command to --out.
 """
 
 from __future__ import annotations
@@ -78,11 +79,15 @@ def main() -> int:
             wall, cpu = timed(lambda: cli(build_argv), args.repeat)
         finally:
             sys.stdout = stdout
-        size = sum(p.stat().st_size for p in site.glob("*.html"))
-        patient_page = (site / "patient.html").stat().st_size
+        pages = {p.name: p.stat().st_size for p in site.glob("*.html")}
+        largest = max(pages, key=pages.get)
+        shared = sum(p.stat().st_size for p in site.glob("*.js")) + sum(p.stat().st_size for p in site.glob("*.css"))
+        per_patient = [p.stat().st_size for p in (site / "patient-data").glob("*.js")]
         rows.append(("local build (5 pages)", wall, cpu,
-                     f"{size / 1e6:.1f} MB in all, patient page {patient_page / 1e6:.1f} MB "
-                     f"({min(patients, args.max_patients)} patients embedded)"))
+                     f"pages {sum(pages.values()) / 1e6:.2f} MB in all, largest {largest} {pages[largest] / 1e3:.0f} kB; "
+                     f"shared plotly.js + renderer + CSS {shared / 1e6:.1f} MB (once per site); "
+                     f"{len(per_patient)} patient data scripts, {sum(per_patient) / 1e6:.1f} MB, "
+                     f"largest {max(per_patient, default=0) / 1e3:.0f} kB"))
 
         target = quicksight.Target("123456789012", "us-east-1",
                                    "arn:aws:quicksight:us-east-1:123456789012:datasource/mmhealth-athena",

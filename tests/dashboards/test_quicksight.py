@@ -15,7 +15,7 @@ from botocore.validate import validate_parameters
 
 from mmhealth.cli import main
 from mmhealth.dashboards import deploy, quicksight
-from mmhealth.dashboards.layout import DASHBOARDS, PATIENT, POPULATION
+from mmhealth.dashboards.layout import DASHBOARDS, NO_GENE, PATIENT, POPULATION
 from mmhealth.dashboards.manifest import parse_manifest, quicksight_type
 from mmhealth.dashboards.principals import resolve_group
 from mmhealth.errors import MMHealthError
@@ -91,6 +91,48 @@ def test_population_dashboard_has_three_sheets_over_the_semantic_models():
     assert config["CategoryValues"] == ["diagnoses"]
     scope = diagnoses["ScopeConfiguration"]["SelectedSheets"]["SheetVisualScopingConfigurations"]
     assert scope == [{"SheetId": "clinical", "Scope": "SELECTED_VISUALS", "VisualIds": ["clinical-diagnoses"]}]
+
+
+def _visual(body: dict, visual_id: str) -> dict:
+    for sheet in body["Definition"]["Sheets"]:
+        for visual in sheet["Visuals"]:
+            inner = next(iter(visual.values()))
+            if inner["VisualId"] == visual_id:
+                return inner
+    raise KeyError(visual_id)
+
+
+def test_genomic_sheet_is_honest_on_quicksight_too():
+    """What makes the local genomic page honest is in the QuickSight definition as well: classes side by side,
+    pathogenic first (by the significance rank, a column the table does not show), gene-less records labelled
+    and left out of the per-gene chart; continuous years; percentages."""
+    body = next(d for d in _plan().dashboards if d["DashboardId"] == POPULATION.id)
+    chart = _visual(body, "genomic-significance-by-gene")["ChartConfiguration"]
+    assert chart["BarsArrangement"] == "CLUSTERED"
+    rank = {"SortBy": {"DataSetIdentifier": "population_genomic", "ColumnName": "significance_rank"},
+            "Direction": "DESC"}
+    assert chart["SortConfiguration"]["CategorySort"][0]["ColumnSort"] == {
+        **rank, "AggregationFunction": {"NumericalAggregationFunction": {"SimpleNumericalAggregation": "MAX"}}}
+    assert chart["SortConfiguration"]["ColorSort"][0]["ColumnSort"]["SortBy"]["ColumnName"] == "significance_rank"
+    table = _visual(body, "genomic-carriers-with-outcomes")["ChartConfiguration"]
+    first, second = table["SortConfiguration"]["RowSort"]
+    assert first == {"ColumnSort": rank}
+    assert second == {"FieldSort": {"FieldId": "genomic-carriers-with-outcomes.col.carrier_count", "Direction": "DESC"}}
+    (excluded,) = [g for g in body["Definition"]["FilterGroups"] if g["FilterGroupId"].startswith("genomic-significance")]
+    config = excluded["Filters"][0]["CategoryFilter"]["Configuration"]["FilterListConfiguration"]
+    assert config == {"MatchOperator": "DOES_NOT_CONTAIN", "CategoryValues": [NO_GENE], "NullOption": "ALL_VALUES"}
+    (gene,) = _visual(body, "genomic-carriers-by-gene")["ChartConfiguration"]["FieldWells"][
+        "BarChartAggregatedFieldWells"]["Category"]
+    assert gene["CategoricalDimensionField"]["FormatConfiguration"] == {
+        "NullValueFormatConfiguration": {"NullString": NO_GENE}}
+    years = _visual(body, "clinical-encounters-by-year")["ChartConfiguration"]
+    assert years["XAxisDisplayOptions"] == {"DataOptions": {"DateAxisOptions": {"MissingDateVisibility": "VISIBLE"}}}
+    prevalence = _visual(body, "clinical-outcome-prevalence")["ChartConfiguration"]["FieldWells"][
+        "BarChartAggregatedFieldWells"]["Values"][0]["NumericalMeasureField"]
+    assert "PercentageDisplayFormatConfiguration" in prevalence["FormatConfiguration"]["FormatConfiguration"]
+    patient = next(d for d in _plan().dashboards if d["DashboardId"] == PATIENT.id)
+    timeline = _visual(patient, "patient-timeline")["ChartConfiguration"]
+    assert timeline["CategoryAxis"]["DataOptions"]["DateAxisOptions"]["MissingDateVisibility"] == "VISIBLE"
 
 
 def _fields(visual: dict):

@@ -224,7 +224,7 @@ def render_page(page: Page, pages: list[Page], data: dict, patients: list[Patien
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mmhealth - {html.escape(page.title)}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <script>{asset("error_trap.js")}</script>
 <link rel="stylesheet" href="{STYLE_FILE}"><script src="{html.escape(plotly_file)}"></script></head>
 <body><header><h1>mmhealth · {html.escape(page.title)}</h1><nav>{nav}</nav></header>
@@ -239,6 +239,7 @@ def render_index(pages: list[Page]) -> str:
     links = "".join(f'<li><a href="{p.filename}">{html.escape(p.title)}</a></li>' for p in pages)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mmhealth dashboards</title>'
+        '<link rel="icon" href="data:,">'
         f'<link rel="stylesheet" href="{STYLE_FILE}"></head><body><header><h1>mmhealth dashboards</h1></header>'
         f"<main><ul>{links}</ul></main></body></html>\n"
     )
