@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from mmhealth.cli import main
-from mmhealth.dashboards.frames import visual_frame
-from mmhealth.dashboards.layout import NO_GENE, PATIENT, POPULATION, Field, Visual
+from mmhealth.dashboards.frames import default_patient, patient_entries, visual_frame
+from mmhealth.dashboards.layout import NO_GENE, PATIENT, POPULATION, Field, PatientLabel, Visual
 from mmhealth.dashboards.local import pages_for
 
 from .pages import CHARTS, bar_heights, charts, patient_data, payload, render, section
@@ -214,6 +214,17 @@ def test_sum_of_a_group_with_a_suppressed_cell_stays_suppressed():
     frame = pd.DataFrame({"sex": ["f", "f", "m", "m", None], "n": [12, None, 20, 15, 11]})
     out = visual_frame(visual, frame).set_index("sex")["n"]
     assert pd.isna(out["f"]) and out["m"] == 35 and out["unknown"] == 11
+
+
+def test_key_prefixes_grow_until_they_tell_listed_patients_apart():
+    rows = [("abcdef0123ff", "female", 40, True, False, True), ("abcdef0199ff", None, None, False, False, False),
+            ("99aa", "male", 89, True, True, True)]
+    entries = patient_entries(rows, PatientLabel())
+    assert [e.label for e in entries] == ["abcdef012 · female, 40 · clinical+imaging",
+                                          "abcdef019 · sex ?, age ? · no data",
+                                          "99aa · male, 89 · clinical+genomics+imaging"]
+    assert default_patient(entries, PatientLabel()) == "99aa"  # the first with every modality, not the first row
+    assert default_patient(entries[:2], PatientLabel()) == "abcdef0123ff"  # none has all three: the first listed
 
 
 def test_outcome_table_puts_pathogenic_first_and_names_gene_less_rows(built):

@@ -62,7 +62,8 @@ def register(subparsers) -> None:
                        help="lake folder holding warehouse.duckdb (default $MMHEALTH_LAKE or demo-lake)")
     build.add_argument("--warehouse", help="DuckDB warehouse file (default LAKE/warehouse.duckdb)")
     build.add_argument("--manifest", default=DEFAULT_MANIFEST, help="dbt manifest of the local build")
-    build.add_argument("--max-patients", type=int, default=500, help="patients listed on the patient page (default 500)")
+    build.add_argument("--max-patients", type=int, default=500,
+                       help="patients listed on the patient page, those with the most modalities first (default 500)")
     build.add_argument("--min-cell-count", type=int, default=None, help="small-cell threshold (default: dbt var, else 11)")
     build.set_defaults(func=run_build)
 

@@ -115,7 +115,8 @@ def visual_frame(visual: Visual, frame, patient_column: str | None = None):
     extra = {s.column: s.aggregation for s in (*visual.sort, *visual.color_sort)}
     out = _aggregate(frame, keys, visual.values, flags, extra)
     if (visual.sort or visual.color_sort) and not out.empty:
-        x_rank = {v: i for i, v in enumerate(_ranked(out, visual.x.column, visual.sort))} if visual.sort else {}
+        xs = _ranked(out, visual.x.column, visual.sort) if visual.sort else list(dict.fromkeys(out[visual.x.column]))
+        x_rank = {v: i for i, v in enumerate(xs)}
         c_rank = ({v: i for i, v in enumerate(_ranked(out, visual.color.column, visual.color_sort))}
                   if visual.color and visual.color_sort else {})
         position = out[visual.x.column].map(x_rank).fillna(-1) * (len(c_rank) + 1)
