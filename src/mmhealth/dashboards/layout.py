@@ -286,8 +286,8 @@ POPULATION = Dashboard(
                     # the distinct-carrier counts of a gene's classes overlap and their sum counts people twice.
                     sort=(Sort("significance_rank"), Sort("carrier_count")),
                     color_sort=(Sort("significance_rank"),),
-                    subtitle="Distinct carriers per gene and class, side by side (a patient may carry several classes). "
-                    "ClinVar records that name no gene are in the table below, not drawn as a gene.",
+                    subtitle="Distinct carriers per gene and class, side by side (a patient may carry several "
+                    "classes). ClinVar records that name no gene are in the table below, not drawn as a gene.",
                 ),
                 _population_visual(
                     id="genomic-carriers-with-outcomes",

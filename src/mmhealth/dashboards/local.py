@@ -145,7 +145,8 @@ def page_data(wh: Warehouse, page: Page, patients: list[str] | None) -> dict:
         vf = visual_frame(v, frame, pcol)
         shown = [f.column for f in v.fields()]
         for key, rows in vf.groupby(pcol, sort=False):
-            per_patient.setdefault(key, {})[v.id] = visual_columns(v, rows if pcol in shown else rows.drop(columns=[pcol]))
+            rows = rows if pcol in shown else rows.drop(columns=[pcol])
+            per_patient.setdefault(key, {})[v.id] = visual_columns(v, rows)
     return per_patient
 
 

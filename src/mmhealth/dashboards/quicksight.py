@@ -232,7 +232,8 @@ class _Fields:
         body: dict = {"SortBy": {"DataSetIdentifier": self.visual.model, "ColumnName": sort.column},
                       "Direction": sort.direction}
         if aggregated:
-            body["AggregationFunction"] = {"NumericalAggregationFunction": {"SimpleNumericalAggregation": sort.aggregation}}
+            body["AggregationFunction"] = {
+                "NumericalAggregationFunction": {"SimpleNumericalAggregation": sort.aggregation}}
         return {"ColumnSort": body}
 
 
@@ -271,7 +272,8 @@ def visual_definition(visual: Visual, types: dict[str, str], min_cell: int) -> d
             return {"BarChartVisual": {**common, "ChartConfiguration": config, "Actions": []}}
         config = {"FieldWells": {"LineChartAggregatedFieldWells": wells}}
         if visual.sort:
-            config["SortConfiguration"] = {"CategorySort": [fields.column_sort(s, aggregated=True) for s in visual.sort]}
+            config["SortConfiguration"] = {
+                "CategorySort": [fields.column_sort(s, aggregated=True) for s in visual.sort]}
         if dated:
             config["XAxisDisplayOptions"] = _CONTINUOUS_DATES
         return {"LineChartVisual": {**common, "ChartConfiguration": config, "Actions": []}}
@@ -410,7 +412,8 @@ def visual_filter_groups(dash: Dashboard) -> list[dict]:
     groups = []
     for sheet in dash.sheets:
         for visual in sheet.visuals:
-            rules = [(c, v, "CONTAINS") for c, v in visual.filters] + [(c, v, "DOES_NOT_CONTAIN") for c, v in visual.exclude]
+            rules = [(c, v, "CONTAINS") for c, v in visual.filters]
+            rules += [(c, v, "DOES_NOT_CONTAIN") for c, v in visual.exclude]
             for i, (column, values, operator) in enumerate(rules):
                 groups.append(
                     {
