@@ -9,6 +9,10 @@ Settings (kept small for speed, recorded with every row in `radiomics_settings`)
   32 for every other modality (arbitrary intensity units, where a fixed width would give 1 or 1000 bins);
 - no resampling, no intensity normalisation, label 1, pyradiomics' diagnostic columns off.
 
+Physical units: when the headers do not give the voxel spacing (`volume.Volume.geometry_problem`), features
+are computed on the voxel grid, but every value in mm / mm2 / mm3 (`mask_volume_mm3`, the shape class,
+first-order TotalEnergy) is left null and `geometry_status` says why; otherwise `geometry_status` is `ok`.
+
 Columns are pyradiomics feature names lower-cased, as a Glue crawler names them over the reference system's
 feature tables: `original_firstorder_Mean` -> `original_firstorder_mean`, `original_shape_MeshVolume` ->
 `original_shape_meshvolume` (the `original_` image-type prefix stays, so filtered images can be added later
@@ -23,12 +27,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from mmhealth.ingest.volume import NoUsablePixels, PixelDecodeError, SliceSource, assemble
+from mmhealth.ingest.volume import NoUsablePixels, PixelDecodeError, SliceSource, assemble_volume, read_frames
 
 if TYPE_CHECKING:
     import SimpleITK as sitk
 
 FEATURE_CLASSES = ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
+# Features whose value depends on the voxel spacing (sizes in mm, mm2, mm3): null without real geometry.
+SPACING_DEPENDENT_PREFIXES = ("original_shape_", "original_firstorder_totalenergy")
 CT_BIN_WIDTH = 25.0
 BIN_COUNT = 32
 
@@ -107,12 +113,15 @@ def pyradiomics_version() -> str:
 
 @dataclass(frozen=True)
 class ImageSetTask:
-    """One image set to process; small and picklable (it crosses into a worker process)."""
+    """One image set to process; small and picklable (it crosses into a worker process). `decode_only`: the
+    volume is refused (the reader knows why), but every file's pixels are still decoded, so that a file that
+    does not decode is quarantined whatever its series."""
 
     imagesetid: str
     modality: str | None
     sources: tuple[SliceSource, ...]
     segmenter: str | None = None
+    decode_only: bool = False
 
 
 @dataclass
@@ -124,44 +133,64 @@ class ImageSetResult:
     seconds: float = 0.0
 
 
+def decode_failures(sources: Iterable[SliceSource], known: tuple[str, str] | None = None) -> list[tuple[str, str]]:
+    """(source, reason) of every file with pixel data that does not decode (`known`: one already found)."""
+    failures = [known] if known else []
+    for src in sources:
+        if not src.has_pixels or (known and src.source == known[0]):
+            continue
+        try:
+            read_frames(src)
+        except PixelDecodeError as exc:
+            failures.append((exc.source, exc.reason))
+        except NoUsablePixels:
+            pass  # decoded, just not usable for a volume (colour, ...)
+    return failures
+
+
 def process_image_set(task: ImageSetTask) -> ImageSetResult:
     """Assemble, segment and extract for one image set. Never raises for bad data: the result says why."""
     import SimpleITK as sitk
 
-    from mmhealth.ingest.segment import mask_voxels, resolve
+    from mmhealth.ingest.segment import DEFAULT_SEGMENTER, FALLBACK_SEGMENTER, implausible, mask_voxels, resolve
 
     start = time.perf_counter()
 
     def done(status: str, **kw: Any) -> ImageSetResult:
         return ImageSetResult(task.imagesetid, status, seconds=time.perf_counter() - start, **kw)
 
+    if task.decode_only:
+        return done("decode-only", undecodable=decode_failures(task.sources))
     try:
-        image = assemble(task.sources)
+        volume = assemble_volume(task.sources)
     except NoUsablePixels as exc:
         return done(str(exc))
     except MemoryError:
         return done("volume-failed: MemoryError: the volume does not fit in this worker's memory")
     except PixelDecodeError as exc:
         # Report every file that fails, not just the first, so the quarantine is complete in one run.
-        failures = [(exc.source, exc.reason)]
-        for src in task.sources:
-            if src.source == exc.source or not src.has_pixels:
-                continue
-            try:
-                from mmhealth.ingest.volume import read_frames
-
-                read_frames(src)
-            except PixelDecodeError as other:
-                failures.append((other.source, other.reason))
-            except NoUsablePixels:
-                pass
-        return done(f"undecodable-pixels: {len(failures)} file(s) in the image set do not decode",
+        failures = decode_failures(task.sources, (exc.source, exc.reason))
+        total = sum(1 for s in task.sources if s.has_pixels)
+        named = "; ".join(f"{src}: {why}" for src, why in failures[:3])
+        more = f"; and {len(failures) - 3} more" if len(failures) > 3 else ""
+        return done(f"undecodable-pixels: {len(failures)} of {total} files do not decode ({named}{more})",
                     undecodable=failures)
     except Exception as exc:  # anything else about one odd volume must not stop the run
         return done(f"volume-failed: {type(exc).__name__}: {exc}")
+    image = volume.image
     segmenter = resolve(task.segmenter)
     try:
         mask = segmenter(image)
+        fallback_reason = None
+        problem = implausible(mask, image) if segmenter.name == DEFAULT_SEGMENTER else None
+        if problem:
+            fallback = resolve(FALLBACK_SEGMENTER)
+            fallback_mask = fallback(image)
+            if mask_voxels(fallback_mask) == 0:
+                return done(f"empty-mask: segmenter {segmenter.name} {problem}, and its fallback {fallback.name} "
+                            "found no foreground either (a flat image)")
+            fallback_reason = f"{segmenter.name} {problem}"
+            segmenter, mask = fallback, fallback_mask
     except Exception as exc:  # a plug-in model failing on one volume must not stop the run
         return done(f"segmentation-failed: {segmenter.name}: {type(exc).__name__}: {exc}")
     voxels = mask_voxels(mask)
@@ -173,17 +202,27 @@ def process_image_set(task: ImageSetTask) -> ImageSetResult:
     try:
         features = extract_features(image, mask, settings)
     except Exception as exc:  # pyradiomics refuses some masks (e.g. a 1-voxel ROI); record why
-        return done(f"radiomics-failed: {type(exc).__name__}: {exc}")
+        return done(f"radiomics-failed: {segmenter.name}: {type(exc).__name__}: {exc}")
     sx, sy, sz = image.GetSpacing()
     row: dict[str, Any] = {
         "segmentation_method": segmenter.name,
         "segmentation_version": segmenter.version,
+        "segmentation_fallback_reason": fallback_reason,
         "mask_voxels": voxels,
         "mask_volume_mm3": voxels * sx * sy * sz,
+        "geometry_status": "ok",
         "pyradiomics_version": pyradiomics_version(),
         "radiomics_settings": json.dumps(settings, sort_keys=True),
     }
     row.update(features)
+    if volume.geometry_problem:
+        # 1 mm was only a stand-in for the grid: nothing in physical units may come from it
+        row["geometry_status"] = (f"{volume.geometry_problem} - mask_volume_mm3, shape features and total "
+                                  "energy are null")
+        row["mask_volume_mm3"] = None
+        for name in row:
+            if name.startswith(SPACING_DEPENDENT_PREFIXES):
+                row[name] = None
     return done("ok", features=row)
 
 
