@@ -205,6 +205,18 @@ def _pydicom_read(path: Path):
     return ds if ("SOPClassUID" in ds or "StudyInstanceUID" in ds) else None
 
 
+def _cut_short(ds) -> bool:
+    """pydicom reads a file cut inside an element without complaint: the raw value is just shorter than the
+    length its header declares."""
+    for tag in ds.keys():
+        elem = ds.get_item(tag)
+        length = getattr(elem, "length", None)
+        if getattr(elem, "is_raw", False) and length not in (None, 0xFFFFFFFF) and \
+                elem.value is not None and len(elem.value) < length:
+            return True
+    return False
+
+
 def _decodes(ds) -> bool:
     if "PixelData" not in ds:
         return True
@@ -244,8 +256,8 @@ def pydicom_fates(root: Path) -> dict[str, tuple[str, str]]:
         if not all(uids) or not sop:
             fates[rel] = ("quarantined", "identifiers")
             continue
-        if not _decodes(ds):
-            fates[rel] = ("quarantined", "pixels")
+        if _cut_short(ds) or not _decodes(ds):
+            fates[rel] = ("quarantined", "truncated or pixels")
             continue
         ts = str(meta.get("TransferSyntaxUID", ""))
         lossy = ts in LOSSY_SYNTAXES or ds.get("LossyImageCompression") == "01"

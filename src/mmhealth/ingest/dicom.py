@@ -147,12 +147,13 @@ def discover(root: Path) -> Iterator[Path]:
 
 
 def _looks_like_bare_dataset(head: bytes) -> bool:
-    """True for a dataset written without preamble and file meta (old ACR-NEMA style): it starts with a
-    little-endian tag of group 0x0002 or 0x0008, the lowest groups any real dataset carries."""
+    """True for a dataset written without preamble (old ACR-NEMA style, or a writer that left it out): it
+    starts with a tag of group 0x0002 (file meta) or 0x0008, the lowest groups any real dataset carries, in
+    little or big endian byte order."""
     if len(head) < 8:
         return False
-    group, elem = struct.unpack("<HH", head[:4])
-    return group in (0x0002, 0x0008) and elem < 0x1000
+    return any(group in (0x0002, 0x0008) and elem < 0x1000
+               for group, elem in (struct.unpack("<HH", head[:4]), struct.unpack(">HH", head[:4])))
 
 
 # ---------------------------------------------------------------------------------------------------- values
