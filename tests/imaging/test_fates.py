@@ -8,26 +8,19 @@ the first check each DICOM bullet of the issue on the same lake."""
 
 from __future__ import annotations
 
-import shutil
-
 import duckdb
 import pydicom
 import pytest
 
-from awkward_cases import BAD_SLICE, write_awkward
+from awkward_cases import BAD_SLICE
 from imaging_testkit import pydicom_fates
-from mmhealth.lake.ingest import run_ingest
 
 
 @pytest.fixture(scope="module")
-def awkward_lake(testdata, tmp_path_factory):
-    src = tmp_path_factory.mktemp("fates") / "source"
-    shutil.copytree(testdata / "dicom", src / "real", copy_function=shutil.copyfile)
-    cases = write_awkward(src / "awkward")
-    lake = src.parent / "lake"
-    report = run_ingest(src, str(lake), ["imaging"], {"workers": 2}, progress=False)
+def awkward_lake(awkward_imaging_lake):
+    src, cases, lake, summary = awkward_imaging_lake
     con = duckdb.connect(str(lake / "lake.duckdb"), read_only=True)
-    yield src, cases, report.modalities["imaging"], con
+    yield src, cases, summary, con
     con.close()
 
 
