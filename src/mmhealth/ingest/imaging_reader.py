@@ -176,11 +176,11 @@ def run_outcomes(outcomes: dict[str, Any], ctx: ReadContext, *, segmenter: str |
         refusal = radiomics_refusal(members, missing.get(uid, []), nearby)
         if not any(h.has_pixels for h in members):
             status[isid] = "no-pixels: no instance carries Pixel Data (e.g. SR, RT, waveform objects)"
+        elif not radiomics:  # no pixel work at all (metadata-only runs)
+            status[isid] = refusal or "not-computed: radiomics turned off for this run"
         elif refusal:
             refused[isid] = status[isid] = refusal
             tasks.append(ImageSetTask(isid, None, sources, decode_only=True))
-        elif not radiomics:
-            status[isid] = "not-computed: radiomics turned off for this run"
         else:
             tasks.append(ImageSetTask(isid, members[0].attributes.get("modality"), sources, segmenter))
     results = []
