@@ -19,7 +19,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 # Media Storage Directory (DICOMDIR): an index of a file-set, not an image. The files it references are found
 # by walking the tree, so it is counted as skipped rather than read.
