@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mmhealth.dashboards.layout import Dashboard, Field, Visual
-from mmhealth.dashboards.manifest import Manifest, Model, quicksight_type, sensitivity_rank
+from mmhealth.dashboards.column_types import quicksight_type
 from mmhealth.errors import MMHealthError
+from mmhealth.manifest import Manifest, Model, sensitivity_rank
 
 PATIENT_PARAMETER = "PatientKey"
 DATA_SOURCE_ID = "mmhealth-athena"
