@@ -16,7 +16,7 @@ import yaml
 
 from mmhealth.cli import main
 from mmhealth.dashboards.layout import DASHBOARDS, PATIENT, check_against_columns
-from mmhealth.dashboards.manifest import load_manifest
+from mmhealth.manifest import load_manifest
 
 from .pages import render
 

@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 def built(awkward_imaging_lake, tmp_path_factory):
     _, cases, lake, _ = awkward_imaging_lake
     scratch = tmp_path_factory.mktemp("dbt-imaging")
+    # the session's key file (MMHEALTH_PSEUDONYM_KEY_FILE) comes with os.environ, from tests/conftest.py
     env = {**os.environ, "DBT_PROFILES_DIR": str(REPO), "MMHEALTH_LAKE": str(lake),
-           "MMHEALTH_PSEUDONYM_KEY": "test-pseudonym-key-not-secret", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     proc = subprocess.run([str(Path(sys.executable).parent / "dbt"), "build", "--exclude", "path:models/semantic",
                            "--target-path", str(scratch / "target"), "--log-path", str(scratch / "logs")],
                           cwd=REPO, env=env, capture_output=True, text=True)
