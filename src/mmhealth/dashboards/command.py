@@ -36,7 +36,7 @@ def register(subparsers) -> None:
     qs.add_argument("--workgroup", default="primary", help="Athena work group of a created data source (default primary)")
     qs.add_argument("--region", default=None, help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / us-east-1)")
     qs.add_argument("--manifest", default=DEFAULT_MANIFEST, help="dbt manifest with the marts; use the athena one "
-                    "(dbt parse --target athena --target-path target/athena) for Athena database names")
+                    "(scripts/dbt_athena.sh parse writes target/athena/manifest.json) for Athena database names")
     qs.add_argument("--governance", default="governance", help="policy file or folder naming the QuickSight group")
     qs.add_argument("--group", help="QuickSight group (policy principal name or group name)")
     qs.add_argument("--group-arn", help="QuickSight group ARN, overriding the policy")
