@@ -136,7 +136,7 @@ def read_manifest_json(path: str | Path) -> dict:
     except FileNotFoundError:
         raise MMHealthError(
             f"{path}: dbt manifest not found - run `dbt parse` (DBT_PROFILES_DIR=.; for Athena "
-            "`scripts/dbt_athena.sh parse` for Athena) or pass --manifest"
+            "`scripts/dbt_athena.sh parse`) or pass --manifest"
         ) from None
     except json.JSONDecodeError as exc:
         raise MMHealthError(f"{path}: not valid JSON (line {exc.lineno}) - run `dbt parse` again") from None
