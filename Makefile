@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DATA ?= demo-data
 DEMO_LAKE ?= demo-lake
 
-.PHONY: demo test bench lint venv clean browser lock
+.PHONY: demo test bench lint venv clean browser lock athena-compile
 
 venv: $(STAMP)
 
@@ -36,6 +36,10 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python -m sqlfluff lint models --dialect athena
+
+# Compile every model for Athena without AWS, into target/athena (the local target/ is left alone).
+athena-compile: $(STAMP)
+	scripts/dbt_athena.sh compile --no-populate-cache
 
 # Regenerate requirements.lock / requirements-build.lock (keeps existing pins; see scripts/lock.sh).
 lock:

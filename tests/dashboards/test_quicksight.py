@@ -15,10 +15,11 @@ from botocore.validate import validate_parameters
 
 from mmhealth.cli import main
 from mmhealth.dashboards import deploy, quicksight
+from mmhealth.dashboards.column_types import quicksight_type
 from mmhealth.dashboards.layout import DASHBOARDS, NO_GENE, PATIENT, POPULATION
-from mmhealth.dashboards.manifest import parse_manifest, quicksight_type
 from mmhealth.dashboards.principals import resolve_group
 from mmhealth.errors import MMHealthError
+from mmhealth.manifest import parse_manifest
 
 from .fake_manifest import fake_manifest
 

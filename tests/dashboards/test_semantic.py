@@ -17,7 +17,7 @@ import yaml
 
 from mmhealth.cli import main
 from mmhealth.dashboards.layout import DASHBOARDS, NO_GENE, PATIENT, check_against_columns
-from mmhealth.dashboards.manifest import load_manifest
+from mmhealth.manifest import load_manifest
 
 from .pages import CHARTS, bar_heights, charts, payload, render, section
 

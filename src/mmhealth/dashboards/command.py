@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mmhealth.errors import MMHealthError
+from mmhealth.manifest import SENSITIVITY_LEVELS
 
 DEFAULT_MANIFEST = "target/manifest.json"
 
@@ -35,11 +36,11 @@ def register(subparsers) -> None:
     qs.add_argument("--workgroup", default="primary", help="Athena work group of a created data source (default primary)")
     qs.add_argument("--region", default=None, help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / us-east-1)")
     qs.add_argument("--manifest", default=DEFAULT_MANIFEST, help="dbt manifest with the marts; use the athena one "
-                    "(dbt parse --target athena --target-path target/athena) for Athena database names")
+                    "(scripts/dbt_athena.sh parse writes target/athena/manifest.json) for Athena database names")
     qs.add_argument("--governance", default="governance", help="policy file or folder naming the QuickSight group")
     qs.add_argument("--group", help="QuickSight group (policy principal name or group name)")
     qs.add_argument("--group-arn", help="QuickSight group ARN, overriding the policy")
-    qs.add_argument("--clearance", choices=("public", "internal", "phi"),
+    qs.add_argument("--clearance", choices=SENSITIVITY_LEVELS,
                     help="lower the group's clearance for this run (default: the policy's; a group the policy does "
                     "not declare gets at most internal; never above the policy - the patient dashboard needs phi)")
     qs.add_argument("--namespace", default="default", help="QuickSight namespace of --group (default default)")
@@ -82,7 +83,7 @@ def small_cell_threshold(project_file: Path = Path("dbt_project.yml")) -> int:
 def run_quicksight(args: argparse.Namespace) -> int:
     from mmhealth.dashboards import deploy, quicksight
     from mmhealth.dashboards.layout import DASHBOARDS
-    from mmhealth.dashboards.manifest import load_manifest
+    from mmhealth.manifest import load_manifest
     from mmhealth.dashboards.principals import resolve_group
 
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -133,7 +134,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     from mmhealth.dashboards import local
     from mmhealth.dashboards.layout import DASHBOARDS, check_against_columns
-    from mmhealth.dashboards.manifest import load_manifest
+    from mmhealth.manifest import load_manifest
 
     manifest = load_manifest(args.manifest)
     models = {m for d in DASHBOARDS for m in d.models()}

@@ -58,7 +58,7 @@ UNDECLARED_MAX = "internal"
 def _capped(group: QuickSightGroup, requested: str | None, declared: bool) -> QuickSightGroup:
     """The group with `--clearance` applied: lower is fine, higher than the policy (or than `internal` for a
     group the policy does not declare) is refused."""
-    from mmhealth.dashboards.manifest import SENSITIVITY_ORDER  # the one ladder, public < internal < phi
+    from mmhealth.manifest import SENSITIVITY_LEVELS as SENSITIVITY_ORDER  # the one ladder, public < internal < phi
 
     ceiling = group.clearance if declared else UNDECLARED_MAX
     if ceiling not in SENSITIVITY_ORDER:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mmhealth.dashboards.column_types import quicksight_type
 from mmhealth.dashboards.layout import PATIENT, POPULATION, Dashboard, Field, Sort, Visual
-from mmhealth.dashboards.manifest import Manifest, Model, quicksight_type, sensitivity_rank
 from mmhealth.errors import MMHealthError
+from mmhealth.manifest import Manifest, Model, sensitivity_rank
 
 PATIENT_PARAMETER = "PatientKey"
 DATA_SOURCE_ID = "mmhealth-athena"

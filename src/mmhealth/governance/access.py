@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from mmhealth.governance.manifest import Catalog, Table
-from mmhealth.governance.policy import CLEARANCES, READ_PERMISSIONS, WRITE_PERMISSIONS, Grant, Policy, clearance_rank
+from mmhealth.governance.policy import CLEARANCES, READ_PERMISSIONS, WRITE_PERMISSIONS, Grant, Policy
+from mmhealth.manifest import cleared
 
 
 @dataclass
@@ -199,8 +200,7 @@ def clearance_violations(policy: Policy, catalog: Catalog, tagging: Tagging | No
         t = catalog.get(r.table)
         for col in sorted(r.columns):
             level = t.columns[col].sensitivity
-            rank = clearance_rank(level) if level in CLEARANCES else clearance_rank("phi")
-            if rank > clearance_rank(p.clearance):
+            if not cleared(p.clearance, level):  # the shared ladder: unclassified ranks as phi
                 out.append(Violation(p.name, p.clearance, r.table, col, level, r.grant))
     return out
 

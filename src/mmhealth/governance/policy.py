@@ -13,9 +13,11 @@ from pathlib import Path
 from mmhealth.errors import MMHealthError
 from mmhealth.governance.rowfilter import RowFilter, RowFilterError, parse_row_filter
 from mmhealth.governance.yamlsource import SourceDoc, load_yaml, loads_yaml
+from mmhealth.manifest import SENSITIVITY_LEVELS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "governance" / "schema" / "policy.schema.json"
-CLEARANCES = ("public", "internal", "phi")  # ordered: a principal may read a column whose level is <= its own
+# The one sensitivity ladder (mmhealth.manifest), ordered: a principal may read a column whose level is <= its own
+CLEARANCES = SENSITIVITY_LEVELS
 ALL_TABLE = frozenset({"ALTER", "DELETE", "DESCRIBE", "DROP", "INSERT", "SELECT"})
 ALL_DATABASE = frozenset({"ALTER", "CREATE_TABLE", "DESCRIBE", "DROP"})
 # Permissions that let a principal read cells; DESCRIBE only shows metadata.

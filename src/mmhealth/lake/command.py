@@ -7,6 +7,7 @@ import json
 import sys
 
 EXIT_TOO_MANY_BAD = 3
+NOTES_SHOWN = 50  # notes printed per modality in the text summary; --json has all of them
 
 
 def register(subparsers) -> None:
@@ -101,5 +102,12 @@ def format_summary(report) -> str:
     lines.append("tables (rows in the lake):")
     for table, n in report.tables.items():
         lines.append(f"  {table:<36} {n:>12,}")
+    for name, m in report.modalities.items():
+        notes = getattr(m, "notes", [])
+        if notes:  # e.g. every image set loaded without radiomic features, and why (all of them in --json)
+            lines.append(f"{name} notes ({len(notes)}):")
+            lines.extend(f"  {n}" for n in notes[:NOTES_SHOWN])
+            if len(notes) > NOTES_SHOWN:
+                lines.append(f"  ... and {len(notes) - NOTES_SHOWN} more (all of them with --json)")
     lines.extend(f"note: {note}" for note in report.notes)
     return "\n".join(lines)

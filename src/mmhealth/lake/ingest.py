@@ -16,6 +16,7 @@ from mmhealth.errors import MMHealthError
 from mmhealth.ingest.records import (
     SOURCE_COLUMN,
     FileDone,
+    Note,
     ParquetPart,
     Quarantined,
     ReadContext,
@@ -27,7 +28,9 @@ from mmhealth.lake.catalog import DATABASES, build_catalog
 from mmhealth.lake.compact import coalesce
 from mmhealth.lake.lock import Owner
 from mmhealth.lake.manifest import FileEntry, Manifest, Part
-from mmhealth.lake.meta import INGEST_LOG, INGEST_LOG_COLUMNS, QUARANTINE, QUARANTINE_COLUMNS, arrow_schema
+from mmhealth.lake.meta import (
+    INGEST_LOG, INGEST_LOG_COLUMNS, QUARANTINE, QUARANTINE_COLUMNS, SKIPPED, SKIPPED_COLUMNS, arrow_schema,
+)
 from mmhealth.lake.modalities import DEFAULT_MODALITIES, READERS, load_reader
 from mmhealth.lake.os_errors import errno_of, explain, is_full_disk, vanished
 from mmhealth.lake.schema import merge_fields, schema_of_parquet
@@ -46,6 +49,7 @@ class ModalityReport:
     skipped: int = 0
     rows_added: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # what the summary must name beyond counts (`records.Note`)
 
 
 @dataclass
@@ -74,6 +78,7 @@ class IngestReport:
                               "reprocessed": m.files_reprocessed},
                     "rows_added": m.rows_added,
                     "seconds": round(m.seconds, 3),
+                    "notes": m.notes,
                 }
                 for name, m in self.modalities.items()
             },
@@ -110,6 +115,7 @@ class _Collector:
         self.report = report
         self.parts: list[tuple[str, Path, int, list[str]]] = []  # (db.table, local path, rows, sources)
         self.quarantine: list[Quarantined] = []
+        self.skipped: list[Skipped] = []
         self.done: dict[str, FileDone] = {}
         self.batches: dict[str, list] = {}
         self.batch_rows: dict[str, int] = {}
@@ -126,7 +132,9 @@ class _Collector:
         elif isinstance(out, FileDone):
             self.done[out.source] = out
         elif isinstance(out, Skipped):
-            pass  # counted through FileDone
+            self.skipped.append(out)  # counted through FileDone, stored in lake_meta.skipped
+        elif isinstance(out, Note):
+            self.report.notes.append(f"{out.subject}: {out.message}")
         else:
             raise TypeError(f"reader {self.modality} yielded {type(out).__name__}, not a lake record")
 
@@ -475,7 +483,7 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
             staged.append((table, local, rows, sources))
         else:
             local.unlink(missing_ok=True)
-    # Quarantine and ingest-log rows of this modality's run.
+    # Quarantine, skipped and ingest-log rows of this modality's run.
     q_rows = [
         {"run_id": run_id, "lake_source": q.source, "position": q.position, "modality": q.modality,
          "reason": q.reason, "raw_excerpt": q.raw, "quarantined_at": now}
@@ -486,6 +494,16 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
         p = staging / "lake_meta" / "quarantine" / f"part-{run_id}-{modality}.parquet"
         _write_meta(p, QUARANTINE_COLUMNS, q_rows)
         staged.append((QUARANTINE, p, len(q_rows), sorted({r["lake_source"] for r in q_rows})))
+    s_rows = [
+        {"run_id": run_id, "lake_source": s.source, "position": s.position, "modality": modality,
+         "reason": s.reason, "record_count": s.count, "skipped_at": now}
+        for s in collector.skipped
+        if s.source in collector.done
+    ]
+    if s_rows:
+        p = staging / "lake_meta" / "skipped" / f"part-{run_id}-{modality}.parquet"
+        _write_meta(p, SKIPPED_COLUMNS, s_rows)
+        staged.append((SKIPPED, p, len(s_rows), sorted({r["lake_source"] for r in s_rows})))
     log_rows = [
         {"run_id": run_id, "lake_source": rel, "modality": modality, "checksum": f.checksum, "size_bytes": f.size,
          "records_read": collector.done[rel].read, "records_loaded": collector.done[rel].loaded,
