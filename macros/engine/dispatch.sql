@@ -112,3 +112,9 @@ cross join unnest(
 {% macro mmh_catalog_readable() %}{{ return(adapter.dispatch('mmh_catalog_readable', 'mmhealth')()) }}{% endmacro %}
 {% macro duckdb__mmh_catalog_readable() %}{{ return(true) }}{% endmacro %}
 {% macro athena__mmh_catalog_readable() %}{{ return('--no-populate-cache' not in (flags.INVOCATION_COMMAND or '')) }}{% endmacro %}
+
+{#- SQL written twice, once per engine, by a compiler with its own dialect layer (`mmhealth views compile` writes
+    models/views this way): the running engine's text. -#}
+{% macro mmh_engine_sql(duckdb_sql, athena_sql) %}{{ return(adapter.dispatch('mmh_engine_sql', 'mmhealth')(duckdb_sql, athena_sql)) }}{% endmacro %}
+{% macro duckdb__mmh_engine_sql(duckdb_sql, athena_sql) %}{{ return(duckdb_sql) }}{% endmacro %}
+{% macro athena__mmh_engine_sql(duckdb_sql, athena_sql) %}{{ return(athena_sql) }}{% endmacro %}

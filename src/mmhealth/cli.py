@@ -14,6 +14,7 @@ from mmhealth.errors import MMHealthError
 STAGE_COMMANDS = (
     "mmhealth.synth.command",
     "mmhealth.lake.command",
+    "mmhealth.views.command",
     "mmhealth.governance.command",
     "mmhealth.quality.command",
     "mmhealth.features.command",
