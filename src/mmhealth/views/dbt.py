@@ -13,7 +13,7 @@ Columns are classified `meta.sensitivity` from the column's `mmhealth/sensitivit
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -145,7 +145,10 @@ def compile_folder(views_dir: Path, out: Path, dialect: str = "both", repeat_dep
             raise MMHealthError(f"--dialect {dialect}: choose duckdb, athena or both")
     models = []
     for f in files:
-        models.append(generate_model(load_view(f), dialects, repeat_depth, project))
+        view = load_view(f)
+        # name the file as it sits in its folder, not by an absolute path that differs per checkout
+        view = replace(view, source=f"{f.resolve().parent.name}/{f.name}")
+        models.append(generate_model(view, dialects, repeat_depth, project))
     names = [m.name for m in models]
     dup = {n for n in names if names.count(n) > 1}
     if dup:

@@ -103,16 +103,26 @@ class Holes:
         return f"\x00H{len(self.items) - 1}\x00"
 
     def render(self, sql: str, render_one) -> str:
-        """Replace every hole token (holes nest) with render_one(shape, present_sql)."""
+        """Replace every hole token with render_one(shape, present_sql, absent_known): holes nest (`a.b` inside
+        `a`), and inside the present branch of `a.b` every prefix of it is known present, so those holes render
+        as plain reads."""
         import re
 
         pattern = re.compile("\x00H(\\d+)\x00")
-        for _ in range(64):
-            new = pattern.sub(lambda m: render_one(*self.items[int(m.group(1))]), sql)
-            if new == sql:
-                return new
-            sql = new
-        return sql
+
+        def walk(text: str, known: frozenset) -> str:
+            def one(m) -> str:
+                shape, present = self.items[int(m.group(1))]
+                parts = shape.dotted.split(".")
+                inner_known = known | {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+                inner = walk(present, inner_known)
+                if shape.dotted in known:
+                    return inner
+                return render_one(shape, inner)
+
+            return pattern.sub(one, text)
+
+        return walk(sql, frozenset())
 
 
 class ExprCompiler:
@@ -367,6 +377,8 @@ class ExprCompiler:
             return self.of_type(node, ctx)
         if name == "getResourceKey":
             recv = self.expr(node.target, ctx) if node.target is not None else ctx.focus
+            if recv.empty:
+                return empty(STRING)  # a lake without the table: the view compiles to a typed empty result
             if recv.t.kind != "root":
                 raise PathError("getResourceKey() is called on the resource itself")
             return self.member(recv, "id")

@@ -23,6 +23,8 @@ from importlib import resources as _res
 # everything else a string exactly as sent.
 PRIM_SQL = {"boolean": "boolean", "integer": "bigint", "decimal": "double"}
 JSON_ELEMENTS = frozenset({"extension", "modifierextension"})
+# Every lake table's lineage columns (mmhealth.lake): a view may read them like elements (`lake_run`).
+LAKE_COLUMNS = frozenset({"lake_run", "lake_source"})
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,11 @@ class ModelShape(Shape):
     def child(self, name: str) -> "ModelShape | None":
         if self.kind != "struct":
             return None
+        if not self.path and name.lower() in LAKE_COLUMNS:  # the lake's own lineage columns, read like elements
+            key = name.lower()
+            if key not in self.children:
+                self.children[key] = ModelShape((key,), "string", False)
+            return self.children[key]
         elements = fhir_model()["types"].get(self.fhir_type or "", {})
         spec = elements.get(name)
         if spec is None:  # FHIRPath is case-sensitive, the lake is not: accept the lake's spelling too
