@@ -513,17 +513,19 @@ class ExprCompiler:
         return empty(recv.t, recv.many)
 
     def reference_key(self, ref: str, rtype: str | None) -> str:
-        """The id a reference points at, as getResourceKey() gives it on the target. Relative `Type/id`, absolute
-        URLs and `_history` versions; `urn:uuid:<id>` (a transaction bundle's id, unresolved) is that id. With a
-        type, a reference to another type is empty."""
+        """The id a reference points at, as getResourceKey() gives it on the target: relative `Type/id`, absolute
+        URLs and `_history` versions; with a type, a reference to another type is empty. As the staging models read
+        references (macro fhir_reference_id): `urn:uuid:<id>` / `urn:oid:<id>` (a bundle's own ids, left when the
+        ingest could not resolve them) and a bare id name that id whatever the type."""
         pattern = "([A-Za-z]+)/([^/]+)(/_history/[^/]+)?$"
         typed = self.d.regexp_extract(ref, pattern, 1)
         key = self.d.regexp_extract(ref, pattern, 2)
-        urn = f"WHEN {ref} LIKE 'urn:uuid:%' THEN substr({ref}, 10) "
+        head = (f"CASE WHEN {ref} IS NULL OR trim({ref}) = '' THEN NULL "
+                f"WHEN {ref} LIKE 'urn:uuid:%' THEN substr({ref}, 10) WHEN {ref} LIKE 'urn:oid:%' THEN substr({ref}, 9) "
+                f"WHEN strpos({ref}, '/') = 0 THEN {ref} ")
         if rtype is None:
-            return (f"CASE {urn}WHEN strpos({ref}, '/') = 0 THEN NULLIF({ref}, '') "
-                    f"ELSE NULLIF({key}, '') END")
-        return f"CASE {urn}WHEN {typed} = {lit(rtype)} THEN NULLIF({key}, '') END"
+            return head + f"ELSE NULLIF({key}, '') END"
+        return head + f"WHEN {typed} = {lit(rtype)} THEN NULLIF({key}, '') END"
 
     def text(self, v: Val) -> Val:
         """String form of a primitive (FHIRPath toString)."""
