@@ -33,7 +33,10 @@ _ROW_TOKEN = re.compile("\x00R(\\d+)\x00")
 
 @dataclass
 class Step:
-    join: str | None = None  # a join clause, or None for a filter-only step
+    join: str | None = None  # a join clause (Athena), or None
+    level: str | None = None  # select-list unnest items of a new query level (DuckDB), or None
+    source: str | None = None  # the list unnested
+    outer: bool = False
     filter: str | None = None
     ordinal: str | None = None  # 1-based position SQL of the element this step produced
     owner: int | None = None  # the repeat that made it
@@ -243,19 +246,19 @@ class ViewCompiler:
             return out
         alias = f"u{next(self._aliases)}"
         if or_null and _flat(inner):
-            join, elem_sql, ordinal = self.d.unnest(items.sql, alias, outer=True)
+            join, level, elem_sql, ordinal = self.d.unnest(items.sql, alias, outer=True)
             elem = Val(elem_sql, False, items.t)
             out = self.body(inner, Ctx(elem, f"(COALESCE({ordinal}, 1) - 1)", elem))
             for b in out:
-                b.steps.insert(0, Step(join=join, ordinal=ordinal))
+                b.steps.insert(0, Step(join=join, level=level, source=items.sql, outer=True, ordinal=ordinal))
                 b.cols = [(n, c if c.rowindex or c.sql is None else replace(c, sql=f"CASE WHEN {ordinal} IS NOT NULL THEN {c.sql} END"))
                           for n, c in b.cols]
             return out
-        join, elem_sql, ordinal = self.d.unnest(items.sql, alias, outer=False)
+        join, level, elem_sql, ordinal = self.d.unnest(items.sql, alias, outer=False)
         elem = Val(elem_sql, False, items.t)
         out = self.body(inner, Ctx(elem, f"({ordinal} - 1)", elem))
         for b in out:
-            b.steps.insert(0, Step(join=join, ordinal=ordinal))
+            b.steps.insert(0, Step(join=join, level=level, source=items.sql, ordinal=ordinal))
         if or_null:
             nb = self.null_row(inner)
             nb.steps.append(Step(filter=f"COALESCE({self.d.length(items.sql)}, 0) = 0"))
@@ -280,8 +283,8 @@ class ViewCompiler:
                         continue  # repeat walks elements; primitives have no children to walk
                     if items.many:
                         alias = f"u{next(self._aliases)}"
-                        join, elem_sql, ordinal = self.d.unnest(items.sql, alias, outer=False)
-                        step = Step(join=join, ordinal=ordinal, owner=rid)
+                        join, lvl, elem_sql, ordinal = self.d.unnest(items.sql, alias, outer=False)
+                        step = Step(join=join, level=lvl, source=items.sql, ordinal=ordinal, owner=rid)
                     else:
                         elem_sql, ordinal = items.sql, "1"
                         step = Step(filter=f"({items.sql} IS NOT NULL)", owner=rid)
@@ -378,14 +381,48 @@ class ViewCompiler:
                 out.append(f"{cv.sql} AS {ident(c.name)}")
         if uses_window:
             out.extend(self._window_keys(b))
+        alias = self.target.root_alias
         joins = [s.join for s in b.steps if s.join]
-        where = list(filters) + [s.filter for s in b.steps if s.filter]
-        sql = f"SELECT {', '.join(out)}\nFROM {self.target.table_sql} AS {self.target.root_alias}"
-        if joins:
-            sql += "\n" + "\n".join(joins)
-        if where:
-            sql += "\nWHERE " + "\n  AND ".join(where)
+        levels = [s for s in b.steps if s.level]
+        step_filters = [s.filter for s in b.steps if s.filter]
+        if not levels:
+            sql = f"SELECT {', '.join(out)}\nFROM {self.target.table_sql} AS {alias}"
+            if joins:
+                sql += "\n" + "\n".join(joins)
+            where = list(filters) + step_filters
+            if where:
+                sql += "\nWHERE " + "\n  AND ".join(where)
+            return sql
+        # DuckDB: unnest in the select list, one query level per step, the resource filters at the bottom (a
+        # lateral CROSS JOIN UNNEST keeps DuckDB from planning the version anti-join and filters below it)
+        base_where = list(filters)
+        first = levels[0]
+        if not first.outer and first.source and f"{alias}." in first.source and not _ROW_TOKEN.search(first.source):
+            base_where.append(f"COALESCE({self.d.length(first.source)}, 0) > 0")  # rows it would drop anyway
+        src = f"SELECT {self._base_columns(out, levels, step_filters)} FROM {self.target.table_sql} AS {alias}"
+        if base_where:
+            src += "\n  WHERE " + "\n    AND ".join(base_where)
+        for s in levels:
+            src = f"SELECT {alias}.*, {s.level}\nFROM (\n{src}\n) AS {alias}"
+        sql = f"SELECT {', '.join(out)}\nFROM (\n{src}\n) AS {alias}"
+        if step_filters:
+            sql += "\nWHERE " + "\n  AND ".join(step_filters)
         return sql
+
+    def _base_columns(self, out: list[str], levels: list[Step], step_filters: list[str]) -> str:
+        """Only the resource columns the query reads go up through the unnest levels (DuckDB does not prune a
+        `r.*` carried through select-list unnests). Against the FHIR model (dbt) the lake's columns are not known
+        yet: all of them."""
+        root = self.x.root_shape
+        from mmhealth.views.schema import LakeShape
+
+        if not isinstance(root, LakeShape):
+            return "*"
+        table_cols = {n for n, _ in root.type.fields}
+        text = " ".join(out + [s.level or "" for s in levels] + step_filters)
+        used = [n for n in dict.fromkeys(re.findall(rf'\b{self.target.root_alias}\."([^"]+)"', text)) if n in table_cols]
+        alias = self.target.root_alias
+        return ", ".join(f"{alias}.{ident(n)}" for n in used) or "1 AS __one"
 
     def _repeat_ids(self, branches: list[Branch]) -> list[int]:
         ids = set()

@@ -347,7 +347,8 @@ class ExprCompiler:
             c = self.boolean(self.expr(crit, Ctx(elem, ctx.row_index, elem)), "where() criteria")
             if c.empty:
                 return empty(v.t, True)
-            return Val(self.d.filter(v.sql, x, f"COALESCE({c.sql}, FALSE)"), True, v.t)
+            # list_filter / filter keep an element only when the lambda is true (not when it is null)
+            return Val(self.d.filter(v.sql, x, c.sql), True, v.t)
         elem = replace(v, guard=None) if v.t.kind == "root" else v
         c = self.boolean(self.expr(crit, Ctx(elem, ctx.row_index, elem)), "where() criteria")
         if c.empty:
