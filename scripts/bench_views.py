@@ -171,6 +171,9 @@ def measure(lake: Path, repeats: int) -> list[dict]:
 
 def write_report(path: Path, command: str, patients: int, rows: list[dict], gen_s: float, ingest_s: float) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "src", "views", "scripts/bench_views.py"], cwd=REPO,
+                           capture_output=True, text=True).stdout.strip()
+    commit += "-dirty" if dirty else ""
     met = all(r["ratio"] >= 0.8 for r in rows)
     lines = [
         "## Views: compiled ViewDefinitions vs hand-written SQL", "",
