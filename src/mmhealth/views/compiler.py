@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, replace
 
 from mmhealth.views.definition import Column, Select, ViewDefinition, ViewError, _collect
 from mmhealth.views.dialect import Dialect, ident, lit
-from mmhealth.views.expr import Ctx, ExprCompiler, FType, Holes, PathError, Val
-from mmhealth.views.schema import PRIM_SQL, Shape, SqlType
+from mmhealth.views.expr import Ctx, ExprCompiler, Holes, PathError, Val
+from mmhealth.views.schema import Shape, SqlType
 
 _BIGINT = SqlType.of("bigint")
 _DECLARED = {"boolean": "boolean", "integer": "bigint", "positiveInt": "bigint", "unsignedInt": "bigint",

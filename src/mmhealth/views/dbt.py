@@ -21,7 +21,7 @@ import yaml
 from mmhealth.errors import MMHealthError
 from mmhealth.views.compiler import Target, compile_view
 from mmhealth.views.definition import ViewDefinition, ViewError, load_view
-from mmhealth.views.dialect import DIALECTS, Dialect, ident
+from mmhealth.views.dialect import DIALECTS, Dialect
 from mmhealth.views.expr import Holes
 from mmhealth.views.schema import FhirModelSchema, SqlType
 
@@ -169,5 +169,3 @@ def compile_folder(views_dir: Path, out: Path, dialect: str = "both", repeat_dep
     written.append(y)
     return written
 
-
-__all__ = ["compile_folder", "generate_model", "model_name", "ident"]

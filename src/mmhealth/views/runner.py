@@ -6,7 +6,6 @@ reads the current one: the newest meta.lastUpdated, then the newest lake run, th
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 from mmhealth.errors import MMHealthError
 from mmhealth.views.compiler import CompiledView, Target, compile_view
 from mmhealth.views.definition import ViewDefinition
-from mmhealth.views.dialect import Dialect, get_dialect, ident
+from mmhealth.views.dialect import Dialect, get_dialect
 from mmhealth.views.schema import LakeSchema
 
 LAKE_SCHEMA = "healthlake"
@@ -123,5 +122,3 @@ def write_rows(con, compiled: CompiledView, fmt: str, out: Path | None) -> int:
             stream.close()
     return len(rows)
 
-
-__all__ = ["LakeViews", "open_lake", "run_compiled", "write_rows", "version_filter", "ident", "io"]
