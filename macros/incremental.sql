@@ -3,7 +3,7 @@
     `source_lake_run` locally, HealthLake's `meta.lastUpdated` (`source_last_updated_at`) on AWS - whichever the table
     holds. Their newest values are read first and written into the SQL as literals, so the engine can prune
     partitions (the local lake is partitioned by lake_run). A table without any watermark falls back to the ids
-    not loaded yet. A full refresh is needed after rotating MMHEALTH_PSEUDONYM_KEY or deleting resources from the
+    not loaded yet. A full refresh is needed after rotating the pseudonym key or deleting resources from the
     lake (a MERGE never deletes). -#}
 {% macro mmh_incremental_filter(id_column, watermark_columns=[], alias='s') -%}
 {%- if not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() %}

@@ -53,7 +53,7 @@ def main() -> int:
 
     from mmhealth.dashboards import deploy, quicksight
     from mmhealth.dashboards.layout import DASHBOARDS
-    from mmhealth.dashboards.manifest import load_manifest
+    from mmhealth.manifest import load_manifest
     from mmhealth.cli import main as cli
 
     lake = Path(args.lake)

@@ -33,6 +33,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mmhealth.pseudonym import KEY_FILE_ENV, create_key
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # Production / CI mode of incremental runs (docs/dbt.md): data tests of incremental facts read only the newest lake
@@ -99,8 +101,11 @@ def bench(size: int, out: Path, seed: int, increments: int, drop_scratch: bool) 
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     lake, target, data = root / "lake", root / "target", root / "data"
+    # A key of its own beside the lake (never the user's ~/.config key): patient keys are bench data too.
+    key_file = root / "pseudonym.key"
+    create_key(key_file, lake)
     env = {**os.environ, "DBT_PROFILES_DIR": str(REPO), "MMHEALTH_LAKE": str(lake), "TQDM_DISABLE": "1",
-           "MMHEALTH_PSEUDONYM_KEY": "bench-key", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+           KEY_FILE_ENV: str(key_file), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     t_gen = generate(data, size, seed, env)
     ingest = [str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"]
     t_ingest = run(ingest, env)

@@ -14,12 +14,26 @@ IMAGING=${DEMO_IMAGING:-300}
 
 export DBT_PROFILES_DIR=$PWD MMHEALTH_LAKE=$(realpath -m "$LAKE") DBT_SEND_ANONYMOUS_USAGE_STATS=false
 mkdir -p "$LAKE"
-# The pseudonymisation key is a secret: never committed, one random key per demo lake unless one is given.
-if [ -z "${MMHEALTH_PSEUDONYM_KEY:-}" ]; then
-  [ -s "$LAKE/.pseudonym_key" ] || $BIN/python -c "import secrets; print(secrets.token_hex(32))" > "$LAKE/.pseudonym_key"
-  MMHEALTH_PSEUDONYM_KEY=$(cat "$LAKE/.pseudonym_key")
-  export MMHEALTH_PSEUDONYM_KEY
+# The pseudonym key is a secret: one file outside the lake and the repository, mode 0600, made once per machine
+# (MMHEALTH_PSEUDONYM_KEY_FILE, default ~/.config/mmhealth/pseudonym.key) and reused by every demo. dbt's SQL names
+# the file; DuckDB reads it at run time, so the key is in no compiled SQL, dbt artifact, log or lake file.
+FULL_REFRESH=()
+if [ -e "$LAKE/.pseudonym_key" ]; then
+  # Earlier demos kept the key in the lake (0644) and dbt wrote it into target/ and logs/: treat it as exposed.
+  echo "removing the old in-lake key $LAKE/.pseudonym_key and dbt's old artifacts (target/, logs/) that held it;"
+  echo "the marts are rebuilt (--full-refresh) with the key file below: every patient_key changes"
+  rm -f "$LAKE/.pseudonym_key"
+  rm -rf target logs
+  FULL_REFRESH=(--full-refresh)
 fi
+KEY_FILE=$($BIN/mmhealth key path)
+if [ ! -e "$KEY_FILE" ] && [ -e "$LAKE/warehouse.duckdb" ]; then
+  FULL_REFRESH=(--full-refresh)  # a new key: marts built with another key must not be extended incrementally
+fi
+if [ -n "${MMHEALTH_PSEUDONYM_KEY:-}" ]; then
+  echo "note: MMHEALTH_PSEUDONYM_KEY is no longer read (it put the key into dbt's artifacts); the key is the file below"
+fi
+$BIN/mmhealth key init --exist-ok
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -41,11 +55,11 @@ step "2/8 ingest into the lake ($LAKE)"
 $BIN/mmhealth ingest "$DATA" --lake "$LAKE" --reference "$DATA/reference/panel.fa"
 
 step "3/8 dbt build (staging -> intermediate -> marts, with every test) and docs"
-$BIN/dbt build --quiet --target-path target
+$BIN/dbt build --quiet --target-path target ${FULL_REFRESH[@]+"${FULL_REFRESH[@]}"}
 $BIN/dbt docs generate --quiet --target-path target
 $BIN/python scripts/mart_counts.py "$LAKE/warehouse.duckdb"
 
-step "4/8 governance: validate the Lake Formation policy, enforce it locally"
+step "4/8 governance: validate the Lake Formation policy, preview it locally (not a security boundary)"
 $BIN/mmhealth govern validate --manifest target/manifest.json
 $BIN/mmhealth govern local --manifest target/manifest.json
 
@@ -64,6 +78,7 @@ $BIN/mmhealth train --out "$LAKE/runs/demo" --repeats 1
 cat <<TXT
 
 Done. Where the results are:
+  pseudonym key (secret) $KEY_FILE  (0600, outside the lake; never printed)
   source data           $DATA/  (manifest.json)
   lake                  $LAKE/lake.duckdb  (Parquet under $LAKE/)
   marts (dbt, DuckDB)   $LAKE/warehouse.duckdb

@@ -74,6 +74,26 @@ def moto_reset(moto_server):
     return moto_server
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pseudonym_key_file(tmp_path_factory) -> Path:
+    """A fresh random pseudonym key for the session, in a key file of the session's tmp dir (never the user's
+    ~/.config key): `MMHEALTH_PSEUDONYM_KEY_FILE` names it for dbt and every tool the tests start or call.
+    Random, so the key-leak test (tests/pipeline/test_key_leak.py) looks for bytes no fixture hard-codes."""
+    from mmhealth.pseudonym import KEY_FILE_ENV, create_key
+
+    path = tmp_path_factory.mktemp("secrets") / "pseudonym.key"
+    create_key(path)
+    saved = os.environ.get(KEY_FILE_ENV)
+    os.environ[KEY_FILE_ENV] = str(path)
+    try:
+        yield path
+    finally:
+        if saved is None:
+            os.environ.pop(KEY_FILE_ENV, None)
+        else:
+            os.environ[KEY_FILE_ENV] = saved
+
+
 # --- The small end-to-end pipeline that later stages' tests build on -------------------------------------------
 # generate -> ingest -> dbt build, once per test session, through the same commands a user runs.
 
@@ -93,7 +113,6 @@ class Pipeline:
             **os.environ,
             "DBT_PROFILES_DIR": str(REPO),
             "MMHEALTH_LAKE": str(self.lake),
-            "MMHEALTH_PSEUDONYM_KEY": "test-pseudonym-key-not-secret",
             "TQDM_DISABLE": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }

@@ -113,6 +113,25 @@ cross join unnest(
 {% macro duckdb__mmh_catalog_readable() %}{{ return(true) }}{% endmacro %}
 {% macro athena__mmh_catalog_readable() %}{{ return('--no-populate-cache' not in (flags.INVOCATION_COMMAND or '')) }}{% endmacro %}
 
+{#- The pseudonym key as a relation of one row and one column `key_hex` (the key's hex text), named by where the key
+    is kept - never by its value, which therefore reaches no compiled SQL, artifact, log or query history.
+    DuckDB: the key file (`mmhealth key init`; env MMHEALTH_PSEUDONYM_KEY_FILE, default
+    ~/.config/mmhealth/pseudonym.key) read when the query runs; a missing, empty or malformed file stops the query
+    with the fix, where it would otherwise read as no row and null every key. Athena: the one-row table
+    `pseudonym_key_database`.`pseudonym_key_table` (vars) in a database Lake Formation grants to the dbt role only;
+    the data test pseudonym_key_is_usable stops the build before any mart if it does not hold one well-formed key.
+    The path is a location, not a secret: it may appear in the SQL. -#}
+{% macro mmh_pseudonym_key_relation() %}{{ return(adapter.dispatch('mmh_pseudonym_key_relation', 'mmhealth')()) }}{% endmacro %}
+{% macro duckdb__mmh_pseudonym_key_relation() -%}
+{%- set path = (env_var('MMHEALTH_PSEUDONYM_KEY_FILE', '') or '~/.config/mmhealth/pseudonym.key') | replace("'", "''") -%}
+(select case when count(*) = 1 and regexp_full_match(min(key_file.key_hex), '[0-9a-fA-F]{32,}') then min(key_file.key_hex)
+             else error('pseudonym key file {{ path }} is missing or holds no key (32+ hex characters) - create it with `mmhealth key init`, or point MMHEALTH_PSEUDONYM_KEY_FILE at it (docs/governance.md)') end as key_hex
+ from (select trim(content, E' \t\r\n') as key_hex from read_text('{{ path }}')) as key_file)
+{%- endmacro %}
+{% macro athena__mmh_pseudonym_key_relation() -%}
+"{{ target.database }}"."{{ var('pseudonym_key_database') }}"."{{ var('pseudonym_key_table') }}"
+{%- endmacro %}
+
 {#- SQL written twice, once per engine, by a compiler with its own dialect layer (`mmhealth views compile` writes
     models/views this way): the running engine's text. -#}
 {% macro mmh_engine_sql(duckdb_sql, athena_sql) %}{{ return(adapter.dispatch('mmh_engine_sql', 'mmhealth')(duckdb_sql, athena_sql)) }}{% endmacro %}

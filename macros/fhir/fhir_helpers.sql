@@ -38,17 +38,15 @@ coalesce(({{ fhir_coding(cc_expr, fhir_system(system) if system else none) }}).d
 {{ mmh_json_scalar(mmh_first(mmh_filter(ext_list_expr, 'e', mmh_json_scalar('e', '$.url') ~ " = '" ~ url ~ "'")), json_path) }}
 {%- endmacro %}
 
-{#- Pseudonymous patient key: a keyed hash of the FHIR patient id, nested so it is not open to length extension.
-    The key comes from env MMHEALTH_PSEUDONYM_KEY and is never committed; without it nothing pseudonymous can be
-    built, so the build stops and says how to set one. -#}
+{#- Pseudonymous patient key: a keyed hash of the FHIR patient id, nested so it is not open to length extension:
+    sha256(K ':' sha256(K ':' id)), K the key's hex text. The SQL names where the key is kept (a file locally, a
+    restricted one-row table on Athena; macro mmh_pseudonym_key_relation) and the warehouse reads it at run time, so
+    the key itself never appears in compiled SQL, dbt's artifacts or logs, or the query history. Both engines hash
+    the same text the same way: one key gives one patient_key per id on DuckDB and Athena. -#}
 {% macro mmh_patient_key(id_expr) -%}
-{%- set key = env_var('MMHEALTH_PSEUDONYM_KEY', '') -%}
-{%- if execute and key == '' -%}
-{{ exceptions.raise_compiler_error("MMHEALTH_PSEUDONYM_KEY is not set - export a secret, e.g. `export MMHEALTH_PSEUDONYM_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')`; keep it out of git") }}
-{%- endif -%}
-{%- set k = key | replace("'", "''") -%}
+{%- set key = "(select pk.key_hex from " ~ mmh_pseudonym_key_relation() ~ " as pk)" -%}
 case when {{ id_expr }} is null then null
-     else {{ mmh_sha256("'" ~ k ~ "' || ':' || " ~ mmh_sha256("'" ~ k ~ "' || ':' || cast(" ~ id_expr ~ " as varchar)")) }} end
+     else {{ mmh_sha256(key ~ " || ':' || " ~ mmh_sha256(key ~ " || ':' || cast(" ~ id_expr ~ " as varchar)")) }} end
 {%- endmacro %}
 
 {#- Contig name without the `chr` prefix, `M` for mitochondria: `chr1` and `1` compare equal. -#}

@@ -12,6 +12,7 @@ from mmhealth.errors import MMHealthError
 
 # Order is the data's path; it is also the order `mmhealth --help` lists them in.
 STAGE_COMMANDS = (
+    "mmhealth.pseudonym_command",  # the key comes first: dbt needs it to build any mart
     "mmhealth.synth.command",
     "mmhealth.lake.command",
     "mmhealth.views.command",

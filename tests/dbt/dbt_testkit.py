@@ -11,19 +11,17 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-PSEUDONYM_KEY = "test-pseudonym-key-not-secret"  # the same key as the shared small_pipeline (tests/conftest.py)
-
-
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
 def dbt_env(lake: Path) -> dict[str, str]:
+    """dbt's environment for a lake. The pseudonym key file is the session's (MMHEALTH_PSEUDONYM_KEY_FILE, set by
+    the fixture pseudonym_key_file in tests/conftest.py), so every build keys patients like the shared pipeline."""
     return {
         **os.environ,
         "DBT_PROFILES_DIR": str(REPO),
         "MMHEALTH_LAKE": str(lake),
-        "MMHEALTH_PSEUDONYM_KEY": PSEUDONYM_KEY,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "TQDM_DISABLE": "1",
         # Athena target settings: compile needs no AWS with --no-populate-cache and offline_catalog

@@ -27,12 +27,21 @@ def test_athena_sql_uses_athena_functions(athena_compiled):
     assert "element_at(attributes, 'CLNSIG')" in annotations
 
 
-def test_athena_engine_macros_pass_their_cases(athena_compiled):
+def _athena_key_table(con: duckdb.DuckDBPyConnection, key_file) -> None:
+    """The one-row key table the Athena SQL reads (`mmhealth_secrets.pseudonym_key`, dbt vars), as a deployment
+    creates it from the same key file (docs/governance.md), in its own catalog beside the DuckDB connection."""
+    con.execute("attach ':memory:' as mmhealth_secrets")
+    con.execute("create table mmhealth_secrets.main.pseudonym_key as select ? as key_hex",
+                [key_file.read_text().strip()])
+
+
+def test_athena_engine_macros_pass_their_cases(athena_compiled, pseudonym_key_file):
     compiled = athena_compiled / "tests" / "dbt" / "data_tests" / "engine_macros_behave.sql"
     sql = compiled.read_text()
     assert sql.count("union all") >= 30
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
+    _athena_key_table(con, pseudonym_key_file)
     failing = con.execute(athena_to_duckdb(sql)).fetchall()
     assert failing == []
 
@@ -50,3 +59,39 @@ def test_athena_sql_returns_the_duckdb_rows(mart, athena_compiled, small_pipelin
     assert cols_a == cols_d
     assert len(from_duckdb) > 100
     assert normalized(from_athena) == normalized(from_duckdb)
+
+
+def test_athena_and_duckdb_give_the_same_patient_key(athena_compiled, small_pipeline, pseudonym_key_file):
+    """The key is named, never inlined: the Athena SQL reads the restricted key table, DuckDB the key file, and
+    the same key gives the same patient_key for every patient (the SQL itself holds neither the key nor a hash)."""
+    athena_sql = (athena_compiled / "models" / "intermediate" / "int_patient_spine.sql").read_text()
+    key = pseudonym_key_file.read_text().strip()
+    assert key not in athena_sql and '"awsdatacatalog"."mmhealth_secrets"."pseudonym_key"' in athena_sql
+    # the warehouse and lake attached read-only under the names dbt gives them, beside a writable key catalog
+    con = duckdb.connect()
+    con.execute(f"attach '{small_pipeline.warehouse}' as warehouse (read_only)")
+    con.execute(f"attach '{small_pipeline.lake / 'lake.duckdb'}' as lake (read_only)")
+    con.execute("set TimeZone = 'UTC'")
+    try:
+        _athena_key_table(con, pseudonym_key_file)
+        con.execute("use warehouse")
+        _, from_athena = rows(con, f"select patient_id, patient_key from ({athena_to_duckdb(athena_sql)})")
+        _, from_duckdb = rows(con, "select patient_id, patient_key from mmhealth_intermediate.int_patient_spine")
+    finally:
+        con.close()
+    assert len(from_duckdb) == 150
+    assert sorted(from_athena) == sorted(from_duckdb)
+
+
+def test_athena_key_table_without_a_row_fails_the_key_test(athena_compiled):
+    """An empty key table would null every patient_key; pseudonym_key_is_usable returns a failing row for it."""
+    sql = (athena_compiled / "tests" / "dbt" / "data_tests" / "pseudonym_key_is_usable.sql").read_text()
+    con = duckdb.connect()
+    con.execute("attach ':memory:' as mmhealth_secrets")
+    con.execute("create table mmhealth_secrets.main.pseudonym_key (key_hex varchar)")
+    assert con.execute(athena_to_duckdb(sql)).fetchall() == [(0, None, None)]
+    con.execute("insert into mmhealth_secrets.main.pseudonym_key values ('abc123')")  # too short
+    assert con.execute(athena_to_duckdb(sql)).fetchall() == [(1, 6, 0)]
+    con.execute("delete from mmhealth_secrets.main.pseudonym_key")
+    con.execute("insert into mmhealth_secrets.main.pseudonym_key values (?)", ["ab" * 32])
+    assert con.execute(athena_to_duckdb(sql)).fetchall() == []

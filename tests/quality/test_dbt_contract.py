@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mmhealth.features.sensitivity import classification_from_models
+from mmhealth.manifest import models_from_yaml
 from mmhealth.quality.gx_schema import ACCEPTS, logical_type
 
 
@@ -33,7 +33,7 @@ def test_gate_columns_and_types_match_the_dbt_contract(spec, repo_root, mart):
 
 @pytest.mark.parametrize("mart", ["patient_360", "features_cardiovascular"])
 def test_record_key_is_not_phi_in_deidentified_marts(repo_root, mart):
-    sensitivity = classification_from_models(repo_root / "models", mart)
-    if sensitivity is None:
+    model = models_from_yaml(repo_root / "models").find(mart)
+    if model is None:
         pytest.skip(f"dbt model {mart} has no YAML yet")
-    assert sensitivity["patient_key"] == "internal"
+    assert model.sensitivity()["patient_key"] == "internal"

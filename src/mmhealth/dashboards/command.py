@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mmhealth.errors import MMHealthError
+from mmhealth.manifest import SENSITIVITY_LEVELS
 
 DEFAULT_MANIFEST = "target/manifest.json"
 
@@ -39,8 +40,9 @@ def register(subparsers) -> None:
     qs.add_argument("--governance", default="governance", help="policy file or folder naming the QuickSight group")
     qs.add_argument("--group", help="QuickSight group (policy principal name or group name)")
     qs.add_argument("--group-arn", help="QuickSight group ARN, overriding the policy")
-    qs.add_argument("--clearance", choices=("public", "internal", "phi"),
-                    help="highest column sensitivity the group may read (default: the policy's, else internal)")
+    qs.add_argument("--clearance", choices=SENSITIVITY_LEVELS,
+                    help="lower the group's clearance for this run (default: the policy's; a group the policy does "
+                    "not declare gets at most internal; never above the policy - the patient dashboard needs phi)")
     qs.add_argument("--namespace", default="default", help="QuickSight namespace of --group (default default)")
     qs.add_argument("--import-mode", choices=("DIRECT_QUERY", "SPICE"), default="DIRECT_QUERY")
     qs.add_argument("--min-cell-count", type=int, default=None, help="small-cell threshold shown for suppressed "
@@ -80,7 +82,7 @@ def small_cell_threshold(project_file: Path = Path("dbt_project.yml")) -> int:
 def run_quicksight(args: argparse.Namespace) -> int:
     from mmhealth.dashboards import deploy, quicksight
     from mmhealth.dashboards.layout import DASHBOARDS
-    from mmhealth.dashboards.manifest import load_manifest
+    from mmhealth.manifest import load_manifest
     from mmhealth.dashboards.principals import resolve_group
 
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -131,7 +133,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     from mmhealth.dashboards import local
     from mmhealth.dashboards.layout import DASHBOARDS, check_against_columns
-    from mmhealth.dashboards.manifest import load_manifest
+    from mmhealth.manifest import load_manifest
 
     manifest = load_manifest(args.manifest)
     models = {m for d in DASHBOARDS for m in d.models()}

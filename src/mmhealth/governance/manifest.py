@@ -1,15 +1,15 @@
 """The dbt manifest as governance sees it: which tables exist, their columns, types and classifications.
 
 The classification of a column lives once, in the model's YAML (`meta.sensitivity`); dbt copies it into
-`target/manifest.json`, and everything here reads it from there."""
+`target/manifest.json`, and everything here reads it from there through `mmhealth.manifest`, the reader every
+stage shares (one merge rule for `meta` / `config.meta`, one sensitivity ladder)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmhealth.errors import MMHealthError
+from mmhealth.manifest import parse_manifest, read_manifest_json
 
 
 @dataclass(frozen=True)
@@ -55,39 +55,21 @@ class Catalog:
 
 
 def read_manifest(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError as exc:
-        raise MMHealthError(
-            f"{path}: dbt manifest not found - run `dbt parse` (DBT_PROFILES_DIR=.) or pass --manifest"
-        ) from exc
-    except json.JSONDecodeError as exc:
-        raise MMHealthError(f"{path}: not valid JSON at line {exc.lineno} - run `dbt parse` again") from exc
+    """manifest.json as dbt wrote it (mmhealth.manifest; one-line error when missing or broken)."""
+    return read_manifest_json(path)
 
 
 def catalog_from_manifest(manifest: dict, schema_to_database: dict[str, str], meta_key: str, source: str) -> Catalog:
     """Models whose schema maps to a governed database. `schema_to_database` maps each dbt schema (either the
-    configured custom schema or the resolved one, e.g. `marts` or `main_marts`) to a Glue database name."""
+    configured custom schema or the resolved one, e.g. `marts` or `main_marts`) to a Glue database name. Models,
+    columns and their `meta` come from the shared reader (mmhealth.manifest: `config.meta` wins per key)."""
     tables: dict[str, Table] = {}
-    for uid, node in manifest.get("nodes", {}).items():
-        if node.get("resource_type") != "model":
-            continue
-        config = node.get("config") or {}
-        schema = node.get("schema")
-        database = schema_to_database.get(schema) or schema_to_database.get(config.get("schema") or "")
+    for model in parse_manifest(manifest, Path(source)):
+        database = schema_to_database.get(model.schema) or schema_to_database.get(model.configured_schema or "")
         if database is None:
             continue
-        name = node.get("alias") or node["name"]
-        meta = {**(node.get("meta") or {}), **(config.get("meta") or {})}
-        columns = {}
-        for cname, col in (node.get("columns") or {}).items():
-            cmeta = {**(col.get("meta") or {}), **((col.get("config") or {}).get("meta") or {})}
-            columns[cname] = Column(cname, col.get("data_type"), cmeta.get(meta_key))
-        relation = node.get("relation_name") or f'"{schema}"."{name}"'
-        patch = (node.get("patch_path") or "").split("://", 1)[-1]
-        source_file = patch or node.get("original_file_path") or source
-        tables[f"{database}.{name}"] = Table(database, name, schema, relation, uid, columns, meta, source_file,
-                                              tuple(node.get("fqn") or (node["name"],)))
+        columns = {c.name: Column(c.name, c.data_type, c.classification(meta_key)) for c in model.columns}
+        relation = model.relation_name or f'"{model.schema}"."{model.alias}"'
+        tables[f"{database}.{model.alias}"] = Table(database, model.alias, model.schema, relation, model.unique_id,
+                                                    columns, dict(model.meta), model.yaml_path or source, model.fqn)
     return Catalog(tables=tables, source=source)

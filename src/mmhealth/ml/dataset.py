@@ -152,21 +152,19 @@ def load_local(store: str | Path, feature_group: str = DEFAULT_FEATURE_GROUP, ve
 
 
 def _merge_manifest_meta(meta: dict[str, dict], manifest: str | Path | None, definition: dict) -> dict[str, dict]:
-    """dbt's manifest column meta (e.g. `meta.modality`) fills in what the definition does not say."""
+    """dbt's manifest column meta (e.g. `meta.modality`) fills in what the definition does not say. Read through
+    mmhealth.manifest, the reader every stage shares (`config.meta` wins over `meta`, per key)."""
+    from mmhealth.manifest import load_manifest
+
     if manifest is None or not Path(manifest).is_file():
         return meta
-    data = json.loads(Path(manifest).read_text())
-    model = definition.get("source_model") or SOURCE_MODEL
-    for node in data.get("nodes", {}).values():
-        if node.get("resource_type") == "model" and node.get("name") == model:
-            for name, col in node.get("columns", {}).items():
-                col_meta = dict(col.get("meta") or {})
-                col_meta.update((col.get("config") or {}).get("meta") or {})
-                if col_meta.get("modality"):
-                    col_meta["_source"] = "dbt manifest meta"
-                merged = dict(col_meta)
-                merged.update(meta.get(name, {}))  # the definition travels with the data: it wins
-                meta[name] = merged
+    model = load_manifest(manifest).find(definition.get("source_model") or SOURCE_MODEL)
+    for col in model.columns if model is not None else ():
+        col_meta = dict(col.meta)
+        if col_meta.get("modality"):
+            col_meta["_source"] = "dbt manifest meta"
+        col_meta.update(meta.get(col.name, {}))  # the definition travels with the data: it wins
+        meta[col.name] = col_meta
     return meta
 
 

@@ -32,6 +32,8 @@ def register(subparsers) -> None:
     c.add_argument("--baselines", type=Path, help="drift baselines folder (default LAKE/quality/baselines)")
     c.add_argument("--accept", action="store_true",
                    help="accept this run's distributions as the new drift baseline (when all other suites pass)")
+    c.add_argument("--manifest", type=Path, help="dbt manifest.json whose meta.sensitivity says which columns' "
+                   "values stay out of the report (default target/manifest.json, else the models' YAML)")
     c.add_argument("--json", action="store_true", help="print the JSON result instead of the summary")
     c.set_defaults(func=_check)
 
@@ -54,7 +56,7 @@ def _check(args: argparse.Namespace) -> int:
 
     project = args.project or default_project()
     opts = CheckOptions(project=project, lake=lake_dir(args.lake), checkpoint=args.checkpoint,
-                        target=args.target, accept=args.accept, baselines=args.baselines)
+                        target=args.target, accept=args.accept, baselines=args.baselines, manifest=args.manifest)
     marts = load_spec(project / "gate.yml").checkpoint(args.checkpoint).marts
     with tqdm(total=len(marts), desc=f"quality {args.checkpoint}", unit="mart", leave=False) as bar:
         def step(name: str) -> None:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from mmhealth.errors import MMHealthError
 from mmhealth.quality import baseline as bl
+from mmhealth.quality.classification import DEFAULT_MANIFEST, is_withheld, withheld_columns
 from mmhealth.quality.compile import GENERATED_DIRS, checkpoint_name, stale_files, validations_for
 from mmhealth.quality.data import content_hash, quality_dir, read_marts
 from mmhealth.quality.results import Failure, MartResult, RunResult, write_result
@@ -43,6 +44,8 @@ class CheckOptions:
     accept: bool = False
     baselines: Path | None = None
     data_docs: bool = True
+    manifest: Path | None = None  # dbt manifest with meta.sensitivity (default target/manifest.json, else models/)
+    models_dir: Path | None = None  # model YAML read when there is no manifest (default: beside the project)
 
     @property
     def quality(self) -> Path:
@@ -129,7 +132,9 @@ def _run_check(opts: CheckOptions, frames: dict[str, pd.DataFrame] | None,
         if baselines.get(name) is not None:
             params.update(baselines[name].parameters())
 
-    run = _validate(opts, spec, frames, params, baselines, run_id, started, progress)
+    withheld = withheld_columns(marts, opts.manifest or DEFAULT_MANIFEST,
+                                opts.models_dir or opts.project.resolve().parent / "models")
+    run = _validate(opts, spec, frames, params, baselines, run_id, started, progress, withheld)
     finished = _utcnow()
     baseline_notes, notes = _settle_baselines(opts, spec, run, frames, hashes, baselines, run_id, finished)
     results = {
@@ -155,7 +160,8 @@ class _Validation:
     docs: Path | None
 
 
-def _validate(opts: CheckOptions, spec, frames, params, baselines, run_id, started, progress) -> _Validation:
+def _validate(opts: CheckOptions, spec, frames, params, baselines, run_id, started, progress,
+              withheld: dict[str, frozenset[str] | None]) -> _Validation:
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
@@ -189,7 +195,7 @@ def _validate(opts: CheckOptions, spec, frames, params, baselines, run_id, start
             for er in vr.results:
                 out.evaluated += 1
                 if not er.success:
-                    out.failures.append(_failure(name, v.suite, er))
+                    out.failures.append(_failure(name, v.suite, er, withheld.get(name)))
     if opts.data_docs:
         out.docs = _build_docs(ctx, workdir, run_id, suites_run)
     return out
@@ -221,20 +227,29 @@ def _settle_baselines(opts, spec, run: _Validation, frames, hashes, baselines, r
     return baseline_notes, notes
 
 
-def _failure(mart: str, suite: str, er) -> Failure:
+# Their observed value is a column's SQL type, not data: shown whatever the column's classification.
+_TYPE_EXPECTATIONS = frozenset({"expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list"})
+
+
+def _failure(mart: str, suite: str, er, withheld: frozenset[str] | None = frozenset()) -> Failure:
+    """One failed expectation as the summary shows it. For a column treated as PHI (`withheld`; None = every
+    column) counts are reported, an observed value never is."""
     cfg = er.expectation_config
     kwargs = dict(cfg.kwargs)
     res = er.result or {}
     error = _exception_message(er.exception_info)
+    columns = [kwargs["column"]] if kwargs.get("column") else list(kwargs.get("column_list") or [])
     if error:
         observed = f"error: {error[:120]}"
     elif "unexpected_count" in res and res.get("unexpected_count"):
         observed = f"{res['unexpected_count']} unexpected ({res.get('unexpected_percent', 0):.1f}%)"
+    elif columns and cfg.type not in _TYPE_EXPECTATIONS and is_withheld(withheld, columns):
+        observed = "withheld (phi column)"
     else:
         observed = _short(res.get("observed_value"))
     meta = cfg.meta or {}
     expected = _expected(cfg.type, kwargs, meta)
-    column = kwargs.get("column") or (",".join(kwargs["column_list"]) if "column_list" in kwargs else None)
+    column = ",".join(columns) or None
     return Failure(mart, suite, str(meta.get("check", "")), cfg.type, column, observed, expected)
 
 

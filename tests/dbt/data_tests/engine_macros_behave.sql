@@ -44,6 +44,9 @@ with cases as (
     union all
     select 'mmh_sha256', {{ mmh_sha256("'abc'") }} = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
     union all
+    select 'mmh_pseudonym_key_relation one key of 32+ hex characters', count(*) = 1 and min(length(pk.key_hex)) >= 32
+    from {{ mmh_pseudonym_key_relation() }} as pk
+    union all
     select 'mmh_add_days', cast({{ mmh_add_days("cast('2020-02-27' as date)", 3) }} as date) = cast('2020-03-01' as date)
     union all
     select 'mmh_add_days negative', cast({{ mmh_add_days("cast('2020-03-01' as date)", -1) }} as date) = cast('2020-02-29' as date)

@@ -33,3 +33,14 @@ class _DbtNamespace:
 
 
 dbt = _DbtNamespace()
+
+
+class _Target:
+    """`target` as the Athena target has it with the profile's defaults (athena__mmh_pseudonym_key_relation)."""
+
+    type = "athena"
+    database = "awsdatacatalog"
+    schema = "mmhealth"
+
+
+target = _Target()
