@@ -19,7 +19,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # The data's path; a report that is not listed here still goes in, after these.
-ORDER = ["synth", "ingest", "imaging", "dbt", "governance", "quality", "dashboards", "ml"]
+ORDER = ["synth", "ingest", "imaging", "views", "dbt", "governance", "quality", "dashboards", "ml"]
 SCRIPT = {"governance": "bench_govern.py"}
 # Arguments each area's own report was measured with (see the command line in its section).
 ARGS = {

@@ -131,3 +131,9 @@ cross join unnest(
 {% macro athena__mmh_pseudonym_key_relation() -%}
 "{{ target.database }}"."{{ var('pseudonym_key_database') }}"."{{ var('pseudonym_key_table') }}"
 {%- endmacro %}
+
+{#- SQL written twice, once per engine, by a compiler with its own dialect layer (`mmhealth views compile` writes
+    models/views this way): the running engine's text. -#}
+{% macro mmh_engine_sql(duckdb_sql, athena_sql) %}{{ return(adapter.dispatch('mmh_engine_sql', 'mmhealth')(duckdb_sql, athena_sql)) }}{% endmacro %}
+{% macro duckdb__mmh_engine_sql(duckdb_sql, athena_sql) %}{{ return(duckdb_sql) }}{% endmacro %}
+{% macro athena__mmh_engine_sql(duckdb_sql, athena_sql) %}{{ return(athena_sql) }}{% endmacro %}

@@ -15,6 +15,7 @@ STAGE_COMMANDS = (
     "mmhealth.pseudonym_command",  # the key comes first: dbt needs it to build any mart
     "mmhealth.synth.command",
     "mmhealth.lake.command",
+    "mmhealth.views.command",
     "mmhealth.governance.command",
     "mmhealth.quality.command",
     "mmhealth.features.command",

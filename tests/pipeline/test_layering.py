@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "mmhealth"
-STAGES = ["synth", "ingest", "lake", "governance", "quality", "features", "dashboards", "ml"]
+STAGES = ["synth", "ingest", "lake", "views", "governance", "quality", "features", "dashboards", "ml"]
 
 
 def imported_stages(path: Path) -> set[str]:

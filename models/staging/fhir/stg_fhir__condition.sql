@@ -1,23 +1,28 @@
 {#- One row per FHIR Condition: SNOMED CT code (else the first coding), onset/abatement (dateTime or Period),
-    clinical status. -#}
+    clinical status. The FHIR is read by the ViewDefinition views/condition.json (models/views/view_condition.sql:
+    current version of each id, references parsed by getReferenceKey, elements this lake lacks as typed nulls). -#}
 {%- set specs = [
-    {'name': 'condition_id', 'expr': 'r.id', 'type': 'varchar', 'needs': ['id']},
-    {'name': 'patient_id', 'expr': fhir_reference_id('r.subject.reference', 'Patient'), 'type': 'varchar', 'needs': ['subject.reference']},
-    {'name': 'encounter_id', 'expr': fhir_reference_id('r.encounter.reference', 'Encounter'), 'type': 'varchar', 'needs': ['encounter.reference']},
-    {'name': 'snomed_code', 'expr': fhir_code('r.code', 'snomed'), 'type': 'varchar', 'needs': ['code.coding']},
-    {'name': 'code', 'expr': fhir_code('r.code'), 'type': 'varchar', 'needs': ['code.coding']},
-    {'name': 'code_system', 'expr': '(' ~ fhir_coding('r.code') ~ ').system', 'type': 'varchar', 'needs': ['code.coding']},
-    {'name': 'display', 'expr': fhir_display('r.code'), 'type': 'varchar', 'needs': ['code.coding']},
-    {'name': 'clinical_status', 'expr': fhir_code('r.clinicalstatus'), 'type': 'varchar', 'needs': ['clinicalstatus.coding']},
-    {'name': 'onset_datetime', 'expr': mmh_timestamp('r.onsetdatetime'), 'type': 'timestamp', 'needs': ['onsetdatetime']},
-    {'name': 'onset_period_start', 'expr': mmh_timestamp('r.onsetperiod.start'), 'type': 'timestamp', 'needs': ['onsetperiod.start']},
-    {'name': 'abated_at', 'expr': mmh_timestamp('r.abatementdatetime'), 'type': 'timestamp', 'needs': ['abatementdatetime']},
-    {'name': 'recorded_at', 'expr': mmh_timestamp('r.recordeddate'), 'type': 'timestamp', 'needs': ['recordeddate']},
-    {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.meta.lastupdated'), 'type': 'timestamp', 'needs': ['meta.lastupdated']},
-    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
+    {'name': 'condition_id', 'expr': 'r.condition_id', 'type': 'varchar'},
+    {'name': 'patient_id', 'expr': 'r.patient_id', 'type': 'varchar'},
+    {'name': 'encounter_id', 'expr': 'r.encounter_id', 'type': 'varchar'},
+    {'name': 'snomed_code', 'expr': 'r.snomed_code', 'type': 'varchar'},
+    {'name': 'code', 'expr': 'r.code', 'type': 'varchar'},
+    {'name': 'code_system', 'expr': 'r.code_system', 'type': 'varchar'},
+    {'name': 'display', 'expr': 'coalesce(r.code_display, r.code_text)', 'type': 'varchar'},
+    {'name': 'clinical_status', 'expr': 'r.clinical_status', 'type': 'varchar'},
+    {'name': 'onset_datetime', 'expr': mmh_timestamp('r.onset_datetime'), 'type': 'timestamp'},
+    {'name': 'onset_period_start', 'expr': mmh_timestamp('r.onset_period_start'), 'type': 'timestamp'},
+    {'name': 'abated_at', 'expr': mmh_timestamp('r.abatement_datetime'), 'type': 'timestamp'},
+    {'name': 'recorded_at', 'expr': mmh_timestamp('r.recorded_date'), 'type': 'timestamp'},
+    {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.last_updated'), 'type': 'timestamp'},
+    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar'},
 ] -%}
 with source as (
-{{ mmh_select_source(source('healthlake', 'condition'), specs, current_only=true) }}
+    select
+    {%- for s in specs %}
+        {{ mmh_cast(s.expr, s.type) }} as {{ s.name }}{{ "," if not loop.last }}
+    {%- endfor %}
+    from {{ ref('view_condition') }} as r
 )
 
 select

@@ -1,19 +1,21 @@
-{#- One row per FHIR Encounter: class, type, period, patient parsed from subject.reference. -#}
+{#- One row per FHIR Encounter: class, type, period, patient. The FHIR is read by the ViewDefinition
+    views/encounter.json (models/views/view_encounter.sql: current version of each id, subject parsed by
+    getReferenceKey(Patient), elements this lake lacks as typed nulls); this model types and names it. -#}
 {%- set specs = [
-    {'name': 'encounter_id', 'expr': 'r.id', 'type': 'varchar', 'needs': ['id']},
-    {'name': 'patient_id', 'expr': fhir_reference_id('r.subject.reference', 'Patient'), 'type': 'varchar', 'needs': ['subject.reference']},
-    {'name': 'status', 'expr': 'r.status', 'type': 'varchar', 'needs': ['status']},
-    {'name': 'encounter_class', 'expr': 'r.class.code', 'type': 'varchar', 'needs': ['class.code']},
-    {'name': 'encounter_type_code', 'expr': fhir_code(mmh_first('r.type')), 'type': 'varchar', 'needs': ['type']},
-    {'name': 'encounter_type_display', 'expr': fhir_display(mmh_first('r.type')), 'type': 'varchar', 'needs': ['type']},
-    {'name': 'started_at', 'expr': mmh_timestamp('r.period.start'), 'type': 'timestamp', 'needs': ['period.start']},
-    {'name': 'ended_at', 'expr': mmh_timestamp('r.period."end"'), 'type': 'timestamp', 'needs': ['period.end']},
-    {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.meta.lastupdated'), 'type': 'timestamp', 'needs': ['meta.lastupdated']},
-    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
+    {'name': 'encounter_id', 'expr': 'r.encounter_id', 'type': 'varchar'},
+    {'name': 'patient_id', 'expr': 'r.patient_id', 'type': 'varchar'},
+    {'name': 'status', 'expr': 'r.status', 'type': 'varchar'},
+    {'name': 'encounter_class', 'expr': 'r.class_code', 'type': 'varchar'},
+    {'name': 'encounter_type_code', 'expr': 'r.type_code', 'type': 'varchar'},
+    {'name': 'encounter_type_display', 'expr': 'coalesce(r.type_display, r.type_text)', 'type': 'varchar'},
+    {'name': 'started_at', 'expr': mmh_timestamp('r.period_start'), 'type': 'timestamp'},
+    {'name': 'ended_at', 'expr': mmh_timestamp('r.period_end'), 'type': 'timestamp'},
+    {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.last_updated'), 'type': 'timestamp'},
+    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar'},
 ] -%}
-with source as (
-{{ mmh_select_source(source('healthlake', 'encounter'), specs, current_only=true) }}
-)
-
-select * from source
-where encounter_id is not null
+select
+{%- for s in specs %}
+    {{ mmh_cast(s.expr, s.type) }} as {{ s.name }}{{ "," if not loop.last }}
+{%- endfor %}
+from {{ ref('view_encounter') }} as r
+where r.encounter_id is not null

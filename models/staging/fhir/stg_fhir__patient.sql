@@ -1,23 +1,24 @@
-{#- One row per FHIR Patient: demographics typed, US Core race/ethnicity read from the JSON-string extensions. -#}
-{%- set race_url = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race' -%}
-{%- set eth_url = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity' -%}
+{#- One row per FHIR Patient: demographics typed, US Core race/ethnicity read from the JSON-string extensions.
+    The FHIR is read by the ViewDefinition views/patient.json (models/views/view_patient.sql, compiled by
+    `mmhealth views compile`: current version of each id, elements this lake lacks as typed nulls); this model
+    types and names it. -#}
 {%- set specs = [
-    {'name': 'patient_id', 'expr': 'r.id', 'type': 'varchar', 'needs': ['id']},
-    {'name': 'gender', 'expr': 'lower(r.gender)', 'type': 'varchar', 'needs': ['gender']},
-    {'name': 'birth_date', 'expr': 'cast(' ~ mmh_timestamp('r.birthdate') ~ ' as date)', 'type': 'date', 'needs': ['birthdate']},
-    {'name': 'deceased_at', 'expr': mmh_timestamp('r.deceaseddatetime'), 'type': 'timestamp', 'needs': ['deceaseddatetime']},
-    {'name': 'deceased_flag', 'expr': 'r.deceasedboolean', 'type': 'boolean', 'needs': ['deceasedboolean']},
-    {'name': 'race', 'expr': us_core_category('r.extension', race_url), 'type': 'varchar', 'needs': ['extension']},
-    {'name': 'ethnicity', 'expr': us_core_category('r.extension', eth_url), 'type': 'varchar', 'needs': ['extension']},
-    {'name': 'marital_status', 'expr': fhir_code('r.maritalstatus'), 'type': 'varchar', 'needs': ['maritalstatus.coding']},
-    {'name': 'address_state', 'expr': mmh_first('r.address') ~ '.state', 'type': 'varchar', 'needs': ['address.state']},
-    {'name': 'address_postal_code', 'expr': mmh_first('r.address') ~ '.postalcode', 'type': 'varchar', 'needs': ['address.postalcode']},
-    {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.meta.lastupdated'), 'type': 'timestamp', 'needs': ['meta.lastupdated']},
-    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
+    {'name': 'patient_id', 'expr': 'r.patient_id', 'type': 'varchar'},
+    {'name': 'gender', 'expr': 'lower(r.gender)', 'type': 'varchar'},
+    {'name': 'birth_date', 'expr': 'cast(' ~ mmh_timestamp('r.birth_date') ~ ' as date)', 'type': 'date'},
+    {'name': 'deceased_at', 'expr': mmh_timestamp('r.deceased_datetime'), 'type': 'timestamp'},
+    {'name': 'deceased_flag', 'expr': 'r.deceased_boolean', 'type': 'boolean'},
+    {'name': 'race', 'expr': 'coalesce(r.race_category, r.race_text)', 'type': 'varchar'},
+    {'name': 'ethnicity', 'expr': 'coalesce(r.ethnicity_category, r.ethnicity_text)', 'type': 'varchar'},
+    {'name': 'marital_status', 'expr': 'r.marital_status', 'type': 'varchar'},
+    {'name': 'address_state', 'expr': 'r.address_state', 'type': 'varchar'},
+    {'name': 'address_postal_code', 'expr': 'r.address_postal_code', 'type': 'varchar'},
+    {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.last_updated'), 'type': 'timestamp'},
+    {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar'},
 ] -%}
-with source as (
-{{ mmh_select_source(source('healthlake', 'patient'), specs, current_only=true) }}
-)
-
-select * from source
-where patient_id is not null
+select
+{%- for s in specs %}
+    {{ mmh_cast(s.expr, s.type) }} as {{ s.name }}{{ "," if not loop.last }}
+{%- endfor %}
+from {{ ref('view_patient') }} as r
+where r.patient_id is not null

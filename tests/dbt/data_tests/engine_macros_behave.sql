@@ -80,6 +80,8 @@ with cases as (
     select 'normalize_contig bare', {{ normalize_contig("'7'") }} = '7'
     union all
     select 'normalize_contig chrMT', {{ normalize_contig("'chrMT'") }} = 'M'
+    union all
+    select 'mmh_engine_sql picks one text', {{ mmh_engine_sql("'x'", "'x'") }} = 'x'
 )
 
 select case_name

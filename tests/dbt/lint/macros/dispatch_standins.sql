@@ -18,3 +18,4 @@
 {% macro mmh_list_type(element_type) %}{{ athena__mmh_list_type(element_type) }}{% endmacro %}
 {% macro mmh_catalog_readable() %}{{ athena__mmh_catalog_readable() }}{% endmacro %}
 {% macro mmh_pseudonym_key_relation() %}{{ athena__mmh_pseudonym_key_relation() }}{% endmacro %}
+{% macro mmh_engine_sql(duckdb_sql, athena_sql) %}{{ athena__mmh_engine_sql(duckdb_sql, athena_sql) }}{% endmacro %}
