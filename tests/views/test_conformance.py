@@ -9,7 +9,7 @@ import json
 import jsonschema
 import pytest
 
-from conftest import mmhealth
+from .conftest import mmhealth
 
 
 def _cases(report: dict) -> list[dict]:

@@ -14,7 +14,7 @@ import pytest
 import sqlglot
 import yaml
 
-from conftest import BIN, REPO, mmhealth
+from .conftest import BIN, REPO, mmhealth
 
 VIEWS = REPO / "views"
 MODELS = REPO / "models" / "views"

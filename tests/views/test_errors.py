@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import mmhealth
+from .conftest import mmhealth
 from mmhealth.views.definition import ViewError, parse_view
 from mmhealth.views.dialect import DIALECTS
 from mmhealth.views.compiler import Target, compile_view

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REAL_VIEWS, mmhealth
+from .conftest import REAL_VIEWS, mmhealth
 
 RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
 
