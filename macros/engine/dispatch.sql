@@ -112,3 +112,8 @@ cross join unnest(
 {% macro mmh_catalog_readable() %}{{ return(adapter.dispatch('mmh_catalog_readable', 'mmhealth')()) }}{% endmacro %}
 {% macro duckdb__mmh_catalog_readable() %}{{ return(true) }}{% endmacro %}
 {% macro athena__mmh_catalog_readable() %}{{ return('--no-populate-cache' not in (flags.INVOCATION_COMMAND or '')) }}{% endmacro %}
+
+{#- Whether a text is an integer literal (optional sign, digits only). -#}
+{% macro mmh_is_integer_text(text) %}{{ return(adapter.dispatch('mmh_is_integer_text', 'mmhealth')(text)) }}{% endmacro %}
+{% macro duckdb__mmh_is_integer_text(text) %}regexp_full_match({{ text }}, '[+-]?[0-9]+'){% endmacro %}
+{% macro athena__mmh_is_integer_text(text) %}regexp_like({{ text }}, '^[+-]?[0-9]+$'){% endmacro %}

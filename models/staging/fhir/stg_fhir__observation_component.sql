@@ -6,6 +6,7 @@
     {'name': 'component_code', 'type': 'varchar'},
     {'name': 'component_display', 'type': 'varchar'},
     {'name': 'value_numeric', 'type': 'double'},
+    {'name': 'value_numeric_invalid', 'type': 'varchar'},
     {'name': 'value_unit', 'type': 'varchar'},
     {'name': 'source_lake_run', 'type': 'varchar'},
 ] -%}
@@ -36,8 +37,18 @@ select
     cast(c.component_index as integer) as component_index,
     cast(coalesce({{ fhir_code('c.code_concept', 'loinc') }}, {{ fhir_code('c.code_concept') }}) as varchar) as component_code,
     cast({{ fhir_display('c.code_concept') }} as varchar) as component_display,
-    cast(c.quantity.value as double) as value_numeric,
+    {%- if mmh_has_path(cols, 'component.valuequantity.value') %}
+    {{ mmh_try_cast('c.quantity.value', 'double') }} as value_numeric,
+    cast({{ mmh_invalid_value('c.quantity.value', 'double') }} as varchar) as value_numeric_invalid,
+    {%- else %}
+    cast(null as double) as value_numeric,  -- absent in this lake: component.valuequantity.value
+    cast(null as varchar) as value_numeric_invalid,
+    {%- endif %}
+    {%- if mmh_has_path(cols, 'component.valuequantity.unit') %}
     cast(c.quantity.unit as varchar) as value_unit,
+    {%- else %}
+    cast(null as varchar) as value_unit,  -- absent in this lake: component.valuequantity.unit
+    {%- endif %}
     -- lets an incremental filter on the observation's lake run reach this scan (see int_observation_values)
     cast(c.lake_run as varchar) as source_lake_run
 from component_parts as c

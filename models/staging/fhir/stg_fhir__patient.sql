@@ -7,6 +7,7 @@
     {'name': 'birth_date', 'expr': 'cast(' ~ mmh_timestamp('r.birthdate') ~ ' as date)', 'type': 'date', 'needs': ['birthdate']},
     {'name': 'deceased_at', 'expr': mmh_timestamp('r.deceaseddatetime'), 'type': 'timestamp', 'needs': ['deceaseddatetime']},
     {'name': 'deceased_flag', 'expr': 'r.deceasedboolean', 'type': 'boolean', 'needs': ['deceasedboolean']},
+    {'name': 'deceased_flag_invalid', 'expr': mmh_invalid_value('r.deceasedboolean', 'boolean'), 'type': 'varchar', 'needs': ['deceasedboolean']},
     {'name': 'race', 'expr': us_core_category('r.extension', race_url), 'type': 'varchar', 'needs': ['extension']},
     {'name': 'ethnicity', 'expr': us_core_category('r.extension', eth_url), 'type': 'varchar', 'needs': ['extension']},
     {'name': 'marital_status', 'expr': fhir_code('r.maritalstatus'), 'type': 'varchar', 'needs': ['maritalstatus.coding']},
@@ -16,7 +17,7 @@
     {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
 ] -%}
 with source as (
-{{ mmh_select_source(source('healthlake', 'patient'), specs, current_only=true) }}
+{{ mmh_select_source(source('healthlake', 'patient'), specs, current_only=true, safe_types=true) }}
 )
 
 select * from source

@@ -589,8 +589,9 @@ def _bundle_by_entry(conn, path: Path, size: int) -> tuple[dict | None, dict[int
     entries, problems = [], {}
     for i, text in enumerate(row[1]):
         raw = (text or "null").encode()
-        depth = too_deep(raw)
-        if depth:
+        # The entry object wraps the resource: one level more than the resource itself.
+        depth = nesting(raw) - 1 if too_deep(raw) else 0
+        if depth > MAX_DEPTH:
             entries.append(None)
             problems[i] = too_deep_reason(depth)
             continue

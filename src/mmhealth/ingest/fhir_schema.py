@@ -60,6 +60,8 @@ def _shape(name: str, t) -> tuple[str, str]:
     """(read type, lake type) for a field called `name` whose inferred DuckDB type is `t`."""
     if name.lower() in JSON_KEPT:
         return ("JSON[]", "JSON[]") if t.id == "list" else ("JSON", "JSON")
+    if str(t) == "JSON":  # DuckDB's JSON type reports the id of its storage, "varchar"
+        return "JSON", "JSON"
     if t.id == "list":
         read, lake = _shape("", t.children[0][1])
         return read + "[]", lake + "[]"

@@ -17,3 +17,5 @@
 {% macro mmh_add_days(date_expr, days) %}{{ athena__mmh_add_days(date_expr, days) }}{% endmacro %}
 {% macro mmh_list_type(element_type) %}{{ athena__mmh_list_type(element_type) }}{% endmacro %}
 {% macro mmh_catalog_readable() %}{{ athena__mmh_catalog_readable() }}{% endmacro %}
+{% macro mmh_is_integer_text(text) %}{{ athena__mmh_is_integer_text(text) }}{% endmacro %}
+{% macro mmh_try_cast(expr, type) %}{{ default__mmh_try_cast(expr, type) }}{% endmacro %}
