@@ -26,11 +26,28 @@ def ingest(source, lake, *extra: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def awkward(tmp_path_factory):
-    folder = write_awkward_fhir(tmp_path_factory.mktemp("awkward-src"))
+def awkward_files(tmp_path_factory):
+    return write_awkward_fhir(tmp_path_factory.mktemp("awkward-src"))
+
+
+@pytest.fixture(scope="module")
+def awkward(awkward_files, tmp_path_factory):
+    """Every awkward file in one run."""
     lake = tmp_path_factory.mktemp("awkward-fhir-lake") / "lake"
-    summary = ingest(folder, lake)
-    return folder, lake, summary
+    summary = ingest(awkward_files, lake)
+    return awkward_files, lake, summary
+
+
+@pytest.fixture(scope="module")
+def case(awkward_files, tmp_path_factory):
+    """A lake of only the named awkward files (each issue bullet on its own: one bug cannot hide another)."""
+    def build(*names: str):
+        src = tmp_path_factory.mktemp("case-src")
+        for name in names:
+            shutil.copy2(awkward_files / name, src / name)
+        lake = tmp_path_factory.mktemp("case-lake") / "lake"
+        return src, lake, ingest(src, lake)
+    return build
 
 
 def _loaded_rows(con) -> Counter:
@@ -59,10 +76,10 @@ def test_every_record_has_the_fate_a_plain_json_reading_expects(awkward):
     assert log == (len(expected), sum(loaded.values()), len(quarantined))
 
 
-def test_deep_resources_load_with_the_deep_part_as_json_text(awkward):
+def test_deep_resources_load_with_the_deep_part_as_json_text(case):
     """A QuestionnaireResponse 40 items deep (83 JSON levels) loads; the lake types the first 32 levels and keeps
     the rest as JSON text, which still holds the deepest answer."""
-    _, lake, _ = awkward
+    _, lake, _ = case("QuestionnaireResponse.ndjson", "Basic-deep-late.ndjson")
     con = connect(lake)
     item_type = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = "
                             "'questionnaireresponse' AND column_name = 'item'").fetchone()[0]
@@ -76,8 +93,8 @@ def test_deep_resources_load_with_the_deep_part_as_json_text(awkward):
     assert con.execute("SELECT count(*) FROM healthlake.basic WHERE id = 'deep-late-60'").fetchone()[0] == 1
 
 
-def test_too_deep_is_quarantined_with_its_depth_and_the_rest_loads(awkward):
-    _, lake, _ = awkward
+def test_too_deep_is_quarantined_with_its_depth_and_the_rest_loads(case):
+    _, lake, _ = case("Basic-deep.ndjson", "Basic-deep-late.ndjson", "deep-bundle.json")
     con = connect(lake)
     reasons = dict(con.execute("SELECT lake_source || ' ' || position, reason FROM lake_meta.quarantine "
                                "WHERE reason LIKE 'too-deep%'").fetchall())
@@ -93,19 +110,17 @@ def test_too_deep_is_quarantined_with_its_depth_and_the_rest_loads(awkward):
                        ).fetchone()[0] == "Patient/awk-pb1"
 
 
-def test_a_rerun_reads_nothing_and_is_not_stuck(awkward, tmp_path):
-    folder, lake, _ = awkward
-    copy = tmp_path / "lake"
-    shutil.copytree(lake, copy)
-    again = ingest(folder, copy)
-    assert again["files"]["read"] == 0 and again["read"] == 0
-    assert again["files"]["unchanged"] == len(list(folder.iterdir()))
+def test_a_rerun_reads_nothing_and_is_not_stuck(case):
+    folder, lake, first = case("QuestionnaireResponse.ndjson", "Basic-deep.ndjson", "deep-bundle.json")
+    assert first["files"]["read"] == 3
+    again = ingest(folder, lake)
+    assert again["files"]["read"] == 0 and again["read"] == 0 and again["files"]["unchanged"] == 3
 
 
-def test_copies_of_one_id_are_all_kept_and_numbered_in_their_file(awkward):
+def test_copies_of_one_id_are_all_kept_and_numbered_in_their_file(case):
     """Duplicates are versions, not errors: the lake keeps each copy; lake_position says which came later in its
     file (what the staging's current-version rule needs), in NDJSON and in Bundles."""
-    _, lake, _ = awkward
+    _, lake, _ = case("Observation-dups.ndjson", "Observation-dups-2.ndjson", "dup-bundle.json")
     con = connect(lake)
     rows = con.execute("SELECT id, lake_source, lake_position, valuequantity.value FROM healthlake.observation "
                        "WHERE id LIKE 'dup-%' ORDER BY 1, 2, 3").fetchall()
@@ -117,10 +132,10 @@ def test_copies_of_one_id_are_all_kept_and_numbered_in_their_file(awkward):
     assert sorted(s for s, _, _ in by_id["dup-across"]) == ["Observation-dups-2.ndjson", "Observation-dups.ndjson"]
 
 
-def test_a_key_after_the_schema_sample_is_kept_however_keys_are_spaced(awkward):
+def test_a_key_after_the_schema_sample_is_kept_however_keys_are_spaced(case):
     """The old proof counted `":` bytes: a key first seen after the 2,048-record sample (dropped by the copy) and
     another line's `"gender" :` (not counted) balanced, and birthDate was lost without a word."""
-    folder, lake, _ = awkward
+    folder, lake, _ = case("Patient-late-key.ndjson")
     expected = {}
     for line in (folder / "Patient-late-key.ndjson").read_text().splitlines():
         p = json.loads(line)
@@ -143,8 +158,8 @@ def test_the_source_key_count_sees_every_key_whatever_the_spacing(tmp_path):
     assert raw_key_count(compact) == 5
 
 
-def test_lineage_keys_in_the_input_are_refused_and_a_changed_file_still_replaces(awkward, tmp_path):
-    folder, lake, _ = awkward
+def test_lineage_keys_in_the_input_are_refused_and_a_changed_file_still_replaces(case):
+    folder, lake, _ = case("Patient-lineage.ndjson")
     con = connect(lake)
     assert con.execute("SELECT count(*) FROM healthlake.patient WHERE lake_source = 'elsewhere.ndjson'"
                        ).fetchone()[0] == 0
@@ -152,15 +167,11 @@ def test_lineage_keys_in_the_input_are_refused_and_a_changed_file_still_replaces
         "Patient-lineage.ndjson"
     con.close()
     # Edit the file: lin-1 leaves, lin-4 arrives, the lake_source key stays. Its old rows must go.
-    src = tmp_path / "src"
-    shutil.copytree(folder, src)
-    lake2 = tmp_path / "lake"
-    shutil.copytree(lake, lake2)
-    (src / "Patient-lineage.ndjson").write_text("".join(dumps(p) + "\n" for p in [
+    (folder / "Patient-lineage.ndjson").write_text("".join(dumps(p) + "\n" for p in [
         patient("lin-4"), patient("lin-2", lake_source="elsewhere.ndjson")]))
-    summary = ingest(src, lake2, "--source-moved")  # the copy of the folder stands for the folder itself
+    summary = ingest(folder, lake)
     assert summary["files"]["read"] == 1 and summary["loaded"] == 1 and summary["quarantined"] == 1
-    con = connect(lake2)
+    con = connect(lake)
     ids = {r[0] for r in con.execute("SELECT id FROM healthlake.patient WHERE lake_source = "
                                      "'Patient-lineage.ndjson'").fetchall()}
     assert ids == {"lin-4"}
@@ -168,8 +179,8 @@ def test_lineage_keys_in_the_input_are_refused_and_a_changed_file_still_replaces
                        ).fetchall() == [("line 2",)]
 
 
-def test_a_byte_order_mark_is_not_content(awkward):
-    folder, lake, _ = awkward
+def test_a_byte_order_mark_is_not_content(case):
+    folder, lake, _ = case("Patient-bom.ndjson", "bom-bundle.json")
     assert (folder / "Patient-bom.ndjson").read_bytes().startswith(BOM)
     con = connect(lake)
     ids = {r[0] for r in con.execute("SELECT id FROM healthlake.patient WHERE lake_source IN "
@@ -178,8 +189,8 @@ def test_a_byte_order_mark_is_not_content(awkward):
     assert con.execute("SELECT count(*) FROM lake_meta.quarantine WHERE lake_source LIKE '%bom%'").fetchone()[0] == 0
 
 
-def test_ids_that_are_not_strings_are_quarantined(awkward):
-    _, lake, _ = awkward
+def test_ids_that_are_not_strings_are_quarantined(case):
+    _, lake, _ = case("Patient-ids.ndjson", "id-bundle.json")
     con = connect(lake)
     reasons = dict(con.execute("SELECT lake_source || ' ' || position, reason FROM lake_meta.quarantine "
                                "WHERE lake_source LIKE '%id%'").fetchall())
