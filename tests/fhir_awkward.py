@@ -157,6 +157,10 @@ def write_awkward_fhir(root: Path) -> Path:
                                   {"resourceType": "Patient", "id": True}, {"resourceType": "Patient", "id": ""}])
     (out / "id-bundle.json").write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
         {"resource": patient("id-b-ok")}, {"resource": {"resourceType": "Patient", "id": 7}}]}))
+
+    # Grammatical JSON that is not Unicode text: an escaped lone surrogate (DuckDB refuses the line, Python reads it).
+    ndjson("Patient-surrogate.ndjson", [patient("sur-ok"), '{"resourceType":"Patient","id":"sur-bad",'
+                                                            '"name":[{"text":"a \\ud800 b"}]}'])
     return out
 
 
@@ -178,6 +182,10 @@ def independent_fates(folder: Path) -> dict[tuple[str, str], str]:
             return "quarantined:invalid-id"
         if any(k.lower().startswith("lake_") for k in obj):
             return "quarantined:reserved-key"
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return "quarantined:invalid-unicode"
         return "loaded"
 
     def parse(text: str):

@@ -200,3 +200,12 @@ def test_ids_that_are_not_strings_are_quarantined(case):
     assert reasons["id-bundle.json entry 1"].startswith("invalid-id: id is a JSON number (7)")
     ids = {r[0] for r in con.execute("SELECT id FROM healthlake.patient WHERE lake_source LIKE '%id%'").fetchall()}
     assert ids == {"id-ok", "id-b-ok"}
+
+
+def test_text_that_is_not_unicode_is_quarantined_not_a_crash(case):
+    """`"\\ud800"` is grammatical JSON but no text: DuckDB refuses the line, Python reads it, and writing it on
+    crashed the run with a UnicodeEncodeError."""
+    _, lake, summary = case("Patient-surrogate.ndjson")
+    assert (summary["loaded"], summary["quarantined"]) == (1, 1)
+    reason = connect(lake).execute("SELECT reason FROM lake_meta.quarantine").fetchone()[0]
+    assert reason.startswith("invalid-unicode:") and "\\ud800" in reason

@@ -479,12 +479,12 @@ def _recheck(f: SourceFile, ordinals: set[int], spool: "_Spool") -> Iterator[Out
         if ordinal not in ordinals:
             continue
         reason, obj = _diagnose(raw)
+        if not reason and obj["resourceType"] in SKIPPED_TYPES:
+            yield Skipped(f.rel, f"line {lineno}", f"not-clinical-data: {obj['resourceType']}")
+            continue
+        reason = reason or spool.write(obj, f.rel, ordinal)
         if reason:
             yield Quarantined(f.rel, f"line {lineno}", MODALITY, reason, _excerpt(raw))
-        elif obj["resourceType"] in SKIPPED_TYPES:
-            yield Skipped(f.rel, f"line {lineno}", f"not-clinical-data: {obj['resourceType']}")
-        else:
-            spool.write(obj, f.rel, ordinal)
 
 
 def _ndjson_careful(f: SourceFile, spool: "_Spool") -> Iterator[Output]:
@@ -493,14 +493,15 @@ def _ndjson_careful(f: SourceFile, spool: "_Spool") -> Iterator[Output]:
         for lineno, raw in _raw_records(f.path):
             read += 1
             reason, obj = _diagnose(raw)
+            if not reason and obj["resourceType"] in SKIPPED_TYPES:
+                skipped += 1
+                yield Skipped(f.rel, f"line {lineno}", f"not-clinical-data: {obj['resourceType']}")
+                continue
+            reason = reason or spool.write(obj, f.rel, read)
             if reason:
                 quarantined += 1
                 yield Quarantined(f.rel, f"line {lineno}", MODALITY, reason, _excerpt(raw))
-            elif obj["resourceType"] in SKIPPED_TYPES:
-                skipped += 1
-                yield Skipped(f.rel, f"line {lineno}", f"not-clinical-data: {obj['resourceType']}")
             else:
-                spool.write(obj, f.rel, read)
                 loaded += 1
     except (OSError, EOFError) as exc:  # unreadable or truncated gzip: the rest of the file is lost
         quarantined += 1
@@ -539,14 +540,15 @@ def _bundle_file(conn, f: SourceFile, spool: "_Spool") -> Iterator[Output]:
     if not isinstance(doc, dict) or doc.get("resourceType") != "Bundle":
         # A single resource in a .json file.
         reason = _problem(doc) or (too_deep_reason(nesting(raw)) if too_deep(raw) else "")
+        if not reason and doc["resourceType"] in SKIPPED_TYPES:
+            yield Skipped(f.rel, "file", f"not-clinical-data: {doc['resourceType']}")
+            yield FileDone(f.rel, read=1, loaded=0, quarantined=0, skipped=1)
+            return
+        reason = reason or spool.write(doc, f.rel, 1)
         if reason:
             yield Quarantined(f.rel, "file", MODALITY, reason, _excerpt(raw))
             yield FileDone(f.rel, read=1, loaded=0, quarantined=1, skipped=0)
-        elif doc["resourceType"] in SKIPPED_TYPES:
-            yield Skipped(f.rel, "file", f"not-clinical-data: {doc['resourceType']}")
-            yield FileDone(f.rel, read=1, loaded=0, quarantined=0, skipped=1)
         else:
-            spool.write(doc, f.rel, 1)
             yield FileDone(f.rel, read=1, loaded=1, quarantined=0, skipped=0)
         return
     read = loaded = quarantined = skipped = 0
@@ -558,14 +560,15 @@ def _bundle_file(conn, f: SourceFile, spool: "_Spool") -> Iterator[Output]:
             continue
         res = entry.resource
         reason = _problem(res)
-        if reason:
-            quarantined += 1
-            yield Quarantined(f.rel, entry.position, MODALITY, reason, _excerpt(json.dumps(res).encode()))
-        elif res["resourceType"] in SKIPPED_TYPES:
+        if not reason and res["resourceType"] in SKIPPED_TYPES:
             skipped += 1
             yield Skipped(f.rel, entry.position, f"not-clinical-data: {res['resourceType']}")
+            continue
+        reason = reason or spool.write(res, f.rel, index + 1)
+        if reason:
+            quarantined += 1
+            yield Quarantined(f.rel, entry.position, MODALITY, reason, _excerpt(json.dumps(res).encode("utf-8", "replace")))
         else:
-            spool.write(res, f.rel, index + 1)
             loaded += 1
     yield FileDone(f.rel, read=read, loaded=loaded, quarantined=quarantined, skipped=skipped)
 
@@ -607,20 +610,27 @@ class _Spool:
         self.handles: dict[str, object] = {}
         self.marks: dict[str, dict[str, int]] = {}  # source -> {type: spool offset before its first record}
 
-    def write(self, resource: dict, source: str, position: int) -> None:
-        rtype = resource["resourceType"]
-        fh = self.handles.get(rtype)
-        if fh is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fh = self.handles[rtype] = open(self.folder / f"{rtype}.ndjson", "w", encoding="utf-8")
-        self.marks.setdefault(source, {}).setdefault(rtype, fh.tell())
+    def write(self, resource: dict, source: str, position: int) -> str:
+        """Spool a validated resource; '' when done, else why it cannot be stored (it is then not written)."""
         # Keys named like lineage columns only reach the spool with a JSON null (others are quarantined).
         for key in [k for k in resource if k.lower().startswith(RESERVED_PREFIX)]:
             del resource[key]
         resource[SOURCE_COLUMN] = source
         resource[POSITION_COLUMN] = position
-        fh.write(json.dumps(resource, separators=(",", ":"), ensure_ascii=False))
-        fh.write("\n")
+        try:
+            line = json.dumps(resource, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+        except UnicodeEncodeError as exc:  # JSON may escape a lone surrogate (\ud800); it is not Unicode text
+            return f"invalid-unicode: a string holds {exc.object[exc.start:exc.end]!a}, which is not Unicode text"
+        if len(line) > MAX_OBJECT_BYTES:
+            return f"too-large: {len(line):,} bytes; the lake takes resources of at most {MAX_OBJECT_BYTES:,} bytes"
+        rtype = resource["resourceType"]
+        fh = self.handles.get(rtype)
+        if fh is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fh = self.handles[rtype] = open(self.folder / f"{rtype}.ndjson", "wb")
+        self.marks.setdefault(source, {}).setdefault(rtype, fh.tell())
+        fh.write(line)
+        return ""
 
     def forget(self, source: str) -> None:
         """Take back what `source` wrote (its file is about to be read again from the start). A source's records
