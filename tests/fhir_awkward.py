@@ -133,7 +133,8 @@ def write_awkward_fhir(root: Path) -> Path:
          "subject": {"reference": "Patient/awk-p1"}, "numberOfSeries": "two", "numberOfInstances": 7.5},
         {"resourceType": "ImagingStudy", "id": "is-num", "status": "available",
          "subject": {"reference": "Patient/awk-p1"}, "numberOfSeries": 2, "numberOfInstances": 40}])
-    ndjson("Patient-strings.ndjson", [patient("awk-p1", deceasedBoolean="yes"), patient("awk-p2", deceasedBoolean=False)])
+    ndjson("Patient-strings.ndjson", [patient("awk-p1", deceasedBoolean="yes"),
+                                      patient("awk-p2", deceasedBoolean=False)])
 
     # A key first seen after the schema sample, while another line writes a key with a space before its colon
     # (the old byte count missed one key on each side, and balanced).

@@ -45,7 +45,8 @@ def _resources(folder, rtype: str) -> list[tuple[str, int, dict]]:
         except RecursionError:
             continue  # the too-deep files hold no resources of the types checked here
         for n, res in enumerate(records, start=1):
-            if isinstance(res, dict) and res.get("resourceType") == rtype and isinstance(res.get("id"), str) and res["id"]:
+            if isinstance(res, dict) and res.get("resourceType") == rtype and isinstance(res.get("id"), str) \
+                    and res["id"]:
                 out.append((path.name, n, res))
     return out
 

@@ -376,7 +376,8 @@ def _fast_finish(conn, f: SourceFile, ctx: ReadContext, spool: "_Spool", state: 
         if not n_id:
             continue
         part = ctx.part_path(DATABASE, rtype.lower())
-        cols = _columns_present(conn, tmp_sql, rtype, [s.lake_name for s in shapes if not s.reserved] + [SOURCE_COLUMN, POSITION_COLUMN])
+        stored = [s.lake_name for s in shapes if not s.reserved] + [SOURCE_COLUMN, POSITION_COLUMN]
+        cols = _columns_present(conn, tmp_sql, rtype, stored)
         conn.execute(
             f"COPY (SELECT {', '.join(ident(c) for c in cols)} FROM {tmp_sql} "
             f"WHERE resourcetype = '{sql_str(rtype)}' AND id IS NOT NULL) "
@@ -567,7 +568,7 @@ def _bundle_file(conn, f: SourceFile, spool: "_Spool") -> Iterator[Output]:
         reason = reason or spool.write(res, f.rel, index + 1)
         if reason:
             quarantined += 1
-            yield Quarantined(f.rel, entry.position, MODALITY, reason, _excerpt(json.dumps(res).encode("utf-8", "replace")))
+            yield Quarantined(f.rel, entry.position, MODALITY, reason, _excerpt(json.dumps(res).encode()))
         else:
             loaded += 1
     yield FileDone(f.rel, read=read, loaded=loaded, quarantined=quarantined, skipped=skipped)
