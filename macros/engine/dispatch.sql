@@ -137,3 +137,8 @@ cross join unnest(
 {% macro mmh_engine_sql(duckdb_sql, athena_sql) %}{{ return(adapter.dispatch('mmh_engine_sql', 'mmhealth')(duckdb_sql, athena_sql)) }}{% endmacro %}
 {% macro duckdb__mmh_engine_sql(duckdb_sql, athena_sql) %}{{ return(duckdb_sql) }}{% endmacro %}
 {% macro athena__mmh_engine_sql(duckdb_sql, athena_sql) %}{{ return(athena_sql) }}{% endmacro %}
+
+{#- Whether a text is an integer literal (optional sign, digits only). -#}
+{% macro mmh_is_integer_text(text) %}{{ return(adapter.dispatch('mmh_is_integer_text', 'mmhealth')(text)) }}{% endmacro %}
+{% macro duckdb__mmh_is_integer_text(text) %}regexp_full_match({{ text }}, '[+-]?[0-9]+'){% endmacro %}
+{% macro athena__mmh_is_integer_text(text) %}regexp_like({{ text }}, '^[+-]?[0-9]+$'){% endmacro %}

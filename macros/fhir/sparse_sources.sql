@@ -10,8 +10,10 @@
       {'name': ..., 'expr': sql over the source's columns, 'type': portable type, 'needs': [paths]}
     or {'name': ..., 'type': ..., 'candidates': [{'expr': ..., 'needs': [...]}, ...]} (first present wins).
     A column whose paths are absent becomes a typed null; an absent relation becomes a typed empty result.
+    `safe_types`: numbers and booleans are typed with mmh_try_cast (typing.sql), so a value of the wrong type is null
+    instead of an error - for FHIR, whose JSON types the lake does not enforce.
     `current_only`: FHIR resources, of which only the current version of each id is read (versions.sql). -#}
-{% macro mmh_select_source(relation, specs, alias='r', current_only=false) %}
+{% macro mmh_select_source(relation, specs, alias='r', current_only=false, safe_types=false) %}
   {%- set columns = mmh_source_columns(relation) -%}
   {%- if columns is none %}
 -- {{ relation }} does not exist in this lake: typed empty result so downstream models still build.
@@ -33,6 +35,8 @@ select
     {%- endfor %}
     {%- if not chosen %}
   {{ mmh_cast('null', s.type) }} as {{ s.name }}{{ "," if not loop.last }}  -- absent in this lake: {{ candidates | map(attribute='needs') | map('join', '+') | join(' / ') }}
+    {%- elif safe_types and s.type in mmh_checked_types() %}
+  {{ mmh_try_cast(chosen[0], s.type) }} as {{ s.name }}{{ "," if not loop.last }}
     {%- else %}
   {{ mmh_cast(chosen[0], s.type) }} as {{ s.name }}{{ "," if not loop.last }}
     {%- endif %}

@@ -2,8 +2,10 @@
     every version it was given: a bulk export `_since` a date sends a changed resource again, in a new file, and
     the ingest appends it (a file's rows are replaced only by a new copy of the same file). Staging therefore reads
     only the current version of each id: the newest `meta.lastUpdated`, then the newest lake run, then the last
-    source path (two copies in one run). A stale copy sent again later (an older lastUpdated) loses to the version
-    already held.
+    source path (two copies in one run), then the later record in the file (`lake_position`: two copies in one
+    file, e.g. a history Bundle or an export that repeats a line; ingest numbers the records of such files). A stale
+    copy sent again later (an older lastUpdated) loses to the version already held. So each id has exactly one
+    current row, whatever the input repeated.
 
     Renders a boolean over `alias` (a row of `relation`): true when no newer version of the same id exists. Plain
     `true` when the relation has no lake_run (HealthLake's own view: one version per id already) or no id. DuckDB
@@ -15,6 +17,11 @@
   {%- set later_copy -%}
     newer.lake_run > {{ alias }}.lake_run
     or (newer.lake_run = {{ alias }}.lake_run and newer.lake_source > {{ alias }}.lake_source)
+    {%- if mmh_has_path(columns, 'lake_position') %}
+    {#- positions are set only in files that repeat an id; elsewhere null, and never needed -#}
+    or (newer.lake_run = {{ alias }}.lake_run and newer.lake_source = {{ alias }}.lake_source
+        and coalesce(newer.lake_position, 0) > coalesce({{ alias }}.lake_position, 0))
+    {%- endif %}
   {%- endset -%}
 not exists (
     select 1 from {{ relation }} as newer

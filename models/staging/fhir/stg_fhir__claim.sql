@@ -8,12 +8,13 @@
     {'name': 'billable_start_at', 'expr': mmh_timestamp('r.billableperiod.start'), 'type': 'timestamp', 'needs': ['billableperiod.start']},
     {'name': 'created_at', 'expr': mmh_timestamp('r.created'), 'type': 'timestamp', 'needs': ['created']},
     {'name': 'total_amount', 'expr': 'r.total.value', 'type': 'double', 'needs': ['total.value']},
+    {'name': 'total_amount_invalid', 'expr': mmh_invalid_value('r.total.value', 'double'), 'type': 'varchar', 'needs': ['total.value']},
     {'name': 'currency', 'expr': 'r.total.currency', 'type': 'varchar', 'needs': ['total.currency']},
     {'name': 'source_last_updated_at', 'expr': mmh_timestamp('r.meta.lastupdated'), 'type': 'timestamp', 'needs': ['meta.lastupdated']},
     {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
 ] -%}
 with source as (
-{{ mmh_select_source(source('healthlake', 'claim'), specs, current_only=true) }}
+{{ mmh_select_source(source('healthlake', 'claim'), specs, current_only=true, safe_types=true) }}
 )
 
 select
@@ -24,6 +25,7 @@ select
     claim_use,
     coalesce(billable_start_at, created_at) as claim_at,
     total_amount,
+    total_amount_invalid,
     currency,
     source_last_updated_at,
     source_lake_run

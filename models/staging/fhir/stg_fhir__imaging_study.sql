@@ -8,11 +8,13 @@
     {'name': 'started_at', 'expr': mmh_timestamp('r.started'), 'type': 'timestamp', 'needs': ['started']},
     {'name': 'number_of_series', 'expr': 'r.numberofseries', 'type': 'integer', 'needs': ['numberofseries']},
     {'name': 'number_of_instances', 'expr': 'r.numberofinstances', 'type': 'integer', 'needs': ['numberofinstances']},
+    {'name': 'number_of_series_invalid', 'expr': mmh_invalid_value('r.numberofseries', 'integer'), 'type': 'varchar', 'needs': ['numberofseries']},
+    {'name': 'number_of_instances_invalid', 'expr': mmh_invalid_value('r.numberofinstances', 'integer'), 'type': 'varchar', 'needs': ['numberofinstances']},
     {'name': 'modality', 'expr': '(' ~ mmh_first('r.series') ~ ').modality.code', 'type': 'varchar', 'needs': ['series.modality']},
     {'name': 'body_site', 'expr': '(' ~ mmh_first('r.series') ~ ').bodysite.display', 'type': 'varchar', 'needs': ['series.bodysite']},
 ] -%}
 with source as (
-{{ mmh_select_source(source('healthlake', 'imagingstudy'), specs, current_only=true) }}
+{{ mmh_select_source(source('healthlake', 'imagingstudy'), specs, current_only=true, safe_types=true) }}
 )
 
 select
@@ -26,6 +28,8 @@ select
     started_at,
     number_of_series,
     number_of_instances,
+    number_of_series_invalid,
+    number_of_instances_invalid,
     modality,
     body_site
 from source

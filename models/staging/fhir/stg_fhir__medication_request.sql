@@ -15,7 +15,7 @@
     {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
 ] -%}
 with source as (
-{{ mmh_select_source(source('healthlake', 'medicationrequest'), specs, current_only=true) }}
+{{ mmh_select_source(source('healthlake', 'medicationrequest'), specs, current_only=true, safe_types=true) }}
 )
 
 select

@@ -13,6 +13,7 @@
     {'name': 'effective_period_start', 'expr': mmh_timestamp('r.effectiveperiod.start'), 'type': 'timestamp', 'needs': ['effectiveperiod.start']},
     {'name': 'issued_at', 'expr': mmh_timestamp('r.issued'), 'type': 'timestamp', 'needs': ['issued']},
     {'name': 'value_numeric', 'expr': 'r.valuequantity.value', 'type': 'double', 'needs': ['valuequantity.value']},
+    {'name': 'value_numeric_invalid', 'expr': mmh_invalid_value('r.valuequantity.value', 'double'), 'type': 'varchar', 'needs': ['valuequantity.value']},
     {'name': 'value_unit', 'expr': 'r.valuequantity.unit', 'type': 'varchar', 'needs': ['valuequantity.unit']},
     {'name': 'value_code', 'expr': fhir_code('r.valuecodeableconcept'), 'type': 'varchar', 'needs': ['valuecodeableconcept.coding']},
     {'name': 'value_display', 'expr': fhir_display('r.valuecodeableconcept'), 'type': 'varchar', 'needs': ['valuecodeableconcept.coding']},
@@ -21,7 +22,7 @@
     {'name': 'source_lake_run', 'expr': 'r.lake_run', 'type': 'varchar', 'needs': ['lake_run']},
 ] -%}
 with source as (
-{{ mmh_select_source(source('healthlake', 'observation'), specs, current_only=true) }}
+{{ mmh_select_source(source('healthlake', 'observation'), specs, current_only=true, safe_types=true) }}
 )
 
 select
@@ -34,6 +35,7 @@ select
     display as observation_display,
     coalesce(effective_datetime, effective_period_start, issued_at) as effective_at,
     value_numeric,
+    value_numeric_invalid,
     value_unit,
     value_code,
     value_display,

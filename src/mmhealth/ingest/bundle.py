@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from mmhealth.ingest.fhir_depth import MAX_DEPTH, too_deep_reason
+
 URN_PREFIXES = ("urn:uuid:", "urn:oid:")
 
 
@@ -44,24 +46,28 @@ def _id_from_urn(full_url: str) -> str | None:
     return None
 
 
-def resolve_references(node: Any, refs: dict[str, str]) -> Any:
-    """Replace `reference` values found in `refs`, at any depth, in place; returns `node`."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str):
-                if value in refs:
-                    node[key] = refs[value]
-            elif isinstance(value, (dict, list)):
-                resolve_references(value, refs)
-    elif isinstance(node, list):
-        for item in node:
-            if isinstance(item, (dict, list)):
-                resolve_references(item, refs)
-    return node
+def resolve_references(node: Any, refs: dict[str, str]) -> int:
+    """Replace `reference` values found in `refs`, at any depth, in place; returns how deep `node` nests (the
+    resource object is level 1). Iterative: a resource may nest deeper than Python's recursion limit."""
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+        children = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, value in children:
+            if isinstance(value, (dict, list)):
+                stack.append((value, depth + 1))
+            elif key == "reference" and isinstance(value, str) and value in refs and isinstance(item, dict):
+                item[key] = refs[value]
+    return deepest
 
 
-def entries(bundle: dict) -> Iterator[BundleEntry]:
-    """The bundle's entries with references resolved; entries that cannot be loaded carry a `problem`."""
+def entries(bundle: dict, problems: dict[int, str] | None = None) -> Iterator[BundleEntry]:
+    """The bundle's entries with references resolved; entries that cannot be loaded carry a `problem`.
+    `problems` names entries already known to be unloadable (by index), e.g. ones too deep to parse."""
+    problems = problems or {}
     refs = reference_map(bundle)
     raw_entries = bundle.get("entry") or []
     if not isinstance(raw_entries, list):
@@ -69,6 +75,9 @@ def entries(bundle: dict) -> Iterator[BundleEntry]:
         return
     for i, entry in enumerate(raw_entries):
         position = f"entry {i}"
+        if i in problems:
+            yield BundleEntry(position, None, problems[i])
+            continue
         if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
             yield BundleEntry(position, None, "bundle-entry-without-resource")
             continue
@@ -77,4 +86,8 @@ def entries(bundle: dict) -> Iterator[BundleEntry]:
             urn_id = _id_from_urn(entry["fullUrl"])
             if urn_id:
                 resource["id"] = urn_id
-        yield BundleEntry(position, resolve_references(resource, refs), None)
+        depth = resolve_references(resource, refs)
+        if depth > MAX_DEPTH:
+            yield BundleEntry(position, None, too_deep_reason(depth))
+            continue
+        yield BundleEntry(position, resource, None)

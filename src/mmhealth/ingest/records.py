@@ -16,6 +16,11 @@ if TYPE_CHECKING:  # pyarrow is heavy; readers import it lazily
 # Every lake table carries the relative path of the source file a row came from. The lake uses it to replace
 # the rows of a changed file; analysts use it for lineage. Readers that write their own Parquet must add it.
 SOURCE_COLUMN = "lake_source"
+# The record's ordinal in its source file, where a reader needs it to order copies of one record (FHIR).
+POSITION_COLUMN = "lake_position"
+# Columns the lake and its readers add to every row (`lake_run` is the Hive partition of each part). Input keys
+# never take these names: a reader refuses input that would.
+LINEAGE_COLUMNS = frozenset({SOURCE_COLUMN, "lake_run", POSITION_COLUMN})
 # Raw excerpts in the quarantine are cut to this many characters.
 EXCERPT_LIMIT = 1024
 

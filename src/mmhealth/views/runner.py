@@ -1,7 +1,8 @@
 """Compile views against a local lake and run them there, on the lake's Parquet through DuckDB.
 
 The lake keeps every version of a resource it was sent (docs/ingest.md); like the dbt staging models, a view
-reads the current one: the newest meta.lastUpdated, then the newest lake run, then the last source path."""
+reads the current one: the newest meta.lastUpdated, then the newest lake run, then the last source path, then
+the later record of the file (`lake_position`)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def version_filter(d: Dialect, table_sql: str, columns: set[str], alias: str = "
         return None
     later_copy = (f"newer.lake_run > {alias}.lake_run OR (newer.lake_run = {alias}.lake_run "
                   f"AND newer.lake_source > {alias}.lake_source)")
+    if "lake_position" in columns:  # two copies in one file: the later record (ingest numbers such files' records)
+        later_copy += (f" OR (newer.lake_run = {alias}.lake_run AND newer.lake_source = {alias}.lake_source "
+                       f"AND COALESCE(newer.lake_position, 0) > COALESCE({alias}.lake_position, 0))")
     if "meta" in columns:
         floor = d.timestamp_floor()
         newer_at = f"COALESCE({d.timestamp('newer.meta.lastupdated')}, {floor})"

@@ -20,6 +20,32 @@ with cases as (
     union all
     select 'mmh_cast timestamp', {{ mmh_cast(ts | format('2020-02-03 04:05:06'), 'timestamp') }} = {{ ts | format('2020-02-03 04:05:06') }}
     union all
+    select 'mmh_try_cast double', {{ mmh_try_cast("'5.25'", 'double') }} = 5.25
+    union all
+    select 'mmh_try_cast double from double', {{ mmh_try_cast('cast(0.1 as double)', 'double') }} = cast(0.1 as double)
+    union all
+    select 'mmh_try_cast text is null', {{ mmh_try_cast("'abc'", 'double') }} is null
+    union all
+    select 'mmh_try_cast quoted number is null', {{ mmh_try_cast("'\"5\"'", 'double') }} is null
+    union all
+    select 'mmh_is_integer_text', {{ mmh_is_integer_text("'+12'") }} and not {{ mmh_is_integer_text("'1e3'") }}
+    union all
+    select 'mmh_try_cast integer', {{ mmh_try_cast("'-42'", 'integer') }} = -42
+    union all
+    select 'mmh_try_cast integer from bigint', {{ mmh_try_cast('cast(7 as bigint)', 'integer') }} = 7
+    union all
+    select 'mmh_try_cast fraction is no integer', {{ mmh_try_cast("'7.5'", 'integer') }} is null
+    union all
+    select 'mmh_try_cast whole decimal is an integer', {{ mmh_try_cast('cast(40 as double)', 'integer') }} = 40
+    union all
+    select 'mmh_try_cast boolean', {{ mmh_try_cast("'TRUE'", 'boolean') }} and not {{ mmh_try_cast('false', 'boolean') }}
+    union all
+    select 'mmh_try_cast other text is no boolean', {{ mmh_try_cast("'yes'", 'boolean') }} is null
+    union all
+    select 'mmh_invalid_value keeps the text', {{ mmh_invalid_value("'abc'", 'double') }} = 'abc'
+    union all
+    select 'mmh_invalid_value null when typed', {{ mmh_invalid_value("'2.5'", 'double') }} is null
+    union all
     select 'mmh_first', {{ mmh_first("array['a', 'b']") }} = 'a'
     union all
     select 'mmh_first empty is null', {{ mmh_first(mmh_filter("array['a']", 'x', "x = 'z'")) }} is null

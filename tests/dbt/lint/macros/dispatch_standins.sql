@@ -19,3 +19,5 @@
 {% macro mmh_catalog_readable() %}{{ athena__mmh_catalog_readable() }}{% endmacro %}
 {% macro mmh_pseudonym_key_relation() %}{{ athena__mmh_pseudonym_key_relation() }}{% endmacro %}
 {% macro mmh_engine_sql(duckdb_sql, athena_sql) %}{{ athena__mmh_engine_sql(duckdb_sql, athena_sql) }}{% endmacro %}
+{% macro mmh_is_integer_text(text) %}{{ athena__mmh_is_integer_text(text) }}{% endmacro %}
+{% macro mmh_try_cast(expr, type) %}{{ default__mmh_try_cast(expr, type) }}{% endmacro %}
