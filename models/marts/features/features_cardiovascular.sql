@@ -115,6 +115,7 @@ select
     cast(i.hypertension as boolean) as hypertension,
     cast(i.coronary_heart_disease as boolean) as coronary_heart_disease,
     cast(i.alzheimers as boolean) as alzheimers,
+    cast(i.label_window_observed as boolean) as label_window_observed,
     cast(coalesce(cs.research_consent, false) as boolean) as research_consent
 from idx as i
 inner join {{ ref('dim_patient') }} as p on i.patient_key = p.patient_key
