@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_quality.py --lake demo-lake --manifest target/manifest.json [--repeat 3]
         [--out benchmarks/quality.md] [--append]
+    .venv/bin/python scripts/bench_quality.py --patients 10000 [...]   # builds such a lake first, in a scratch folder
 
 The lake's marts are gated with a private copy of expectations/ (the repository is never written): `quality
 baseline` on the build, then `quality check` of checkpoint `pre_feature_store` with and without Data Docs, local
@@ -48,9 +49,31 @@ class _NoopRuntime:
         return {}
 
 
+def build_lake(root: Path, patients: int) -> tuple[Path, Path]:
+    """generate -> ingest -> dbt build, as `make demo` does, at `patients` (genomes and imaging in the demo's ratio)."""
+    import subprocess
+
+    data, lake, target = root / "data", root / "lake", root / "target"
+    env = {**os.environ, "DBT_PROFILES_DIR": str(REPO), "MMHEALTH_LAKE": str(lake), "TQDM_DISABLE": "1",
+           "MMHEALTH_PSEUDONYM_KEY": os.environ.get("MMHEALTH_PSEUDONYM_KEY", "bench-pseudonym-key"),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    bin_ = Path(sys.executable).parent
+    for argv in ([str(bin_ / "mmhealth"), "generate", "--out", str(data), "--patients", str(patients),
+                  "--genomes", str(round(patients * 800 / 1300)), "--imaging", str(round(patients * 300 / 1300)),
+                  "--seed", "7"],
+                 [str(bin_ / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress",
+                  "--reference", str(data / "reference" / "panel.fa")],
+                 [str(bin_ / "dbt"), "build", "--quiet", "--target-path", str(target), "--log-path", str(root / "logs")]):
+        subprocess.run(argv, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+    return lake, target / "manifest.json"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lake", type=Path, required=True, help="a lake whose marts dbt built")
+    ap.add_argument("--lake", type=Path, help="a lake whose marts dbt built (else one is built, see --patients)")
+    ap.add_argument("--patients", type=int, default=10_000,
+                    help="without --lake: generate this many patients (genomes and imaging in the demo's ratio, "
+                         "seed 7), ingest and dbt build them first")
     ap.add_argument("--manifest", type=Path, default=Path("target/manifest.json"), help="dbt manifest of that build")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", type=Path, help="write the results as markdown here")
@@ -67,6 +90,8 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bench-quality-"))
     rows = []
     try:
+        if args.lake is None:
+            args.lake, args.manifest = build_lake(scratch / "built", args.patients)
         lake = scratch / "lake"
         lake.mkdir()
         shutil.copy2(args.lake / "warehouse.duckdb", lake / "warehouse.duckdb")
@@ -119,7 +144,7 @@ def main() -> int:
         "## Real marts",
         "",
         *([args.note, ""] if args.note else []),
-        f"Command: `.venv/bin/python scripts/bench_quality.py {' '.join(sys.argv[1:])}`".rstrip(),
+        f"Command: `.venv/bin/python scripts/bench_quality.py {' '.join(_without_note(sys.argv[1:]))}`".rstrip(),
         "",
         f"Data: {source}. Machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python "
         f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end (other jobs share the "
@@ -146,6 +171,18 @@ def main() -> int:
         else:
             args.out.write_text("# Quality gate and feature publishing benchmark\n\n" + text)
     return 0
+
+
+def _without_note(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--note":
+            skip = True
+        elif not a.startswith("--note="):
+            out.append(a)
+    return out
 
 
 if __name__ == "__main__":
