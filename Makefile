@@ -7,23 +7,28 @@ STAMP := $(VENV)/.installed
 DEMO_DATA ?= demo-data
 DEMO_LAKE ?= demo-lake
 
-.PHONY: demo test bench lint venv clean
+.PHONY: demo test bench lint venv clean browser lock
 
 venv: $(STAMP)
 
-# pyradiomics ships only an sdist whose build needs numpy and an old setuptools already present
-# (../shared/STACK.md), so it is built without isolation before the rest is installed against the lock.
-$(STAMP): pyproject.toml constraints.txt
+# The locks (pip-compile, with hashes) pin every package. pyradiomics ships only an sdist whose build needs numpy
+# and an old setuptools already present (../shared/STACK.md): requirements-build.lock installs those first, then
+# the whole lock is installed without build isolation, then the project itself without dependencies.
+$(STAMP): pyproject.toml requirements.lock requirements-build.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt numpy setuptools wheel
-	$(BIN)/pip install -q -c constraints.txt --no-build-isolation pyradiomics
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r requirements-build.lock
+	$(BIN)/pip install -q --require-hashes --no-build-isolation -r requirements.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 demo: $(STAMP)
 	DEMO_DATA=$(DEMO_DATA) DEMO_LAKE=$(DEMO_LAKE) scripts/demo.sh
 
-test: $(STAMP)
+# The browser tests need Chromium: installed from Debian's packages when missing (scripts/ensure_chromium.sh).
+browser:
+	scripts/ensure_chromium.sh
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -32,5 +37,9 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m sqlfluff lint models --dialect athena
 
+# Regenerate requirements.lock / requirements-build.lock (keeps existing pins; see scripts/lock.sh).
+lock:
+	scripts/lock.sh
+
 clean:
-	rm -rf $(DEMO_DATA) $(DEMO_LAKE) target dbt_packages logs bench-scratch
+	rm -rf $(DEMO_DATA) $(DEMO_LAKE) target dbt_packages logs bench-scratch .lock-venv

@@ -45,7 +45,7 @@ $BIN/dbt build --quiet --target-path target
 $BIN/dbt docs generate --quiet --target-path target
 $BIN/python scripts/mart_counts.py "$LAKE/warehouse.duckdb"
 
-step "4/8 governance: validate the Lake Formation policy, enforce it locally"
+step "4/8 governance: validate the Lake Formation policy, preview it locally (not a security boundary)"
 $BIN/mmhealth govern validate --manifest target/manifest.json
 $BIN/mmhealth govern local --manifest target/manifest.json
 

@@ -1,5 +1,6 @@
 {#- Saved query `lesion_volume_by_modality`, materialized: per modality, patients and image sets with radiomics
-    and the mean segmented lesion volume. A group of fewer than small_cell_threshold patients is nulled whole:
+    and the mean segmented lesion volume. The mean reads only masks of the lesion segmenter: a mask from the
+    whole-foreground fallback (segmentation_fallback_reason set) is not a lesion. A group of fewer than small_cell_threshold patients is nulled whole:
     a mean over a handful of people is their data. -#}
 {{ config(contract={'enforced': true}) }}
 
@@ -8,7 +9,7 @@ with stats as (
         coalesce(modality, 'unknown') as modality,
         count(distinct case when has_radiomics then patient_key end) as n_patients,
         count(case when has_radiomics then image_set_id end) as n_image_sets,
-        avg(case when has_radiomics then mask_volume_mm3 end) as mean_volume
+        avg(case when has_radiomics and segmentation_fallback_reason is null then mask_volume_mm3 end) as mean_volume
     from {{ ref('fct_radiomics') }}
     group by coalesce(modality, 'unknown')
 )

@@ -32,7 +32,7 @@ def _target(clearance: str = "internal") -> quicksight.Target:
     return quicksight.Target(ACCOUNT, REGION, DS_ARN, GROUP_ARN, clearance)
 
 
-def _plan(clearance: str = "internal", manifest: dict | None = None) -> quicksight.Plan:
+def _plan(clearance: str = "phi", manifest: dict | None = None) -> quicksight.Plan:
     m = parse_manifest(manifest or fake_manifest(), Path("manifest.json"))
     target = _target(clearance)
     return quicksight.build_plan(DASHBOARDS, m, target, data_source=quicksight.data_source_request(target, "primary"))
@@ -155,17 +155,39 @@ def test_column_types_come_from_the_manifest():
 
 
 def test_columns_above_the_group_clearance_stay_out():
-    extra = {"patient_360": {"birth_date": {"data_type": "date", "sensitivity": "phi"}}}
-    plan = _plan("internal", fake_manifest(extra=extra))
+    extra = {"patient_360": {"birth_date": {"data_type": "date", "sensitivity": "phi"}},
+             "sq_patients_by_age_band_sex": {"site_code": {"sensitivity": "internal"}}}
+    plan = _plan("phi", fake_manifest(extra=extra))
     ds = next(d for d in plan.data_sets if d["DataSetId"] == "mmhealth-patient-360")
     names = {c["Name"] for c in ds["PhysicalTableMap"]["dbt"]["RelationalTable"]["InputColumns"]}
-    assert "birth_date" not in names and "patient_key" in names
-    assert any("birth_date" in n for n in plan.notes)
-    # A public-only group sees no patient-level data: the patient dashboard is skipped, not half-built.
-    public = _plan("public")
-    assert public.skipped == [PATIENT.id]
-    assert [d["DashboardId"] for d in public.dashboards] == [POPULATION.id]
-    assert {d["DataSetId"] for d in public.data_sets} == {quicksight.data_set_id(m) for m in POPULATION.models()}
+    assert "birth_date" in names and "patient_key" in names  # a phi-cleared group, a phi dashboard
+    # A population data set is capped at the population dashboard's classification (public), whoever deploys it.
+    pop = next(d for d in plan.data_sets if d["DataSetId"] == "mmhealth-sq-patients-by-age-band-sex")
+    assert "site_code" not in {c["Name"] for c in pop["PhysicalTableMap"]["dbt"]["RelationalTable"]["InputColumns"]}
+    assert any("site_code" in n for n in plan.notes)
+    # Below phi, the patient dashboard (PHI as a whole) is skipped, not half-built - even when the manifest
+    # classifies every column it reads internal, as this one does.
+    for clearance in ("internal", "public"):
+        below = _plan(clearance)
+        assert below.skipped == [PATIENT.id]
+        assert [d["DashboardId"] for d in below.dashboards] == [POPULATION.id]
+        assert {d["DataSetId"] for d in below.data_sets} == {quicksight.data_set_id(m) for m in POPULATION.models()}
+        assert any(n.startswith(f"{PATIENT.id} skipped: the dashboard is classified phi") for n in below.notes)
+
+
+def test_every_grant_of_a_phi_data_set_or_the_patient_dashboard_goes_to_the_phi_group():
+    """What the plan grants: the patient dashboard and every data set it reads, to the phi-cleared group only,
+    with read-only actions; nothing at all of them for a group below phi."""
+    plan = _plan("phi")
+    patient_sets = {quicksight.data_set_id(m) for m in PATIENT.models()}
+    for body in [*plan.data_sets, *plan.dashboards, plan.data_source]:
+        assert [p["Principal"] for p in body["Permissions"]] == [GROUP_ARN]
+        actions = set(body["Permissions"][0]["Actions"])
+        assert not {a for a in actions if a.split(":")[1].startswith(("Update", "Delete", "Create"))}
+    assert patient_sets <= {d["DataSetId"] for d in plan.data_sets}
+    internal = _plan("internal")
+    assert not patient_sets & {d["DataSetId"] for d in internal.data_sets}
+    assert PATIENT.id not in {d["DashboardId"] for d in internal.dashboards}
 
 
 def test_group_comes_from_the_governance_policy(tmp_path):
@@ -180,7 +202,16 @@ def test_group_comes_from_the_governance_policy(tmp_path):
     assert group.arn == GROUP_ARN and group.clearance == "internal" and group.source == str(policy)
     override = resolve_group(tmp_path, group=None, group_arn="arn:aws:quicksight:us-east-1:1:group/default/x",
                              clearance=None, account=ACCOUNT, region=REGION)
-    assert override.name == "x"
+    assert override.name == "x" and override.clearance == "internal"
+    # the command line lowers a clearance, never raises it: PHI goes only to a group the policy clears for it
+    assert resolve_group(tmp_path, group=None, group_arn=None, clearance="public", account=ACCOUNT,
+                         region=REGION).clearance == "public"
+    for kwargs in ({"group": None, "group_arn": None}, {"group": "analysts", "group_arn": None},
+                   {"group": None, "group_arn": GROUP_ARN},  # the policy's group by ARN: still the policy's clearance
+                   {"group": None, "group_arn": "arn:aws:quicksight:us-east-1:1:group/default/x"},
+                   {"group": "someone-else", "group_arn": None}):
+        with pytest.raises(MMHealthError, match="--clearance phi: .* raise it in the policy"):
+            resolve_group(tmp_path, clearance="phi", account=ACCOUNT, region=REGION, **kwargs)
     (tmp_path / "more.yml").write_text(
         "principals:\n  viewers:\n    type: quicksight_group\n    arn: 'arn:aws:quicksight:us-east-1:1:group/default/v'\n"
         "    clearance: public\n")
@@ -223,23 +254,71 @@ def test_create_on_moto_with_every_request_validated(moto_reset):
     assert described["Name"] == PATIENT.name
 
 
-def test_cli_creates_everything_on_moto_and_writes_the_definitions(moto_reset, tmp_path):
+POLICY_GROUPS = (
+    "principals:\n"
+    "  analysts:\n    type: quicksight_group\n"
+    "    arn: 'arn:aws:quicksight:{region}:{account_id}:group/default/analysts'\n    clearance: internal\n"
+    "  clinicians:\n    type: quicksight_group\n"
+    "    arn: 'arn:aws:quicksight:{region}:{account_id}:group/default/clinicians'\n    clearance: phi\n")
+CLINICIANS_ARN = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:group/default/clinicians"
+
+
+def test_cli_gates_the_patient_dashboard_to_the_phi_cleared_group_on_moto(moto_reset, tmp_path, capsys, monkeypatch):
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(fake_manifest()))
     policy = tmp_path / "governance"
     policy.mkdir()
-    (policy / "policy.yml").write_text(
-        "principals:\n  analysts:\n    type: quicksight_group\n"
-        "    arn: 'arn:aws:quicksight:{region}:{account_id}:group/default/analysts'\n    clearance: internal\n")
-    out = tmp_path / "qs"
-    rc = main(["dashboards", "quicksight", "--account", ACCOUNT, "--region", REGION, "--manifest", str(manifest),
-               "--governance", str(policy), "--out", str(out), "--endpoint-url", moto_reset])
-    assert rc == 0
+    (policy / "policy.yml").write_text(POLICY_GROUPS)
+    base = ["dashboards", "quicksight", "--account", ACCOUNT, "--region", REGION, "--manifest", str(manifest),
+            "--governance", str(policy), "--endpoint-url", moto_reset]
     client = boto3.client("quicksight", region_name=REGION, endpoint_url=moto_reset)
+    # moto answers no Describe*Permissions: record the grants the command sends instead
+    recorders, make_client = [], boto3.client
+
+    def recording_client(*args, **kwargs):
+        made = make_client(*args, **kwargs)
+        recorders.append(_Recorder(made))
+        return made
+
+    monkeypatch.setattr(boto3, "client", recording_client)
+
+    def granted() -> dict[str, set[str]]:
+        """resource id -> principals granted, over every request sent so far."""
+        out: dict[str, set[str]] = {}
+        for rec in recorders:
+            for op, params in rec.calls:
+                rid = params.get("DashboardId") or params.get("DataSetId") or params.get("DataSourceId")
+                for perm in params.get("Permissions") or params.get("GrantPermissions") or []:
+                    out.setdefault(rid, set()).add(perm["Principal"])
+        return out
+
+    # the internal group: population only, and asking for phi on the command line is refused
+    assert main([*base, "--group", "analysts", "--out", str(tmp_path / "a")]) == 0
+    assert "mmhealth-patient skipped: the dashboard is classified phi" in capsys.readouterr().out
+    assert {d["DashboardId"] for d in client.list_dashboards(AwsAccountId=ACCOUNT)["DashboardSummaryList"]} == {POPULATION.id}
+    assert main([*base, "--group", "analysts", "--clearance", "phi", "--out", str(tmp_path / "x")]) == 1
+    assert "--clearance phi: the governance policy" in capsys.readouterr().err
+    assert main([*base, "--group-arn", f"arn:aws:quicksight:{REGION}:{ACCOUNT}:group/default/x", "--clearance", "phi",
+                 "--out", str(tmp_path / "y")]) == 1
+    assert "not declared in the governance policy" in capsys.readouterr().err
+    assert {d["DashboardId"] for d in client.list_dashboards(AwsAccountId=ACCOUNT)["DashboardSummaryList"]} == {POPULATION.id}
+
+    # the phi-cleared group declared in the policy: the patient dashboard and its data sets, granted to it alone
+    # (on an empty account: moto implements no Update* call, so a second run could not update in place)
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_reset}/moto-api/reset", method="POST")).read()
+    out = tmp_path / "c"
+    assert main([*base, "--group", "clinicians", "--out", str(out)]) == 0
     assert {d["DashboardId"] for d in client.list_dashboards(AwsAccountId=ACCOUNT)["DashboardSummaryList"]} == {
         POPULATION.id, PATIENT.id}
     written = json.loads((out / "dashboards" / f"{PATIENT.id}.json").read_text())
-    assert written["Permissions"][0]["Principal"] == GROUP_ARN
+    assert [p["Principal"] for p in written["Permissions"]] == [CLINICIANS_ARN]
+    sent = granted()
+    assert sent[PATIENT.id] == {CLINICIANS_ARN}
+    for model in PATIENT.models():  # across both runs: only ever granted to the phi-cleared group
+        assert sent[quicksight.data_set_id(model)] == {CLINICIANS_ARN}
+    assert sent[POPULATION.id] == {GROUP_ARN, CLINICIANS_ARN}
     models = {m for d in DASHBOARDS for m in d.models()}
     assert (out / "data-source.json").exists() and len(list((out / "data-sets").glob("*.json"))) == len(models)
 
@@ -253,8 +332,11 @@ def test_dry_run_calls_nothing(tmp_path, capsys):
     assert rc == 0
     assert "no AWS call made" in capsys.readouterr().out
     assert not (tmp_path / "qs" / "data-source.json").exists()  # an existing data source is not redefined
-    body = json.loads((tmp_path / "qs" / "data-sets" / "mmhealth-fct-radiomics.json").read_text())
+    body = json.loads((tmp_path / "qs" / "data-sets" / "mmhealth-sq-encounters-by-year-class.json").read_text())
     assert body["PhysicalTableMap"]["dbt"]["RelationalTable"]["DataSourceArn"] == DS_ARN
+    # a group the policy does not declare is not phi-cleared: no patient dashboard, no patient data sets
+    assert not (tmp_path / "qs" / "data-sets" / "mmhealth-fct-radiomics.json").exists()
+    assert not (tmp_path / "qs" / "dashboards" / f"{PATIENT.id}.json").exists()
 
 
 def test_existing_assets_are_updated_and_republished():

@@ -205,12 +205,14 @@ def test_layout_fits_the_real_marts(small_pipeline, warehouse):
 @pytest.mark.parametrize("clearance,dashboards", [("phi", 2), ("public", 1)])
 def test_quicksight_dry_run_on_the_real_manifest(small_pipeline, tmp_path, clearance, dashboards):
     """Every column the dashboards use exists, is typed and classified in the real manifest; the patient
-    dashboard shows dated clinical events (PHI), so only a PHI-cleared group gets it."""
+    dashboard shows dated clinical events (PHI), so only a group the policy clears for phi gets it."""
+    policy = tmp_path / "policy.yml"
+    policy.write_text("principals:\n  g:\n    type: quicksight_group\n"
+                      f"    arn: 'arn:aws:quicksight:us-east-1:123456789012:group/default/g'\n    clearance: {clearance}\n")
     rc = main(["dashboards", "quicksight", "--account", "123456789012", "--manifest", str(small_pipeline.manifest),
-               "--group-arn", "arn:aws:quicksight:us-east-1:123456789012:group/default/g",
-               "--clearance", clearance, "--out", str(tmp_path), "--dry-run"])
+               "--governance", str(policy), "--out", str(tmp_path / "qs"), "--dry-run"])
     assert rc == 0
-    assert len(list((tmp_path / "dashboards").glob("*.json"))) == dashboards
+    assert len(list((tmp_path / "qs" / "dashboards").glob("*.json"))) == dashboards
 
 
 def test_local_dashboards_from_the_real_marts(small_pipeline, tmp_path):

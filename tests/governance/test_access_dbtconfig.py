@@ -23,7 +23,7 @@ def test_access_json_matrix(capsys):
     assert not [r for r in rows if r["principal"] != "clinicians" and r["classification"] == "phi"]
     assert {t for p, t, _ in by if p == "quicksight_analysts"} == {"population_clinical", "population_genomic", "population_imaging"}
     partner = [r for r in rows if r["principal"] == "external_research"]
-    assert partner and all(r["rows"] == "research_consent = true" for r in partner)
+    assert partner and all(r["rows"] == "research_consent = TRUE" for r in partner)  # canonical form
     assert {r["via"][0] for r in partner} == {"filter:consented_research_features"}
     assert {t for p, t, _ in by if p == "bioinformaticians"} == {"fct_variants", "population_genomic"}
 

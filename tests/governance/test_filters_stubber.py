@@ -17,7 +17,7 @@ from .conftest import ACCOUNT
 TABLE = {"CatalogId": ACCOUNT, "DatabaseName": "mmhealth_marts", "TableWildcard": {}}
 WANTED = {
     "TableCatalogId": ACCOUNT, "DatabaseName": "mmhealth_marts", "TableName": "features_cardiovascular",
-    "Name": "consented_research_features", "RowFilter": {"FilterExpression": "research_consent = true"},
+    "Name": "consented_research_features", "RowFilter": {"FilterExpression": "research_consent = TRUE"},  # canonical
     "ColumnWildcard": {"ExcludedColumnNames": ["research_consent"]},
 }
 EXTERNAL = "210987654321"
@@ -42,7 +42,7 @@ def test_filter_created_granted_then_in_sync(loaded, lf):
     with stub:
         plan, gw = plan_with(loaded, lf, client)
         [f] = [c for c in plan.changes if c.kind == "filter"]
-        assert f.action == "+" and "research_consent = true" in f.text
+        assert f.action == "+" and "research_consent = TRUE" in f.text
         grant = [c for c in plan.changes if c.group == EXTERNAL]
         assert [c.text for c in grant] == [
             "SELECT on data cells filter mmhealth_marts.features_cardiovascular/consented_research_features"]
@@ -74,7 +74,7 @@ def test_changed_filter_updated_and_stray_filter_deleted_after_revokes(loaded, l
         plan, gw = plan_with(loaded, lf, client)
         filters = {c.action: c.text for c in plan.changes if c.kind == "filter"}
         assert set(filters) == {"~", "-"}
-        assert "rows where TRUE" in filters["~"] and "-> rows where research_consent = true" in filters["~"]
+        assert "rows where TRUE" in filters["~"] and "-> rows where research_consent = TRUE" in filters["~"]
         outcome = apply_plan(gw, plan)
         assert outcome.ok, outcome.failed
         stub.assert_no_pending_responses()

@@ -65,3 +65,21 @@ def demo_lake(tmp_path_factory):
                  "--no-progress"]) == 0
     manifest = json.loads((data / "manifest.json").read_text())["imaging"]
     return manifest, lake
+
+
+@pytest.fixture(scope="session")
+def awkward_imaging_lake(testdata, tmp_path_factory):
+    """Every file of ../shared/testdata/dicom (under real/) and the awkward cases of issue 15 (under awkward/,
+    `awkward_cases.write_awkward`) ingested into one local lake with a worker pool. Returns (source, cases, lake,
+    the imaging ModalityReport). Treat it as read-only (the dbt test adds its warehouse beside it)."""
+    import shutil
+
+    from awkward_cases import write_awkward
+    from mmhealth.lake.ingest import run_ingest
+
+    src = tmp_path_factory.mktemp("awkward") / "source"
+    shutil.copytree(testdata / "dicom", src / "real", copy_function=shutil.copyfile)
+    cases = write_awkward(src / "awkward")
+    lake = src.parent / "lake"
+    report = run_ingest(src, str(lake), ["imaging"], {"workers": 2}, progress=False)
+    return src, cases, lake, report.modalities["imaging"]

@@ -175,3 +175,96 @@ def read_folder(root: Path, staging: Path, **options):
     tables = {o.table: pq.read_table(o.path) for o in outputs if isinstance(o, ParquetPart)}
     return outputs, tables
 
+
+
+# ---------------------------------------------------------------------------------------------------- reconciliation
+# The documented fate rules (docs/imaging.md, "Every file has one fate") restated with pydicom alone, so that the
+# reader's fates are checked against an independent reading of every file, not against our own code.
+DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+LOSSY_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81",
+                  "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.93", "1.2.840.10008.1.2.4.203"}
+OTHER_FORMATS = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".mgz", ".mgh")
+
+
+def _pydicom_read(path: Path):
+    """The dataset pydicom reads from `path` (forced for files without preamble), or None when pydicom finds no
+    DICOM object in it."""
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        return pydicom.dcmread(path)
+    except InvalidDicomError:
+        pass
+    except Exception:
+        return None
+    try:
+        ds = pydicom.dcmread(path, force=True)
+    except Exception:
+        return None
+    # Forced, pydicom reads anything (a README gives garbage elements): only a dataset naming its object counts.
+    return ds if ("SOPClassUID" in ds or "StudyInstanceUID" in ds) else None
+
+
+def _cut_short(ds) -> bool:
+    """pydicom reads a file cut inside an element without complaint: the raw value is just shorter than the
+    length its header declares."""
+    for tag in ds.keys():
+        elem = ds.get_item(tag)
+        length = getattr(elem, "length", None)
+        if getattr(elem, "is_raw", False) and length not in (None, 0xFFFFFFFF) and \
+                elem.value is not None and len(elem.value) < length:
+            return True
+    return False
+
+
+def _decodes(ds) -> bool:
+    if "PixelData" not in ds:
+        return True
+    try:
+        if "TransferSyntaxUID" not in ds.file_meta:  # no file meta: pydicom needs to be told how it was read
+            implicit, little = ds.original_encoding
+            ds.file_meta.TransferSyntaxUID = ("1.2.840.10008.1.2" if implicit else
+                                              "1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2")
+        ds.pixel_array
+        return True
+    except Exception:
+        return False
+
+
+def pydicom_fates(root: Path) -> dict[str, tuple[str, str]]:
+    """rel path -> (loaded | quarantined | skipped, why) for every file under `root`, from pydicom alone."""
+    fates: dict[str, tuple[str, str]] = {}
+    copies: dict[tuple, list[tuple[tuple, str]]] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        name = path.name.lower()
+        if name.endswith((".json", ".ndjson", ".vcf", ".vcf.gz", ".fa", ".csv")):
+            continue  # other modalities' files: not imaging input at all
+        ds = _pydicom_read(path)
+        if ds is None:
+            fates[rel] = (("quarantined", "not readable") if name.endswith((".dcm", ".dicom", ".dic", ".ima"))
+                          else ("skipped", "other format") if name.endswith(OTHER_FORMATS)
+                          else ("skipped", "not DICOM"))
+            continue
+        meta = getattr(ds, "file_meta", None) or {}
+        if ds.get("SOPClassUID", meta.get("MediaStorageSOPClassUID")) == DICOMDIR_CLASS or \
+                "DirectoryRecordSequence" in ds:
+            fates[rel] = ("skipped", "DICOMDIR")
+            continue
+        uids = [str(ds.get(k, "") or "").strip() for k in ("StudyInstanceUID", "SeriesInstanceUID")]
+        sop = str(ds.get("SOPInstanceUID", "") or meta.get("MediaStorageSOPInstanceUID", "") or "").strip()
+        if not all(uids) or not sop:
+            fates[rel] = ("quarantined", "identifiers")
+            continue
+        if _cut_short(ds) or not _decodes(ds):
+            fates[rel] = ("quarantined", "truncated or pixels")
+            continue
+        ts = str(meta.get("TransferSyntaxUID", ""))
+        lossy = ts in LOSSY_SYNTAXES or ds.get("LossyImageCompression") == "01"
+        copies.setdefault((*uids, sop), []).append((("PixelData" not in ds, lossy, rel), rel))
+    for group in copies.values():
+        ranked = [rel for _, rel in sorted(group)]
+        fates[ranked[0]] = ("loaded", "")
+        for rel in ranked[1:]:
+            fates[rel] = ("skipped", f"duplicate of {ranked[0]}")
+    return fates

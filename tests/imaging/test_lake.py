@@ -59,8 +59,20 @@ def test_cli_ingest_writes_queryable_imaging_tables(mixed_source, tmp_path, caps
     assert joined == n_rad
     q = dict(query(lake, "select split_part(reason, ':', 1), count(*) from lake_meta.quarantine "
                          "where modality = 'imaging' group by 1"))
-    assert q["truncated"] == 1 and q["missing-patientid"] == 1 and q["inconsistent-geometry"] == 4 + 2 + 3 + 3 + 7
+    # Only bad files are quarantined (MR_truncated.dcm, no_meta.dcm); series that cannot form one volume (the
+    # real localizers) load their metadata and say why they have no radiomics.
+    assert q == {"truncated": 1, "unreadable": 1}
     assert summary["quarantined"] == sum(q.values())
+    geometry = dict(query(lake, "select radiomics_status, sum(numberofinstances) from imaging.image_sets "
+                                "where radiomics_status like 'inconsistent-geometry%' group by 1"))
+    assert sum(geometry.values()) == 4 + 2 + 3 + 3 + 7
+    # Every file under SOURCE has exactly one stored fate: an instance row, a quarantine row or a skipped row.
+    stored = query(lake, """select lake_source, count(*) from (
+        select lake_source from imaging.instances union all
+        select lake_source from lake_meta.quarantine union all
+        select lake_source from lake_meta.skipped) group by 1""")
+    assert dict(stored) == {p.relative_to(src).as_posix(): 1 for p in src.rglob("*") if p.is_file()}
+    assert summary["skipped"] == query(lake, "select sum(record_count) from lake_meta.skipped")[0][0]
 
     # The same input again adds nothing.
     assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--no-progress"]) == 0

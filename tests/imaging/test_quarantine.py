@@ -1,5 +1,6 @@
-"""Bad DICOM written by the test: each kind lands in the quarantine with a reason naming it, and the rest of
-the folder still loads."""
+"""Bad DICOM written by the test: each kind of bad file lands in the quarantine with a reason naming it, files
+whose header is fine load (metadata) even when their series cannot form a volume, and the rest of the folder
+still loads."""
 
 from __future__ import annotations
 
@@ -78,9 +79,9 @@ def test_each_kind_of_bad_file_is_quarantined_with_its_reason(bad_read):
     q, s, _ = fates(outputs)
     assert q["trunc/2.dcm"].startswith("truncated")
     assert q["trunc/3.dcm"].startswith(("truncated", "unreadable"))
-    assert q["ids/1.dcm"].startswith("missing-patientid")
+    assert "ids/1.dcm" not in q  # PatientID empty: loads, linked to no patient
     assert q["ids/2.dcm"].startswith("missing-studyinstanceuid")
-    assert all(q[f"geom/{i}.dcm"].startswith("inconsistent-geometry: frame sizes differ") for i in range(1, 5))
+    assert not any(f.startswith("geom/") for f in q)  # a series that cannot form a volume still loads its files
     assert q["rle/2.dcm"].startswith("undecodable-pixels")
     assert q["broken.dcm"].startswith("unreadable")
     assert s["notes.txt"] == "not-dicom"
@@ -95,7 +96,8 @@ def test_good_files_still_load_and_counts_add_up(bad_folder, bad_read):
     assert loaded.isdisjoint(q) and loaded.isdisjoint(s) and set(q).isdisjoint(s)
     assert len(loaded) + len(q) + len(s) == len(on_disk)
     assert {f"good/{i}.dcm" for i in range(1, 9)} <= loaded
-    assert {"trunc/1.dcm", "rle/1.dcm", "rle/3.dcm", "good/report.sr"} <= loaded
+    assert {"trunc/1.dcm", "rle/1.dcm", "rle/3.dcm", "good/report.sr", "ids/1.dcm"} <= loaded
+    assert {f"geom/{i}.dcm" for i in range(1, 5)} <= loaded
     assert sorted(tables["instances"].column("lake_source").to_pylist()) == sorted(loaded)
 
 
@@ -108,7 +110,19 @@ def test_image_sets_without_usable_pixels_keep_metadata_and_a_reason(bad_read):
     assert sr.imagesetid.iloc[0] not in rad_ids
     rle = tables["image_sets"].to_pandas()
     rle = rle[rle.patientid == "p-rle"]
-    assert rle.radiomics_status.iloc[0].startswith("undecodable-pixels") and rle.numberofinstances.iloc[0] == 2
+    assert rle.radiomics_status.iloc[0].startswith("undecodable-pixels: 1 of 3 files do not decode (rle/2.dcm: ")
+    assert rle.numberofinstances.iloc[0] == 2
+    by_patient = tables["image_sets"].to_pandas().set_index("patientid")
+    assert by_patient.loc["p-geom", "radiomics_status"].startswith("inconsistent-geometry: frame sizes differ")
+    assert by_patient.loc["p-geom", "numberofinstances"] == 4
+    trunc = by_patient.loc["p-trunc", "radiomics_status"]
+    assert trunc.startswith("incomplete-series: 1 of 2 files quarantined (trunc/2.dcm: truncated: pixel data")
+    assert "trunc/3.dcm" in trunc  # cut inside its header (no series known), but in the same folder
+    # ids/1.dcm has no PatientID and ids/2.dcm, the only file that names the patient, is quarantined.
+    ids = tables["image_sets"].to_pandas()
+    ids = ids[ids.seriesinstanceuid.isin(tables["instances"].to_pandas().query("lake_source == 'ids/1.dcm'")
+                                         .seriesinstanceuid)]
+    assert ids.patientid.isna().all() and ids.radiomics_status.iloc[0].startswith("incomplete-series: 1 of 2 files")
     good = tables["image_sets"].to_pandas()
     good = good[(good.patientid == "p-good") & (good.modality == "CT")]
     assert good.radiomics_status.iloc[0] == "ok" and good.imagesetid.iloc[0] in rad_ids

@@ -62,6 +62,7 @@ def connect(lake: Path):
 VOLATILE = {
     "lake_meta.ingest_log": ["run_id", "duration_s", "ingested_at"],
     "lake_meta.quarantine": ["run_id", "quarantined_at"],
+    "lake_meta.skipped": ["run_id", "skipped_at"],
 }
 
 

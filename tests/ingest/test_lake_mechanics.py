@@ -82,8 +82,8 @@ def test_changed_file_replaces_its_rows_and_only_it_is_read(source, tmp_path):
 
 def _ingest_until(source: Path, lake: Path, pause_at: str, tmp: Path) -> None:
     """Start `mmhealth ingest` in a child, let it reach `pause_at`, then SIGKILL it."""
-    marker = tmp / f"paused-{pause_at}"
-    env = {**os.environ, "MMHEALTH_TEST_PAUSE_AT": pause_at, "MMHEALTH_TEST_PAUSE_FILE": str(marker)}
+    marker = tmp / pause_at
+    env = {**os.environ, "MMHEALTH_FAILPOINTS": f"{pause_at}=pause", "MMHEALTH_FAILPOINT_DIR": str(tmp)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "mmhealth.cli", "ingest", str(source), "--lake", str(lake), "--modality",
          ",".join(MODALITIES), "--reference", str(source / "reference/panel.fa"), "--no-progress"],

@@ -2,10 +2,13 @@
 probabilities."""
 
 import json
+import re
+import socket
 import subprocess
 import sys
 import tarfile
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -198,3 +201,161 @@ def test_sagemaker_archive_runs_standalone_and_agrees_with_serve(server, trained
             assert a["patient_key"] == b["patient_key"]
             for o in OUTCOMES:
                 assert a["probabilities"][o] == pytest.approx(b["probabilities"][o], rel=1e-12)
+
+
+# --- hostile and broken clients: every request gets a status, nobody holds a worker ----------------------
+
+def _raw(port: int, data: bytes, timeout: float = 10.0) -> tuple[int | None, dict | None]:
+    """Send raw bytes, read one HTTP response (or the connection closing); (status, JSON body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        buf = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+            head, sep, body = buf.partition(b"\r\n\r\n")
+            m = re.search(rb"(?im)^content-length: *(\d+)", head)
+            if sep and m and len(body) >= int(m.group(1)):
+                break
+    if not buf:
+        return None, None
+    head, _, body = buf.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body) if body else None
+
+
+def _post(port: int, body: bytes, ctype: str = "application/json", headers: str | None = None):
+    head = headers if headers is not None else f"Content-Length: {len(body)}\r\n"
+    return _raw(port, (f"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\n{head}Connection: close\r\n\r\n")
+                .encode("latin-1") + body)
+
+
+@pytest.fixture(scope="module")
+def strict_server(trained_run):
+    """A server with a 1 s read timeout and two workers, so the timeout and pool tests stay fast."""
+    srv = make_server(open_model(trained_run), port=0, read_timeout=1.0, request_timeout=3.0, workers=2, backlog=1)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv.server_address[1]
+    srv.shutdown()
+    srv.server_close()
+    thread.join(5)
+
+
+def _one_record(features_frame) -> dict:
+    return _records(features_frame, 1)[0]
+
+
+def test_an_integer_beyond_a_float_is_422_naming_the_field(strict_server, features_frame):
+    rec = json.dumps([_one_record(features_frame)])
+    huge = re.sub(r'"clinical_age_years": [^,}]+', '"clinical_age_years": 1' + "0" * 400, rec)  # 1e400, as an integer
+    status, body = _post(strict_server, huge.encode())
+    assert status == 422 and "record 0: clinical_age_years is an integer of about 401 digits" in body["details"][0]
+    # a flag read as a number, too
+    flag = re.sub(r'"has_imaging": [^,}]+', '"has_imaging": 1' + "0" * 400, rec)
+    assert _post(strict_server, flag.encode())[0] == 422
+    # past Python's own limit on integer digits, the JSON itself is refused
+    status, body = _post(strict_server, re.sub(r'"clinical_age_years": [^,}]+', '"clinical_age_years": 1' + "0" * 5000,
+                                               rec).encode())
+    assert status == 400 and "digits" in body["error"]
+
+
+def test_deeply_nested_json_is_400(strict_server):
+    status, body = _post(strict_server, b"[" * 200_000 + b"]" * 200_000)
+    assert status == 400 and "nested too deeply" in body["error"]
+
+
+def test_inf_in_a_csv_text_column_is_422(strict_server, features_frame):
+    frame = pd.DataFrame(_records(features_frame, 3))
+    frame["clinical_sex"] = ["inf", None, None]
+    status, body = _post(strict_server, frame.to_csv(index=False).encode(), "text/csv")
+    assert status == 422 and body["details"] == ["clinical_sex: a non-finite number where text belongs, at row(s) 0"]
+    frame["clinical_sex"] = ["F", "-Infinity", "M"]  # read as text next to other text: still refused
+    status, body = _post(strict_server, frame.to_csv(index=False).encode(), "text/csv")
+    assert status == 422 and "at row(s) 1" in body["details"][0]
+
+
+@pytest.mark.parametrize("header, status", [
+    ("Content-Length: \u00b2\r\n", 400),  # superscript two: str.isdigit() says yes, int() says no
+    ("Content-Length: \u00c2\u00b2\r\n", 400),  # the same character sent as UTF-8
+    ("Content-Length: -1\r\n", 400),
+    ("Content-Length: 1e3\r\n", 400),
+    ("Content-Length: 99999999999999999999999\r\n", 413),
+    ("Content-Length: 3\r\nContent-Length: 4\r\n", 400),
+    ("Transfer-Encoding: chunked\r\n", 411),
+    ("", 411),
+])
+def test_bad_content_length_gets_a_status(strict_server, header, status):
+    got, body = _post(strict_server, b"{}", headers=header)
+    assert got == status and body["error"]
+
+
+def test_a_stalled_client_is_dropped_after_the_read_timeout(strict_server, trained_run):
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", strict_server), timeout=10) as s:
+        s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"clinical_a")  # half a request
+        reply = s.recv(65536)
+        while reply and not reply.endswith(b"}"):
+            reply += s.recv(65536)
+        assert s.recv(65536) == b""  # and the connection is closed
+    elapsed = time.monotonic() - started
+    assert reply.startswith(b"HTTP/1.1 408") and 0.9 < elapsed < 5, (reply[:80], elapsed)
+    # half a request line, no headers: dropped without an answer
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", strict_server), timeout=10) as s:
+        s.sendall(b"POST /predi")
+        assert s.recv(65536) == b""
+    assert 0.9 < time.monotonic() - started < 5
+
+
+def test_a_trickling_client_cannot_outlast_the_request_timeout(strict_server):
+    """One byte every 0.5 s keeps every read under the 1 s read timeout; the 3 s request deadline still ends it."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", strict_server), timeout=10) as s:
+        s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\n")
+        closed = False
+        for _ in range(20):
+            try:
+                s.sendall(b"X")
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.5)
+            s.setblocking(False)
+            try:
+                if s.recv(65536) == b"":
+                    closed = True
+                    break
+            except BlockingIOError:
+                pass
+            finally:
+                s.setblocking(True)
+    assert closed and time.monotonic() - started < 6
+
+
+def test_the_worker_pool_is_bounded_and_answers_503_when_full(strict_server, features_frame):
+    """Two workers and a queue of one: three stalled clients take every place, the fourth gets 503 at once;
+    once the stalled ones time out, requests are served again."""
+    stalled = [socket.create_connection(("127.0.0.1", strict_server), timeout=10) for _ in range(3)]
+    try:
+        for s in stalled:
+            s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{")
+        time.sleep(0.2)
+        started = time.monotonic()
+        status, body = _raw(strict_server, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert status == 503 and "busy" in body["error"] and time.monotonic() - started < 0.9
+    finally:
+        for s in stalled:
+            s.close()
+    deadline = time.monotonic() + 10
+    while True:
+        status, _ = _raw(strict_server, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        if status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status == 200
+    assert _post(strict_server, json.dumps(_one_record(features_frame)).encode())[0] == 200

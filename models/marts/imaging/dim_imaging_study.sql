@@ -4,6 +4,7 @@ select
     cast(s.study_instance_uid as varchar) as study_instance_uid,
     cast(s.imaging_study_id as varchar) as imaging_study_id,
     cast(k.patient_key as varchar) as patient_key,
+    cast(s.patient_id is null as boolean) as patient_unlinked,
     cast(s.study_date as date) as study_date,
     cast(s.modality as varchar) as modality,
     cast(s.body_site as varchar) as body_site,

@@ -1,9 +1,10 @@
 {#- What the Imaging sheet shows: the distribution of each radiomic feature per modality over image sets with
     radiomics - count, mean, standard deviation and percentiles (no minimum or maximum: those are single
-    patients' values). Groups with fewer than small_cell_threshold patients are nulled and flagged. -#}
+    patients' values). Only masks of the lesion segmenter count: features of a whole-foreground fallback mask
+    (segmentation_fallback_reason set) describe another structure and would mix two populations. Groups with fewer than small_cell_threshold patients are nulled and flagged. -#}
 {%- set features = ['mask_volume_mm3'] + radiomics_features() -%}
 with radiomics as (
-    select * from {{ ref('fct_radiomics') }} where has_radiomics
+    select * from {{ ref('fct_radiomics') }} where has_radiomics and segmentation_fallback_reason is null
 ),
 
 long as (

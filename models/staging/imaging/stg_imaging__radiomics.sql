@@ -6,6 +6,8 @@
     {'name': 'mask_volume_mm3', 'expr': 'r.mask_volume_mm3', 'type': 'double', 'needs': ['mask_volume_mm3']},
     {'name': 'segmentation_method', 'expr': 'r.segmentation_method', 'type': 'varchar', 'needs': ['segmentation_method']},
     {'name': 'segmentation_version', 'expr': 'r.segmentation_version', 'type': 'varchar', 'needs': ['segmentation_version']},
+    {'name': 'segmentation_fallback_reason', 'expr': 'r.segmentation_fallback_reason', 'type': 'varchar', 'needs': ['segmentation_fallback_reason']},
+    {'name': 'geometry_status', 'expr': 'r.geometry_status', 'type': 'varchar', 'needs': ['geometry_status']},
 ] -%}
 {%- for f in features %}
   {%- set short = f[9:] if f.startswith('original_') else f %}

@@ -1,7 +1,7 @@
-{#- One row per DICOM study; StudyDate (DA, YYYYMMDD) typed as a date. -#}
+{#- One row per DICOM study; StudyDate (DA, YYYYMMDD) typed as a date; an absent or empty PatientID is null. -#}
 {%- set specs = [
     {'name': 'study_instance_uid', 'expr': 'r.studyinstanceuid', 'type': 'varchar', 'needs': ['studyinstanceuid']},
-    {'name': 'patient_id', 'expr': 'r.patientid', 'type': 'varchar', 'needs': ['patientid']},
+    {'name': 'patient_id', 'expr': "nullif(trim(r.patientid), '')", 'type': 'varchar', 'needs': ['patientid']},
     {'name': 'study_date_text', 'expr': 'r.studydate', 'type': 'varchar', 'needs': ['studydate']},
     {'name': 'study_description', 'expr': 'r.studydescription', 'type': 'varchar', 'needs': ['studydescription']},
     {'name': 'accession_number', 'expr': 'r.accessionnumber', 'type': 'varchar', 'needs': ['accessionnumber']},

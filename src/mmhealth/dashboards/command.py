@@ -40,7 +40,8 @@ def register(subparsers) -> None:
     qs.add_argument("--group", help="QuickSight group (policy principal name or group name)")
     qs.add_argument("--group-arn", help="QuickSight group ARN, overriding the policy")
     qs.add_argument("--clearance", choices=("public", "internal", "phi"),
-                    help="highest column sensitivity the group may read (default: the policy's, else internal)")
+                    help="lower the group's clearance for this run (default: the policy's; a group the policy does "
+                    "not declare gets at most internal; never above the policy - the patient dashboard needs phi)")
     qs.add_argument("--namespace", default="default", help="QuickSight namespace of --group (default default)")
     qs.add_argument("--import-mode", choices=("DIRECT_QUERY", "SPICE"), default="DIRECT_QUERY")
     qs.add_argument("--min-cell-count", type=int, default=None, help="small-cell threshold shown for suppressed "

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mmhealth.dashboards.layout import Dashboard, Field, Visual
+from mmhealth.dashboards.layout import PATIENT, POPULATION, Dashboard, Field, Visual
 from mmhealth.dashboards.manifest import Manifest, Model, quicksight_type, sensitivity_rank
 from mmhealth.errors import MMHealthError
 
 PATIENT_PARAMETER = "PatientKey"
 DATA_SOURCE_ID = "mmhealth-athena"
 ID_PREFIX = "mmhealth-"
+
+# What each dashboard is, whoever deploys it. The population dashboard shows only small-cell-suppressed
+# aggregates: public. The patient dashboard shows one patient's records across modalities with exact event
+# dates (classified phi in the marts): PHI as a whole, so only a phi-cleared group gets it, even if a manifest
+# ever classified its columns lower. A dashboard not listed here counts as phi (fail closed). The cap also
+# bounds the data sets a dashboard reads, so a phi-cleared deployer never widens what a public dashboard's
+# data sets expose to the groups already granted them.
+DASHBOARD_CLEARANCE = {POPULATION.id: "public", PATIENT.id: "phi"}
 
 # Least privilege for the analysts group: read and use, never change or delete.
 DATA_SOURCE_ACTIONS = [
@@ -65,6 +73,14 @@ class Plan:
     skipped: list[str] = field(default_factory=list)  # dashboards the group may not see
 
 
+def dashboard_clearance(dash: Dashboard) -> str:
+    return DASHBOARD_CLEARANCE.get(dash.id, "phi")
+
+
+def _lower(a: str, b: str) -> str:
+    return a if sensitivity_rank(a) <= sensitivity_rank(b) else b
+
+
 def group_arn(account: str, region: str, group: str, namespace: str = "default") -> str:
     return f"arn:aws:quicksight:{region}:{account}:group/{namespace}/{group}"
 
@@ -85,11 +101,13 @@ def data_source_request(target: Target, workgroup: str, data_source_id: str = DA
     }
 
 
-def data_set_request(model: Model, target: Target, needed: set[str], notes: list[str]) -> dict:
+def data_set_request(model: Model, target: Target, needed: set[str], notes: list[str], cap: str | None = None) -> dict:
     """CreateDataSet body for one dbt model: an Athena relational table with the manifest's column types.
-    Columns above the group's clearance, and nested types QuickSight cannot read, are left out (noted); a
-    column a visual needs must survive, else this is an error naming the column and the fix."""
-    limit = sensitivity_rank(target.group_clearance)
+    Columns above the group's clearance (or above `cap`, the classification of the dashboards reading the
+    model, when lower), and nested types QuickSight cannot read, are left out (noted); a column a visual
+    needs must survive, else this is an error naming the column and the fix."""
+    level = _lower(target.group_clearance, cap) if cap else target.group_clearance
+    limit = sensitivity_rank(level)
     input_columns, descriptions = [], []
     for col in model.columns:
         try:
@@ -104,8 +122,8 @@ def data_set_request(model: Model, target: Target, needed: set[str], notes: list
             continue
         if sensitivity_rank(col.sensitivity) > limit:
             notes.append(
-                f"{model.name}.{col.name}: sensitivity {col.sensitivity or 'unclassified'} above the group's "
-                f"clearance {target.group_clearance}; left out of the data set"
+                f"{model.name}.{col.name}: sensitivity {col.sensitivity or 'unclassified'} above {level} "
+                f"(the group's clearance, or the dashboard's classification); left out of the data set"
             )
             continue
         input_columns.append({"Name": col.name, "Type": qs_type})
@@ -118,7 +136,7 @@ def data_set_request(model: Model, target: Target, needed: set[str], notes: list
     if missing:
         raise MMHealthError(
             f"{model.path}: {model.name} lacks column(s) {', '.join(missing)} that the dashboards use (absent, "
-            f"untyped or above clearance '{target.group_clearance}') - fix the model or the group's clearance"
+            f"untyped or above '{level}') - fix the model or the group's clearance"
         )
     if not input_columns:
         raise MMHealthError(f"{model.path}: {model.name} has no columns in the manifest - describe them in its YAML")
@@ -393,15 +411,27 @@ def build_plan(
     min_cell: int = 11,
     data_source: dict | None = None,
 ) -> Plan:
-    """Every request body for the dashboards the group may see. A dashboard that needs a column classified
-    above the group's clearance is skipped with a note (not half-built); data sets cover each model a kept
-    dashboard reads."""
+    """Every request body for the dashboards the group may see. A dashboard classified above the group's
+    clearance (DASHBOARD_CLEARANCE: the patient dashboard is phi), or needing a column above it, is skipped
+    with a note (not half-built); data sets cover each model a kept dashboard reads, capped at the dashboard's
+    classification."""
     notes: list[str] = []
     skipped: list[str] = []
-    limit = sensitivity_rank(target.group_clearance)
     needed: dict[str, set[str]] = {}
+    cap: dict[str, str] = {}  # model -> the highest classification among the kept dashboards reading it
     kept: list[Dashboard] = []
     for dash in dashboards:
+        level = dashboard_clearance(dash)
+        if sensitivity_rank(level) > sensitivity_rank(target.group_clearance):
+            skipped.append(dash.id)
+            notes.append(
+                f"{dash.id} skipped: the dashboard is classified {level} (patient-level records with exact event "
+                f"dates) and the group's clearance is {target.group_clearance} - deploy it for a group the governance "
+                "policy clears for phi (--group)"
+            )
+            continue
+        limit_level = _lower(level, target.group_clearance)
+        limit = sensitivity_rank(limit_level)
         wants: dict[str, set[str]] = {m: set() for m in dash.models()}
         if dash.patient_filter_column:
             for cols in wants.values():
@@ -419,17 +449,18 @@ def build_plan(
             skipped.append(dash.id)
             examples = ", ".join(name for _, name in too_sensitive[:3])
             notes.append(
-                f"{dash.id} skipped: it reads {len(too_sensitive)} column(s) above the group's clearance "
-                f"{target.group_clearance} (e.g. {examples}) - deploy it for a group cleared for them "
-                "(--group / --clearance)"
+                f"{dash.id} skipped: it reads {len(too_sensitive)} column(s) above "
+                f"{limit_level} (the group's clearance {target.group_clearance}, the dashboard's "
+                f"classification {level}; e.g. {examples}) - deploy it for a group cleared for them (--group)"
             )
             continue
         kept.append(dash)
         for m, cols in wants.items():
             needed.setdefault(m, set()).update(cols)
+            cap[m] = level if m not in cap or sensitivity_rank(level) > sensitivity_rank(cap[m]) else cap[m]
     data_sets, types_by_model = [], {}
     for model_name in needed:
-        request = data_set_request(manifest.model(model_name), target, needed[model_name], notes)
+        request = data_set_request(manifest.model(model_name), target, needed[model_name], notes, cap[model_name])
         data_sets.append(request)
         columns = request["PhysicalTableMap"]["dbt"]["RelationalTable"]["InputColumns"]
         types_by_model[model_name] = {c["Name"]: c["Type"] for c in columns}

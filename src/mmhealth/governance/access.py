@@ -3,7 +3,8 @@ tag inheritance (database -> table -> column, nearer wins per key), tag expressi
 within one key's values), named table / column grants, and data cells filters (columns x rows).
 
 This one computation feeds the PHI invariant in `validate`, the review matrix of `govern access` and the
-views of `govern local`, so what reviewers read is what is enforced."""
+views of `govern local`, so what reviewers read is what Lake Formation enforces. Delegation (grant options, and write
+permissions) is computed here too: who can hand which table on, or change it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from mmhealth.governance.manifest import Catalog, Table
-from mmhealth.governance.policy import CLEARANCES, READ_PERMISSIONS, Grant, Policy, clearance_rank
+from mmhealth.governance.policy import CLEARANCES, READ_PERMISSIONS, WRITE_PERMISSIONS, Grant, Policy, clearance_rank
 
 
 @dataclass
@@ -201,4 +202,125 @@ def clearance_violations(policy: Policy, catalog: Catalog, tagging: Tagging | No
             rank = clearance_rank(level) if level in CLEARANCES else clearance_rank("phi")
             if rank > clearance_rank(p.clearance):
                 out.append(Violation(p.name, p.clearance, r.table, col, level, r.grant))
+    return out
+
+
+# --- delegation: grant options and write permissions ----------------------------------------------------
+
+def tables_of_grant(grant: Grant, policy: Policy, catalog: Catalog, tagging: Tagging) -> list[Table]:
+    """Every table a grant covers, whatever its permissions: what a grant option lets the principal hand on,
+    and what a write permission lets it change. Wider than `columns_of_grant` on purpose (it fails closed): a
+    tag expression covers a table when the table's own tags or any of its columns' tags match it."""
+    tables = list(catalog.tables.values())
+    if grant.tag_expression is not None:
+        if grant.resource_type == "DATABASE":
+            dbs = {name for name, tags in tagging.database.items() if expression_matches(grant.tag_expression, tags)}
+            return [t for t in tables if t.database in dbs]
+        return [t for t in tables
+                if expression_matches(grant.tag_expression, tagging.effective_table(t))
+                or any(expression_matches(grant.tag_expression, tagging.effective_column(t, c)) for c in t.columns)]
+    if grant.via_filter is not None:
+        f = policy.filter_by_name(grant.via_filter)
+        t = catalog.get(f"{f.database}.{f.table}")
+        return [t] if t is not None else []
+    if grant.database is not None:
+        return catalog.in_database(grant.database)
+    db, name = grant.table.split(".", 1)
+    if name == "*":
+        return catalog.in_database(db)
+    t = catalog.get(grant.table)
+    return [t] if t is not None else []
+
+
+def phi_columns(table: Table) -> list[str]:
+    """Columns classified phi, or not classified at all (which counts as phi: fail closed)."""
+    return sorted(c.name for c in table.columns.values() if c.sensitivity not in CLEARANCES or c.sensitivity == "phi")
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """A principal that can hand a table on (`kind` regrant: grantable permissions) or change it (`kind` write:
+    INSERT / DELETE / ALTER / DROP / ALL), through one grant."""
+
+    principal: str
+    clearance: str
+    kind: str  # regrant | write
+    permissions: tuple[str, ...]
+    table: str
+    phi_columns: tuple[str, ...]
+    grant: Grant
+
+    @property
+    def allowed(self) -> bool:
+        """The policy says so explicitly (the schema makes it give a reason)."""
+        return self.grant.allow_phi_regrant if self.kind == "regrant" else self.grant.allow_phi_write
+
+
+def delegations(policy: Policy, catalog: Catalog, tagging: Tagging | None = None) -> list[Delegation]:
+    """Every (principal, table, grant) with grantable or write permissions, phi tables or not; data cells
+    filters carry neither."""
+    tagging = tagging or resolve_tags(policy, catalog)
+    out = []
+    for grant in policy.grants:
+        kinds = [("regrant", tuple(sorted(grant.grant_option))),
+                 ("write", tuple(sorted(grant.permissions & WRITE_PERMISSIONS)))]
+        kinds = [(k, perms) for k, perms in kinds if perms]
+        if not kinds:
+            continue
+        tables = tables_of_grant(grant, policy, catalog, tagging)
+        for name in grant.principals:
+            p = policy.principals.get(name)
+            if p is None:
+                continue
+            for t in sorted(tables, key=lambda t: t.fqn):
+                for kind, perms in kinds:
+                    out.append(Delegation(name, p.clearance, kind, perms, t.fqn, tuple(phi_columns(t)), grant))
+    return out
+
+
+@dataclass(frozen=True)
+class DelegationFinding:
+    """One refused (or pointless) delegation exception, grouped per grant, principal and kind."""
+
+    grant: Grant
+    principal: str
+    message: str
+    level: str = "error"
+
+
+def delegation_findings(policy: Policy, catalog: Catalog, tagging: Tagging | None = None) -> list[DelegationFinding]:
+    """The PHI invariant for delegation: a grant option or a write permission on a table with phi columns is
+    refused unless the principal is cleared for phi AND the grant says allow_phi_regrant / allow_phi_write
+    (with a reason). An exception the grant does not need is a warning, so stale ones get noticed."""
+    tagging = tagging or resolve_tags(policy, catalog)
+    groups: dict[tuple[str, str, str], list[Delegation]] = defaultdict(list)
+    for d in delegations(policy, catalog, tagging):
+        if d.phi_columns:
+            groups[(d.grant.name, d.principal, d.kind)].append(d)
+    out = []
+    for (_, principal, kind), ds in groups.items():
+        g, first = ds[0].grant, ds[0]
+        flag = "allow_phi_regrant" if kind == "regrant" else "allow_phi_write"
+        perms = ", ".join(first.permissions) + (" WITH GRANT OPTION" if kind == "regrant" else "")
+        tables = ", ".join(d.table.split(".", 1)[1] for d in ds[:4]) + (f" and {len(ds) - 4} more" if len(ds) > 4 else "")
+        example = f"{ds[0].table}.{ds[0].phi_columns[0]}"
+        risk = ("could re-grant PHI to anyone, outside this policy" if kind == "regrant"
+                else "could change or destroy PHI")
+        head = (f"{g.label} gives principal '{principal}' (clearance {first.clearance}) {perms} on {len(ds)} "
+                f"table(s) with phi columns ({tables}; e.g. {example}) - it {risk}")
+        if first.clearance != "phi":
+            out.append(DelegationFinding(g, principal, f"{head}; only a phi-cleared principal may hold it - remove "
+                                                        f"{'grant_option' if kind == 'regrant' else 'the write permissions'}"
+                                                        " or narrow the grant to tables without phi columns"))
+        elif not first.allowed:
+            out.append(DelegationFinding(g, principal, f"{head}; remove {'grant_option' if kind == 'regrant' else 'them'}, "
+                                                        f"or say so explicitly: {flag}: true with a reason"))
+    needed = {(g, k) for g, _, k in groups}
+    for g in policy.grants:
+        for kind, flag in (("regrant", g.allow_phi_regrant), ("write", g.allow_phi_write)):
+            if flag and (g.name, kind) not in needed:
+                name = "allow_phi_regrant" if kind == "regrant" else "allow_phi_write"
+                what = "grant option" if kind == "regrant" else "write permission"
+                out.append(DelegationFinding(g, "", f"{g.label} sets {name} but gives no {what} on a table with phi "
+                                                    f"columns - remove {name} (and its reason)", "warning"))
     return out

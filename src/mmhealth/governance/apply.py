@@ -12,6 +12,7 @@ from mmhealth.governance.aws import BATCH_SIZE, Gateway
 from mmhealth.governance.desired import Scope
 from mmhealth.governance.plan import Change, Plan, scope_from_json
 from mmhealth.governance.policy import canonical_principal
+from mmhealth.governance.rowfilter import RowFilterError, canonical_row_filter
 from mmhealth.governance.state import res_from_api
 
 
@@ -46,8 +47,24 @@ def guard(change: Change, scope: Scope) -> str | None:
         table = "" if "Database" in r else body.get("Name") or body.get("TableName", "")
         if db not in scope.databases or scope.resource_unmanaged(db, table):
             return f"{db}.{table} is outside the governed scope or unmanaged"
+        if change.kind == "filter" and change.action in "+~":
+            return _non_canonical(change.payload["table_data"])
     elif change.kind == "lf_tag" and change.payload["key"] not in scope.tag_keys:
         return f"LF-Tag {change.payload['key']} is not managed"
+    return None
+
+
+def _non_canonical(table_data: dict) -> str | None:
+    """What is sent is what validate checked: a saved plan edited by hand cannot smuggle in another text."""
+    text = (table_data.get("RowFilter") or {}).get("FilterExpression")
+    if text is None:
+        return None
+    try:
+        canonical = canonical_row_filter(text)
+    except RowFilterError as exc:
+        return f"row filter {exc} - fix the policy and plan again"
+    if canonical != text:
+        return f"row filter is not in canonical form (would send {canonical!r}) - plan again from the policy"
     return None
 
 

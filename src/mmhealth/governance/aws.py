@@ -137,7 +137,8 @@ def read_live(gw: Gateway, scope: Scope, progress=None) -> LiveRead:
         codes = Counter(code for _, code in unreadable)
         read.warnings.append(
             f"could not read the LF-Tags of {len(unreadable)} resource(s) ({', '.join(f'{c} x{n}' for c, n in codes.items())}; "
-            f"first: {unreadable[0][0]}) - treated as untagged; a table missing from Glue needs `dbt run` first"
+            f"first: {unreadable[0][0]}) - treated as untagged; a table missing from Glue needs `dbt run` (marts) or "
+            "`mmhealth ingest --lake s3://...` (lake_meta tables) first"
         )
 
     for db in sorted(scope.databases):

@@ -38,8 +38,11 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("validate", help="check the policy: schema, meaning and the PHI invariant",
                        description="Schema (governance/schema/policy.schema.json), then meaning: unknown tags, principals, "
-                                   "tables and columns, row filters on array/map columns, two values of one tag key on a "
-                                   "resource, and that no principal below phi clearance can read a phi column.")
+                                   "tables and columns; row filters outside Lake Formation's subset (parsed once, sent in "
+                                   "canonical form) or on columns of the wrong type; two values of one tag key on a resource; "
+                                   "that no principal below phi clearance can read a phi column; and that no grant option "
+                                   "or write permission reaches a table with phi columns unless the principal is phi-cleared "
+                                   "and the grant says allow_phi_regrant / allow_phi_write with a reason.")
     _common(p)
     p.add_argument("--catalog-id", help="account id substituted for {account_id} in principal ARNs")
     p.set_defaults(func=cmd_validate)
@@ -63,18 +66,21 @@ def register(subparsers) -> None:
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=cmd_apply)
 
-    p = sub.add_parser("access", help="effective access matrix: principal x table x columns x row filter",
+    p = sub.add_parser("access", help="effective access matrix: principal x table x columns x row filter, and re-granters",
                        description="What each principal can read, with each column's classification and the grants "
-                                   "that give it: the artifact reviewers read.")
+                                   "that give it, and who can re-grant (grant option) or change (write permissions) "
+                                   "which table: the artifact reviewers read.")
     _common(p)
     p.add_argument("--principal", action="append", help="only this principal (repeatable)")
     p.add_argument("--format", choices=["md", "json"], default="md")
     p.add_argument("--out", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_access)
 
-    p = sub.add_parser("local", help="enforce the policy on the local DuckDB warehouse (schemas as_<principal>)",
+    p = sub.add_parser("local", help="preview the policy on the local DuckDB warehouse (schemas as_<principal>)",
                        description="Create one schema as_<principal> per principal in the DuckDB warehouse, with views "
-                                   "exposing only the columns and rows the policy allows.")
+                                   "exposing only the columns and rows the policy allows. A preview, not a security "
+                                   "boundary: whoever opens the warehouse can still read the base tables and ATTACH "
+                                   "the lake.")
     _common(p)
     p.add_argument("--warehouse", help="DuckDB warehouse (default $MMHEALTH_LAKE/warehouse.duckdb, else demo-lake/)")
     p.add_argument("--principal", action="append", help="only this principal (repeatable)")
@@ -101,9 +107,13 @@ def _load(args, catalog_id=None):
 def cmd_validate(args) -> int:
     policy, catalog = _load(args, args.catalog_id)
     n_cols = sum(len(t.columns) for t in catalog.tables.values())
+    exceptions = [g.name for g in policy.grants if g.allow_phi_regrant or g.allow_phi_write]
+    delegation = (f"; {len(exceptions)} grant(s) may re-grant or change tables with phi columns, by explicit exception "
+                  f"({', '.join(exceptions)}; see `govern access`)" if exceptions else
+                  "; no grant option or write permission reaches a table with phi columns")
     print(f"{policy.file}: valid - {len(policy.principals)} principals, {len(policy.grants)} grants, "
           f"{len(policy.filters)} data cells filters over {len(catalog.tables)} tables / {n_cols} columns "
-          f"({catalog.source}); no principal below phi clearance reaches a phi column")
+          f"({catalog.source}); no principal below phi clearance reaches a phi column{delegation}")
     return EXIT_OK
 
 
@@ -236,7 +246,11 @@ def cmd_local(args) -> int:
     if result.missing:
         print(f"warning: {len(result.missing)} granted table(s) not in {warehouse}: {', '.join(result.missing)} - run dbt build",
               file=sys.stderr)
-    print(f"{warehouse}: {sum(len(v) for v in result.views.values())} views in {len(result.views)} principal schemas")
+    if result.lake_only:
+        print(f"note: {', '.join(result.lake_only)}: lake tables, governed on Lake Formation only (see govern access)",
+              file=sys.stderr)
+    print(f"{warehouse}: {sum(len(v) for v in result.views.values())} views in {len(result.views)} principal schemas "
+          "(a preview of the policy, not a security boundary: the base tables stay readable to whoever opens the file)")
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from collections import defaultdict
 import yaml
 
 from mmhealth.governance.access import Tagging, resolve_tags
+from mmhealth.governance.lakemeta import is_lake_table
 from mmhealth.governance.manifest import Catalog
 from mmhealth.governance.policy import Policy
 
@@ -28,6 +29,8 @@ def lf_tags_config(policy: Policy, catalog: Catalog, tagging: Tagging | None = N
     tagging = tagging or resolve_tags(policy, catalog)
     out = {}
     for fqn, t in sorted(catalog.tables.items()):
+        if is_lake_table(t):  # not a dbt model: `govern apply` tags it (dbt never re-creates it)
+            continue
         by_value: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         for col, tags in sorted(tagging.column.get(fqn, {}).items()):
             for k, v in tags.items():

@@ -9,7 +9,7 @@ from fnmatch import fnmatchcase
 from mmhealth.governance.access import Tagging, resolve_tags
 from mmhealth.governance.manifest import Catalog
 from mmhealth.governance.policy import Grant, Policy
-from mmhealth.governance.state import Atom, FilterSpec, Res, State, merge_entries, normalize_sql
+from mmhealth.governance.state import Atom, FilterSpec, Res, State, merge_entries
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def desired_state(policy: Policy, catalog: Catalog, tagging: Tagging | None = No
     for f in policy.filters:
         spec = FilterSpec(
             f.database, f.table, f.name,
-            normalize_sql(f.row_filter) if f.row_filter else None,
+            f.row_filter,  # canonical: parsed once when the policy was loaded
             tuple(sorted(f.columns)) if f.columns is not None else None,
             tuple(sorted(f.exclude_columns or ())),
         )

@@ -1,7 +1,8 @@
-"""`govern local`: the policy enforced on the embedded engine. For each principal a DuckDB schema
+"""`govern local`: a preview of the policy on the embedded engine. For each principal a DuckDB schema
 `as_<principal>` holds one view per table it may read, exposing only its columns and rows, so an analyst sees
-locally what the role would see on Athena. A preview of the policy, not a security boundary: whoever opens the
-file can still read the base tables."""
+locally what the role would see on Athena. Not a security boundary: whoever opens the warehouse file can
+still read the base tables, ATTACH the lake and read its Parquet (quarantine included) - only Lake Formation
+enforces. Lake tables (the quarantine) get no view here; their access shows in `govern access`."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from pathlib import Path
 
 from mmhealth.errors import MMHealthError
 from mmhealth.governance.access import TableAccess, access_matrix
+from mmhealth.governance.lakemeta import is_lake_table
 from mmhealth.governance.manifest import Catalog
 from mmhealth.governance.policy import Policy
-from mmhealth.governance.rowfilter import parse_row_filter
 
 
 def q(name: str) -> str:
@@ -24,7 +25,8 @@ def schema_name(principal: str) -> str:
 
 
 def _or(filters: tuple[str, ...]) -> str:
-    return " OR ".join(f"({parse_row_filter(f).to_duckdb()})" for f in filters)
+    # The canonical text Lake Formation receives, unchanged: the subset means the same in DuckDB (rowfilter.py).
+    return " OR ".join(f"({f})" for f in filters)
 
 
 def view_sql(ta: TableAccess, source: str) -> str:
@@ -48,6 +50,7 @@ def view_sql(ta: TableAccess, source: str) -> str:
 class LocalResult:
     views: dict[str, list[str]] = field(default_factory=dict)  # principal -> views created
     missing: list[str] = field(default_factory=list)  # tables the policy grants but the warehouse lacks
+    lake_only: list[str] = field(default_factory=list)  # lake tables (quarantine, ...): governed on Lake Formation only
 
 
 def build_local(policy: Policy, catalog: Catalog, warehouse: str | Path, principals: list[str] | None = None) -> LocalResult:
@@ -74,6 +77,9 @@ def build_local(policy: Policy, catalog: Catalog, warehouse: str | Path, princip
             result.views[p] = []
             for fqn, ta in sorted(matrix[p].items()):
                 t = catalog.get(fqn)
+                if is_lake_table(t):
+                    result.lake_only.append(fqn)
+                    continue
                 if (t.dbt_schema, t.name) not in existing:
                     result.missing.append(f"{t.dbt_schema}.{t.name}")
                     continue
@@ -83,4 +89,5 @@ def build_local(policy: Policy, catalog: Catalog, warehouse: str | Path, princip
     finally:
         con.close()
     result.missing = sorted(set(result.missing))
+    result.lake_only = sorted(set(result.lake_only))
     return result

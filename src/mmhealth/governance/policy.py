@@ -6,11 +6,12 @@ Loading does the schema check only; meaning (unknown tags, unknown tables, the P
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from mmhealth.errors import MMHealthError
+from mmhealth.governance.rowfilter import RowFilter, RowFilterError, parse_row_filter
 from mmhealth.governance.yamlsource import SourceDoc, load_yaml, loads_yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "governance" / "schema" / "policy.schema.json"
@@ -19,6 +20,8 @@ ALL_TABLE = frozenset({"ALTER", "DELETE", "DESCRIBE", "DROP", "INSERT", "SELECT"
 ALL_DATABASE = frozenset({"ALTER", "CREATE_TABLE", "DESCRIBE", "DROP"})
 # Permissions that let a principal read cells; DESCRIBE only shows metadata.
 READ_PERMISSIONS = frozenset({"SELECT", "ALL"})
+# Permissions that change or destroy a table (or, on a database, its tables): reported like grant options.
+WRITE_PERMISSIONS = frozenset({"INSERT", "DELETE", "ALTER", "DROP", "ALL"})
 
 
 def clearance_rank(level: str) -> int:
@@ -48,6 +51,7 @@ class Database:
     dbt_schemas: tuple[str, ...]
     tags: dict[str, str]
     line: int
+    lake_database: str | None = None  # a database of the lake itself (lakemeta.py) instead of dbt models
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,11 @@ class Grant:
     columns: tuple[str, ...] | None = None
     exclude_columns: tuple[str, ...] | None = None
     via_filter: str | None = None  # set for grants desugared from a data cells filter
+    # Explicit exceptions to the delegation rule (validate.py), each needing `reason`: a grant option, or a
+    # write permission, on a table with phi columns, for a phi-cleared principal.
+    allow_phi_regrant: bool = False
+    allow_phi_write: bool = False
+    reason: str | None = None
 
     @property
     def label(self) -> str:
@@ -80,12 +89,13 @@ class CellsFilter:
     name: str
     database: str
     table: str
-    row_filter: str | None
+    row_filter: str | None  # the canonical rendering (rowfilter.py): checked, previewed, compared and sent
     columns: tuple[str, ...] | None
     exclude_columns: tuple[str, ...] | None
     principals: tuple[str, ...]
     line: int
     index: int
+    parsed: RowFilter | None = field(default=None, compare=False)  # source text, columns, comparisons
 
 
 @dataclass
@@ -154,10 +164,14 @@ def schema_errors(doc: SourceDoc) -> list[str]:
 def _short(err) -> str:
     if err.validator == "oneOf" and "principals" in [str(p) for p in err.absolute_path][:1]:
         return "give either arn (IAM role/user, SAML or QuickSight group) or account (external_account), not both"
+    if err.validator == "oneOf" and [str(p) for p in err.absolute_path][:1] == ["databases"]:
+        return "a database holds either dbt models (dbt_schemas) or lake tables (lake_database), not both"
     if err.validator == "oneOf":
         return "a grant names exactly one of tag_expression, database or table"
     if err.validator == "not":
         return "use columns or exclude_columns, not both"
+    if err.validator == "required" and "'reason'" in err.message:
+        return "allow_phi_regrant / allow_phi_write need a `reason`: who approved the exception and why"
     return err.message
 
 
@@ -226,19 +240,34 @@ def policy_from_doc(doc: SourceDoc, *, catalog_id: str | None = None) -> Policy:
                 table=g.get("table"),
                 columns=tuple(g["columns"]) if "columns" in g else None,
                 exclude_columns=tuple(g["exclude_columns"]) if "exclude_columns" in g else None,
+                allow_phi_regrant=bool(g.get("allow_phi_regrant", False)),
+                allow_phi_write=bool(g.get("allow_phi_write", False)),
+                reason=g.get("reason"),
             )
         )
-    filters = []
+    # Row filters are parsed here, once: every command then works from the same canonical text, and a filter
+    # that does not parse stops every command (none may read it as "no filter", which would mean every row).
+    filters, filter_errors = [], []
     for i, f in enumerate(d.get("data_cells_filters", [])):
         db, table = f["table"].split(".", 1)
+        parsed = None
+        if "row_filter" in f:
+            try:
+                parsed = parse_row_filter(f["row_filter"])
+            except RowFilterError as exc:
+                where = doc.where(("data_cells_filters", i, "row_filter"))
+                filter_errors.append(f"{where}: data cells filter '{f['name']}': row_filter {exc}")
         filters.append(
             CellsFilter(
-                name=f["name"], database=db, table=table, row_filter=f.get("row_filter"),
+                name=f["name"], database=db, table=table, row_filter=parsed.canonical if parsed else None,
                 columns=tuple(f["columns"]) if "columns" in f else None,
                 exclude_columns=tuple(f["exclude_columns"]) if "exclude_columns" in f else None,
                 principals=tuple(f["principals"]), line=doc.line(("data_cells_filters", i)), index=i,
+                parsed=parsed,
             )
         )
+    if filter_errors:
+        raise PolicyError(filter_errors)
     um = d.get("unmanaged", {})
     return Policy(
         file=doc.file,
@@ -251,7 +280,8 @@ def policy_from_doc(doc: SourceDoc, *, catalog_id: str | None = None) -> Policy:
         meta_key=cc.get("meta_key", "sensitivity"),
         classification_tag=cc.get("tag_key", "sensitivity"),
         databases={
-            n: Database(n, tuple(db["dbt_schemas"]), dict(db.get("tags", {})), doc.line(("databases", n)))
+            n: Database(n, tuple(db.get("dbt_schemas", ())), dict(db.get("tags", {})), doc.line(("databases", n)),
+                        db.get("lake_database"))
             for n, db in d["databases"].items()
         },
         tables=[
@@ -272,4 +302,7 @@ class PolicyError(MMHealthError):
 
     def __init__(self, findings: list[str]):
         self.findings = findings
-        super().__init__(f"{len(findings)} problem(s) in the policy:\n  " + "\n  ".join(findings))
+        if len(findings) == 1:  # one problem, one line
+            super().__init__(findings[0])
+        else:
+            super().__init__(f"{len(findings)} problem(s) in the policy:\n  " + "\n  ".join(findings))

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 
 from mmhealth.governance.policy import ALL_DATABASE, ALL_TABLE, canonical_principal
+from mmhealth.governance.rowfilter import canonical_or_verbatim
 
 
 @dataclass(frozen=True, order=True)
@@ -147,7 +148,7 @@ class FilterSpec:
     database: str
     table: str
     name: str
-    row_filter: str | None  # None: all rows
+    row_filter: str | None  # None: all rows. Canonical (rowfilter.py), or verbatim when live text is not in the subset
     columns: tuple[str, ...] | None  # listed columns, or None with `excluded`
     excluded: tuple[str, ...] = ()
 
@@ -163,7 +164,8 @@ class FilterSpec:
     def describe(self) -> str:
         cols = ", ".join(self.columns) if self.columns is not None else (
             f"all except {', '.join(self.excluded)}" if self.excluded else "all columns")
-        return f"rows where {self.row_filter or 'TRUE'}; columns {cols}"
+        rows = (self.row_filter or "TRUE").replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+        return f"rows where {rows}; columns {cols}"
 
 
 def filter_from_api(d: dict) -> FilterSpec:
@@ -173,12 +175,10 @@ def filter_from_api(d: dict) -> FilterSpec:
         columns, excluded = tuple(sorted(d["ColumnNames"])), ()
     else:
         columns, excluded = None, tuple(sorted((d.get("ColumnWildcard") or {}).get("ExcludedColumnNames") or []))
-    return FilterSpec(d["DatabaseName"], d["TableName"], d["Name"], normalize_sql(expr) if expr else None, columns, excluded)
-
-
-def normalize_sql(text: str) -> str:
-    """Filter expressions compare on whitespace-collapsed text (Lake Formation stores what it was given)."""
-    return " ".join(text.split())
+    # Live text in the subset compares by its canonical form, so spacing and case are no drift; anything else
+    # (a comment, a function typed in the console) is kept verbatim and so always differs from the policy.
+    return FilterSpec(d["DatabaseName"], d["TableName"], d["Name"], canonical_or_verbatim(expr) if expr else None,
+                      columns, excluded)
 
 
 @dataclass

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from mmhealth.governance.access import clearance_violations, resolve_tags
+from mmhealth.governance.access import clearance_violations, delegation_findings, resolve_tags
+from mmhealth.governance.lakemeta import governs_quarantine, with_lake_tables
 from mmhealth.governance.manifest import Catalog, catalog_from_manifest, read_manifest
 from mmhealth.governance.policy import ALL_DATABASE, CLEARANCES, Policy, PolicyError, load_policy
-from mmhealth.governance.rowfilter import RowFilterError, parse_row_filter
+from mmhealth.governance.rowfilter import RowFilter
 
 TABLE_PERMISSIONS = {"ALL", "SELECT", "ALTER", "DROP", "DELETE", "INSERT", "DESCRIBE"}
 COLUMN_PERMISSIONS = {"SELECT"}
@@ -30,7 +32,7 @@ def load(policy_path: str | Path, manifest_path: str | Path | None = None, catal
     path = Path(manifest_path or policy.manifest)
     mapping = {s: db.name for db in policy.databases.values() for s in db.dbt_schemas}
     catalog = catalog_from_manifest(read_manifest(path), mapping, policy.meta_key, str(path))
-    return policy, catalog
+    return policy, with_lake_tables(policy, catalog)
 
 
 def check(policy: Policy, catalog: Catalog) -> list[Finding]:
@@ -67,6 +69,9 @@ def check(policy: Policy, catalog: Catalog) -> list[Finding]:
             check_tag_pair(w("databases", name, "tags", k), k, v)
         if not catalog.in_database(name):
             warn(w("databases", name), f"no dbt model lands in database '{name}' (dbt_schemas {list(db.dbt_schemas)}) in {catalog.source}")
+    if not governs_quarantine(policy):
+        warn(w("databases"), "lake_meta.quarantine (raw excerpts of rejected input: names, birth dates) is not governed - "
+                             "add a database with `lake_database: lake_meta` so only phi-cleared principals read it")
     for i, rule in enumerate(policy.tables):
         for k, v in rule.tags.items():
             check_tag_pair(w("tables", i, "tags", k), k, v)
@@ -189,23 +194,66 @@ def check(policy: Policy, catalog: Catalog) -> list[Finding]:
             continue
         key = "columns" if f.columns is not None else "exclude_columns"
         check_columns(here + (key,), t, f.columns or f.exclude_columns, label)
-        if f.row_filter is not None:
-            try:
-                rf = parse_row_filter(f.row_filter)
-            except RowFilterError as exc:
-                err(w(*here, "row_filter"), f"{label}: row_filter {exc}")
-                continue
-            for c in sorted(rf.columns):
-                col = t.columns.get(c)
-                if col is None:
-                    err(w(*here, "row_filter"), f"{label}: row_filter references '{c}', which is not a column of {fqn}")
-                elif col.is_complex:
-                    err(w(*here, "row_filter"), f"{label}: row_filter references '{c}' of type {col.data_type}; Lake Formation row filters cannot use array, map or struct columns - filter on a scalar column")
+        if f.parsed is not None:
+            check_row_filter(f.parsed, t, lambda msg: err(w(*here, "row_filter"), f"{label}: row_filter {msg}"),
+                             lambda msg: warn(w(*here, "row_filter"), f"{label}: row_filter {msg}"))
 
     # The security invariant, checked last so its messages come after the basic ones they may depend on.
     for v in clearance_violations(policy, catalog, tagging):
         out.append(Finding(f"{policy.file}:{v.grant.line}", v.message(policy).split(": ", 1)[1]))
+    # ... and its delegation half: grant options and write permissions on tables with phi columns.
+    for d in delegation_findings(policy, catalog, tagging):
+        out.append(Finding(f"{policy.file}:{d.grant.line}", d.message, d.level))
     return out
+
+
+def column_family(data_type: str | None) -> str | None:
+    """string | number | boolean | complex | other (date, timestamp, binary, ...) | None (type not declared)."""
+    t = (data_type or "").strip().lower()
+    if not t:
+        return None
+    if t.startswith(("array", "map", "struct", "row(", "list", "union")) or t.endswith("]"):
+        return "complex"
+    base = re.split(r"[\s(<]", t, maxsplit=1)[0]
+    if base in ("varchar", "char", "string", "text", "character"):
+        return "string"
+    if base in ("tinyint", "smallint", "int", "integer", "bigint", "long", "hugeint", "float", "double", "real",
+                "decimal", "numeric"):
+        return "number"
+    if base in ("boolean", "bool"):
+        return "boolean"
+    return "other"
+
+
+def check_row_filter(rf: RowFilter, table, error, warning) -> None:
+    """The canonical filter against the table: its columns exist, are of a type Lake Formation row filters
+    accept (string, numeric, boolean), and are compared with constants of their own type."""
+    seen: set[str] = set()
+
+    def once(report, msg):
+        if msg not in seen:
+            seen.add(msg)
+            report(msg)
+
+    error_once, warning_once = (lambda m: once(error, m)), (lambda m: once(warning, m))
+    for comp in rf.comparisons:
+        col = table.columns.get(comp.column)
+        if col is None:
+            error_once(f"references '{comp.column}', which is not a column of {table.fqn} - known: {', '.join(sorted(table.columns))}")
+            continue
+        family = column_family(col.data_type)
+        if family in ("complex", "other"):
+            error_once(f"references '{comp.column}' of type {col.data_type}; Lake Formation row filters cannot use array, "
+                  "map, struct, date or timestamp columns (string, numeric and boolean only) - filter on another column")
+            continue
+        if family is None:
+            warning_once(f"cannot check the type of '{comp.column}' (no data_type in the manifest) - declare it in the model's contract")
+            continue
+        if comp.like and family != "string":
+            error_once(f"uses LIKE on '{comp.column}' ({col.data_type}); LIKE needs a string column")
+        for kind in sorted(set(comp.kinds) - {family}):
+            error_once(f"compares '{comp.column}' ({col.data_type}) with a {kind}; Lake Formation needs a constant of the "
+                  f"column's type (a {family})")
 
 
 def validate(policy_path, manifest_path=None, catalog_id=None) -> tuple[Policy, Catalog, list[Finding]]:

@@ -1,8 +1,9 @@
 """DICOM discovery and header reading: which files are DICOM, what their headers say, and which must be
-quarantined before any pixel is touched.
+quarantined before any pixel is touched; then the pure rules that decide, once pixels have been decoded, which
+copy of an instance loads and whether a series can form one volume.
 
 Everything here reads headers only (`stop_before_pixels`): that is what makes metadata ingest run close to a
-bare pydicom loop. Pixel decoding happens later, per image set, in `volume.py`.
+bare pydicom loop. Pixel decoding happens later (`volume.py`), driven by `imaging_reader.py`.
 
 Column names are DICOM keywords lower-cased (`studyinstanceuid`, `patientid`, `modality`, ...), the names an
 AWS Glue crawler gives the attributes of HealthImaging's metadata JSON, so the same SQL reads both.
@@ -11,9 +12,11 @@ AWS Glue crawler gives the attributes of HealthImaging's metadata JSON, so the s
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -30,8 +33,14 @@ DICOM_EXTENSIONS = (".dcm", ".dicom", ".dic", ".ima")
 # so a mixed SOURCE folder does not count every NDJSON line as a skipped "not DICOM" file.
 OTHER_MODALITY_SUFFIXES = (
     ".ndjson", ".json", ".vcf", ".vcf.gz", ".bcf", ".fa", ".fasta", ".fa.gz", ".fai", ".gzi", ".tbi", ".csi",
-    ".bam", ".cram", ".parquet", ".duckdb", ".csv", ".nrrd", ".nii", ".nii.gz",
+    ".bam", ".cram", ".parquet", ".duckdb", ".csv",
 )
+# Images in formats other than DICOM are imaging input all the same: the reader claims them so that they are
+# skipped with a stored reason (`other-format`) instead of being in no count at all.
+OTHER_IMAGE_FORMATS = {
+    ".nii.gz": "NIfTI", ".nii": "NIfTI", ".nrrd": "NRRD", ".nhdr": "NRRD",
+    ".mha": "MetaImage", ".mhd": "MetaImage", ".mgz": "FreeSurfer MGH", ".mgh": "FreeSurfer MGH",
+}
 
 # Attributes kept per level, following HealthImaging's Patient / Study / Series / Instance metadata levels.
 # Each keyword has an Arrow-friendly kind: str, int, float, floats (list<double>), strs (list<string>).
@@ -56,7 +65,7 @@ INSTANCE_KEYWORDS = {
     "Rows": "int", "Columns": "int", "NumberOfFrames": "int", "SamplesPerPixel": "int",
     "PhotometricInterpretation": "str", "BitsAllocated": "int", "BitsStored": "int",
     "PixelRepresentation": "int", "RescaleSlope": "float", "RescaleIntercept": "float", "RescaleType": "str",
-    "WindowCenter": "floats", "WindowWidth": "floats",
+    "WindowCenter": "floats", "WindowWidth": "floats", "LossyImageCompression": "str",
 }
 ALL_KEYWORDS = {**PATIENT_KEYWORDS, **STUDY_KEYWORDS, **SERIES_KEYWORDS, **INSTANCE_KEYWORDS}
 
@@ -78,7 +87,7 @@ class DicomHeader:
 
     path: Path
     source: str  # the file's identity in the lake (relative path)
-    patient_id: str
+    patient_id: str  # "" when PatientID is absent or empty: the file loads, linked to no patient
     study_uid: str
     series_uid: str
     sop_uid: str
@@ -95,16 +104,21 @@ class DicomHeader:
 
 @dataclass(frozen=True)
 class Rejection:
-    """A file that is DICOM (or claims to be) but cannot be loaded; becomes a quarantine record."""
+    """A file that is DICOM (or claims to be) but cannot be loaded; becomes a quarantine record. `series_uid`
+    and `sop_uid` are the UIDs when the header got that far: the series can then say which of its files is
+    missing, unless another copy of the same instance loaded."""
 
     source: str
-    reason: str  # starts with a stable kind: unreadable, truncated, missing-patientid, ...
+    reason: str  # starts with a stable kind: unreadable, truncated, missing-studyinstanceuid, ...
     raw: str = ""
+    series_uid: str = ""
+    sop_uid: str = ""
 
 
 @dataclass(frozen=True)
 class NotLoaded:
-    """A file deliberately not loaded (not DICOM, a DICOMDIR index, a duplicate instance); counted as skipped."""
+    """A file deliberately not loaded (not DICOM, another image format, a DICOMDIR index, a duplicate
+    instance); a skipped record."""
 
     source: str
     reason: str
@@ -133,12 +147,13 @@ def discover(root: Path) -> Iterator[Path]:
 
 
 def _looks_like_bare_dataset(head: bytes) -> bool:
-    """True for a dataset written without preamble and file meta (old ACR-NEMA style): it starts with a
-    little-endian tag of group 0x0002 or 0x0008, the lowest groups any real dataset carries."""
+    """True for a dataset written without preamble (old ACR-NEMA style, or a writer that left it out): it
+    starts with a tag of group 0x0002 (file meta) or 0x0008, the lowest groups any real dataset carries, in
+    little or big endian byte order."""
     if len(head) < 8:
         return False
-    group, elem = struct.unpack("<HH", head[:4])
-    return group in (0x0002, 0x0008) and elem < 0x1000
+    return any(group in (0x0002, 0x0008) and elem < 0x1000
+               for group, elem in (struct.unpack("<HH", head[:4]), struct.unpack(">HH", head[:4])))
 
 
 # ---------------------------------------------------------------------------------------------------- values
@@ -425,8 +440,7 @@ def _read_file_meta(fp: Any) -> dict[str, str] | None:
         key = _META_KEYS.get((group << 16) | elem)
         if key:
             meta[key] = value.decode("ascii", "replace").strip("\x00 ")
-    ts = meta.get("TransferSyntaxUID")
-    if not ts or ts == DEFLATED:
+    if not meta.get("TransferSyntaxUID"):
         return None
     return meta
 
@@ -435,25 +449,59 @@ def _stop_at_pixels(tag: Any, vr: Any, length: int) -> bool:
     return tag in PIXEL_DATA_TAGS
 
 
-def _parse(fp: Any, is_dicm: bool) -> tuple[Any, dict[str, str], tuple[bool, bool]]:
-    """(dataset without pixel data, file-meta values, (implicit VR, little endian)), the file left at the
-    Pixel Data element if there is one."""
+@dataclass
+class _Parsed:
+    """A header as parsed: the dataset (without pixel data), the file-meta values, the encoding of the dataset
+    body, and the stream the body was read from, left at the Pixel Data element (the file itself, or for a
+    deflated file the inflated body) with that stream's size."""
+
+    ds: Any
+    meta: dict[str, str]
+    encoding: tuple[bool, bool]  # (implicit VR, little endian)
+    stream: Any
+    size: int
+
+
+def _parse(fp: Any, is_dicm: bool, size: int) -> _Parsed:
     import pydicom
     from pydicom.filereader import read_dataset
 
     meta = _read_file_meta(fp) if is_dicm else None
     if meta is not None:
         ts = meta["TransferSyntaxUID"]
+        stream = fp
+        if ts == DEFLATED:  # the body is a raw deflate stream of an explicit VR little endian dataset
+            stream, size = _inflate(fp)
         encoding = (ts == IMPLICIT_LE, ts != EXPLICIT_BE)
-        ds = read_dataset(fp, encoding[0], encoding[1], stop_when=_stop_at_pixels)
+        ds = read_dataset(stream, encoding[0], encoding[1], stop_when=_stop_at_pixels)
         enc = getattr(ds, "original_encoding", None)
         if enc and enc[0] is not None:  # pydicom may have corrected a wrong VR claim, as dcmread does
             encoding = (bool(enc[0]), bool(enc[1]))
-        return ds, meta, encoding
+        return _Parsed(ds, meta, encoding, stream, size)
     fp.seek(0)
     ds = pydicom.dcmread(fp, stop_before_pixels=True, force=not is_dicm)
     meta = {k: v for k in _META_KEYS.values() if (v := _meta(ds, k))}
-    return ds, meta, _encoding(ds)
+    if meta.get("TransferSyntaxUID") == DEFLATED:
+        # dcmread inflated the body into a buffer of its own and left the file at its end; inflate it again
+        # here so the pixel check below reads the inflated bytes, as on the fast road.
+        group_length = _scalar(_get(ds.file_meta, "FileMetaInformationGroupLength"), "int")
+        if group_length is None:
+            raise ValueError("deflated file without FileMetaInformationGroupLength: the dataset cannot be found")
+        fp.seek((132 if is_dicm else 0) + 12 + group_length)
+        stream, size = _inflate(fp)
+        ds = read_dataset(stream, False, True, stop_when=_stop_at_pixels)
+        return _Parsed(ds, meta, (False, True), stream, size)
+    return _Parsed(ds, meta, _encoding(ds), fp, size)
+
+
+def _inflate(fp: Any) -> tuple[io.BytesIO, int]:
+    """The rest of `fp` inflated (raw deflate, as Deflated Explicit VR Little Endian stores the dataset). A
+    stream that stops before its end marker is a file cut short."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    body = inflater.decompress(fp.read()) + inflater.flush()
+    if not inflater.eof:
+        raise EOFError(f"the deflated dataset stops after {len(body)} inflated bytes, before its end marker")
+    return io.BytesIO(body), len(body)
 
 
 def read_header(path: Path, source: str) -> HeaderOutcome:
@@ -468,16 +516,23 @@ def read_header(path: Path, source: str) -> HeaderOutcome:
             fp.seek(0)
             is_dicm = head[128:132] == b"DICM"
             if not is_dicm and not _looks_like_bare_dataset(head):
-                if path.name.lower().endswith(DICOM_EXTENSIONS):
+                lower = path.name.lower()
+                if lower.endswith(DICOM_EXTENSIONS):
                     return Rejection(source, "unreadable: no DICOM preamble and no parseable dataset",
                                      _excerpt(head))
+                for suffix, kind in OTHER_IMAGE_FORMATS.items():
+                    if lower.endswith(suffix):
+                        return NotLoaded(source, f"other-format: {kind} image ({suffix}); the imaging reader "
+                                                 "loads DICOM only - convert it to DICOM to load it")
                 return NotLoaded(source, "not-dicom")
-            ds, meta, encoding = _parse(fp, is_dicm)
-            attributes = _attributes(ds)
             file_size = os.fstat(fp.fileno()).st_size
+            parsed = _parse(fp, is_dicm, file_size)
+            ds, meta = parsed.ds, parsed.meta
+            attributes = _attributes(ds)
             # Parsing stopped at the Pixel Data element (if any): check that the pixel bytes are all there
             # without reading them.
-            pixel_problem, has_pixels = _check_pixel_element(fp, ds, attributes, file_size, encoding)
+            pixel_problem, has_pixels = _check_pixel_element(parsed.stream, ds, attributes, parsed.size,
+                                                             parsed.encoding)
     except InvalidDicomError as exc:
         return Rejection(source, f"unreadable: {exc}")
     except (EOFError, struct.error) as exc:
@@ -491,16 +546,20 @@ def read_header(path: Path, source: str) -> HeaderOutcome:
     if sop_class == DICOMDIR_SOP_CLASS or DIRECTORY_RECORDS in ds:
         return NotLoaded(source, "dicomdir: media index, the files it lists are read directly")
 
+    # An absent or empty PatientID does not stop a file: the archive holds it, so it loads linked to no
+    # patient (patientid null). Without the UIDs an object has no place in the study / series / instance tree.
     patient_id = (attributes["patientid"] or "").strip()
+    attributes["patientid"] = patient_id or None
     study_uid = (attributes["studyinstanceuid"] or "").strip()
     series_uid = (attributes["seriesinstanceuid"] or "").strip()
     sop_uid = (attributes["sopinstanceuid"] or meta.get("MediaStorageSOPInstanceUID") or "").strip()
     if pixel_problem:  # first: in a file cut short, missing identifiers are a symptom, not the cause
-        return Rejection(source, pixel_problem, _identity(ds))
-    for name, value in (("PatientID", patient_id), ("StudyInstanceUID", study_uid),
-                        ("SeriesInstanceUID", series_uid), ("SOPInstanceUID", sop_uid)):
+        return Rejection(source, pixel_problem, _identity(ds), series_uid, sop_uid)
+    for name, value in (("StudyInstanceUID", study_uid), ("SeriesInstanceUID", series_uid),
+                        ("SOPInstanceUID", sop_uid)):
         if not value:
-            return Rejection(source, f"missing-{name.lower()}: {name} is absent or empty", _identity(ds))
+            return Rejection(source, f"missing-{name.lower()}: {name} is absent or empty", _identity(ds),
+                             series_uid, sop_uid)
 
     frames = attributes["numberofframes"] or 1
     attributes["sopclassuid"] = sop_class
@@ -641,21 +700,59 @@ def image_set_id(study_uid: str, series_uid: str) -> str:
     return hashlib.sha256(f"{study_uid}|{series_uid}".encode()).hexdigest()[:32]
 
 
-def drop_duplicates(headers: list[DicomHeader]) -> tuple[list[DicomHeader], list[NotLoaded]]:
-    """One file per SOPInstanceUID. The same instance in several files (e.g. one image re-encoded in several
-    transfer syntaxes) would otherwise stack as several slices at one position. The first by source path is
-    kept, the others are counted as skipped with the file that won."""
-    seen: dict[tuple[str, str, str], str] = {}
-    kept, dropped = [], []
-    for h in sorted(headers, key=lambda h: h.source):
-        key = (h.study_uid, h.series_uid, h.sop_uid)
-        if key in seen:
-            dropped.append(NotLoaded(h.source, f"duplicate-instance: SOPInstanceUID {h.sop_uid} already loaded "
-                                               f"from {seen[key]}"))
-        else:
-            seen[key] = h.source
-            kept.append(h)
-    return kept, dropped
+# Transfer syntaxes whose pixel data is, or may be, lossy (JPEG baseline/extended and the retired JPEG
+# processes, JPEG-LS near-lossless, JPEG 2000 and HTJ2K that are not declared lossless-only, MPEG/HEVC video).
+LOSSY_TRANSFER_SYNTAXES = frozenset(
+    ["1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.91",
+     "1.2.840.10008.1.2.4.93", "1.2.840.10008.1.2.4.203"]
+    + [f"1.2.840.10008.1.2.4.{n}" for n in (*range(52, 57), *range(59, 65))]
+    + [f"1.2.840.10008.1.2.4.{n}" for n in range(100, 109)]
+)
+
+
+def instance_key(h: DicomHeader) -> tuple[str, str, str]:
+    return (h.study_uid, h.series_uid, h.sop_uid)
+
+
+def copy_preference(h: DicomHeader) -> tuple[bool, bool, str]:
+    """Sort key among copies of one instance, best first: a copy with pixel data, then one stored losslessly
+    (neither a lossy transfer syntax nor LossyImageCompression = 01), then the first by source path."""
+    lossy = h.transfer_syntax in LOSSY_TRANSFER_SYNTAXES or h.attributes.get("lossyimagecompression") == "01"
+    return (not h.has_pixels, lossy, h.source)
+
+
+def choose_copies(headers: list[DicomHeader], decode_problem: dict[str, str]
+                  ) -> tuple[list[DicomHeader], list[NotLoaded], list[Rejection]]:
+    """One file per SOPInstanceUID, decided after decoding: (kept, skipped copies, quarantined copies).
+
+    The same instance in several files (one image re-encoded in several transfer syntaxes, a re-sent study)
+    would otherwise stack as several slices at one position. `decode_problem` holds, for copies whose pixel
+    data was decoded and failed, why. A copy that does not decode is bad input (quarantined) whatever its
+    siblings do; among the copies that do, the best by `copy_preference` loads and the others are skipped,
+    naming the copy that won. When no copy decodes, all of them are quarantined and the instance is missing
+    from its series (which then says so)."""
+    groups: dict[tuple[str, str, str], list[DicomHeader]] = {}
+    for h in headers:
+        groups.setdefault(instance_key(h), []).append(h)
+    kept, skipped, rejected = [], [], []
+    for copies in groups.values():
+        copies = sorted(copies, key=copy_preference)
+        good = [h for h in copies if h.source not in decode_problem]
+        winner = good[0] if good else None
+        for h in copies:
+            if h is winner:
+                kept.append(h)
+            elif h.source in decode_problem:
+                where = (f"a copy that decodes was loaded from {winner.source}" if winner else
+                         f"none of the {len(copies)} copies of this SOPInstanceUID decodes")
+                rejected.append(Rejection(h.source, f"{decode_problem[h.source]} ({where})",
+                                          f"SeriesInstanceUID={h.series_uid} SOPInstanceUID={h.sop_uid}",
+                                          h.series_uid, h.sop_uid))
+            else:
+                skipped.append(NotLoaded(h.source, f"duplicate-instance: SOPInstanceUID {h.sop_uid} loaded from "
+                                                   f"{winner.source} (preferred copy: pixel data that decodes, "
+                                                   "lossless, first by path)"))
+    return sorted(kept, key=lambda h: h.source), skipped, rejected
 
 
 def group_series(headers: list[DicomHeader]) -> dict[tuple[str, str], list[DicomHeader]]:
@@ -710,6 +807,38 @@ def series_geometry_problem(headers: list[DicomHeader]) -> str | None:
             return (f"inconsistent-geometry: uneven slice spacing (gaps {min(gaps):.3g} to {max(gaps):.3g} mm, "
                     f"median {median:.3g})")
     return None
+
+
+LISTED = 3  # files named in a status; the rest are counted
+
+
+def _listing(items: list[tuple[str, str]]) -> str:
+    shown = "; ".join(f"{src}: {why}" if why else src for src, why in items[:LISTED])
+    return shown + (f"; and {len(items) - LISTED} more" if len(items) > LISTED else "")
+
+
+def radiomics_refusal(members: list[DicomHeader], missing: list[tuple[str, str]],
+                      nearby: list[tuple[str, str]]) -> str | None:
+    """Why the loaded files of one series must not be built into a volume, naming the real cause; None when
+    they can. Their metadata loads either way: only the volume (and its radiomics) is refused.
+
+    `missing`: (file, reason) of quarantined files that belong to this series (their header named it);
+    `nearby`: quarantined files whose series is unknown (cut inside the header) in a folder of this series,
+    named when the slices that did load leave a gap."""
+    imaging = [h for h in members if h.has_pixels]
+    if not imaging:
+        return None  # nothing to build: the caller records no-pixels
+    total = len(members) + len(missing)
+    maybe = f"; quarantined files in the same folder may be slices of it too ({_listing(sorted(nearby))})"
+    if missing:
+        return (f"incomplete-series: {len(missing)} of {total} files quarantined ({_listing(sorted(missing))})"
+                + (maybe if nearby else ""))
+    without = [(h.source, "") for h in members if not h.has_pixels]
+    if without:
+        return (f"incomplete-series: {len(without)} of {total} files have no Pixel Data "
+                f"({_listing(sorted(without))})")
+    problem = series_geometry_problem(members)
+    return problem + (maybe if nearby else "") if problem else None
 
 
 def slice_normal(orientation: tuple[float, ...]) -> tuple[float, float, float]:

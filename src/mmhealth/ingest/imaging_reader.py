@@ -2,14 +2,19 @@
 
 The run, in order:
 1. headers of every new or changed file (`dicom.read_header`; in chunks across the worker pool for large
-   runs): skipped (not DICOM, DICOMDIR), quarantined (unreadable, truncated, missing identifiers) or loaded;
+   runs): skipped (not DICOM, another image format, DICOMDIR), quarantined (unreadable, truncated, pixel data
+   short, missing UIDs) or loaded (a missing PatientID included: linked to no patient);
 2. a study touched by a changed file is rebuilt whole: headers of its unchanged files are read again so study,
    series and image set rows (and radiomics) describe all of it, and those files are re-emitted;
-3. one file per SOPInstanceUID (later copies skipped); series whose frames cannot form one volume are
-   quarantined file by file (`inconsistent-geometry`);
-4. per image set, in a process pool: volume, segmentation, radiomics; files whose pixels do not decode are
-   quarantined and their image set gets no radiomics row;
-5. the five tables written as Parquet parts (one per table), then one `FileDone` per file.
+3. copies of one SOPInstanceUID are decoded first, then one is kept (`dicom.choose_copies`: a copy that does
+   not decode is quarantined, the best decodable copy loads, the others are skipped);
+4. every series loads its files' metadata; a series whose files cannot form one volume (a file of it
+   quarantined, a file without pixels, inconsistent geometry: `dicom.radiomics_refusal`) gets no volume, and
+   its `radiomics_status` names that cause. Its pixels are still decoded;
+5. per image set, in a process pool: volume, segmentation (with the default segmenter's fallback), radiomics;
+   files whose pixels do not decode are quarantined and their image set gets no radiomics row;
+6. the five tables written as Parquet parts (one per table), a `Note` per image set without features, then
+   one `FileDone` per file.
 Every file ends in exactly one of loaded / quarantined / skipped, so read = loaded + quarantined + skipped.
 """
 
@@ -23,12 +28,14 @@ from typing import Any, Iterator
 
 from mmhealth.ingest import imaging_tables as tables
 from mmhealth.ingest.dicom import (
-    DicomHeader, NotLoaded, Rejection, drop_duplicates, group_series, image_set_id, read_header,
-    series_geometry_problem,
+    DicomHeader, NotLoaded, Rejection, choose_copies, group_series, image_set_id, instance_key,
+    radiomics_refusal, read_header,
 )
-from mmhealth.ingest.radiomics import ImageSetTask, default_workers, make_pool, run_image_sets
+from mmhealth.ingest.radiomics import (
+    ImageSetTask, decode_failures, default_workers, make_pool, run_image_sets,
+)
 from mmhealth.ingest.records import (
-    FileDone, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile,
+    FileDone, Note, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile,
 )
 from mmhealth.ingest.volume import SliceSource
 
@@ -125,48 +132,66 @@ def _young_gc_only(every: int = 512):
 def run_outcomes(outcomes: dict[str, Any], ctx: ReadContext, *, segmenter: str | None = None,
                  workers: int | None = None, radiomics: bool = True, progress: bool = True,
                  pool: Any = None) -> Iterator[Output]:
-    """Steps 3-5 for header outcomes keyed by source."""
+    """Steps 3-6 for header outcomes keyed by source."""
     final: dict[str, str] = {}  # source -> loaded | quarantined | skipped
-    for source, o in outcomes.items():
-        if isinstance(o, Rejection):
-            yield Quarantined(source, "file", MODALITY, o.reason, o.raw)
-            final[source] = "quarantined"
-        elif isinstance(o, NotLoaded):
-            yield Skipped(source, "file", o.reason)
-            final[source] = "skipped"
 
+    def skip(n: NotLoaded) -> Skipped:
+        final[n.source] = "skipped"
+        return Skipped(n.source, "file", n.reason)
+
+    for o in outcomes.values():
+        if isinstance(o, NotLoaded):
+            yield skip(o)
     headers = [o for o in outcomes.values() if isinstance(o, DicomHeader)]
-    headers, duplicates = drop_duplicates(headers)
+    headers, duplicates, bad_copies = choose_copies(headers, _copy_decode_problems(headers, pool))
     for d in duplicates:
-        yield Skipped(d.source, "file", d.reason)
-        final[d.source] = "skipped"
+        yield skip(d)
+
+    # Quarantined files that belong to a series (their header named it) and whose instance no other copy
+    # loaded, and those whose series is unknown, by folder: a series that cannot be built names them.
+    loaded_copy = {(h.series_uid, h.sop_uid): h.source for h in headers}
+    missing: dict[str, list[tuple[str, str]]] = {}
+    unplaced: dict[str, list[tuple[str, str]]] = {}
+    rejected = [(o, True) for o in outcomes.values() if isinstance(o, Rejection)]
+    for r, by_header in rejected + [(r, False) for r in bad_copies]:
+        reason = r.reason
+        copy = loaded_copy.get((r.series_uid, r.sop_uid))
+        if copy and by_header:  # copies that did not decode already name the copy that loaded
+            reason = f"{reason} (a copy of this SOPInstanceUID loaded from {copy})"
+        if r.series_uid and not copy:
+            missing.setdefault(r.series_uid, []).append((r.source, reason))
+        elif not r.series_uid:
+            unplaced.setdefault(_folder(r.source), []).append((r.source, reason))
+        final[r.source] = "quarantined"
+        yield Quarantined(r.source, "file", MODALITY, reason, r.raw)
 
     series = group_series(headers)
-    for key in list(series):
-        problem = series_geometry_problem(series[key])
-        if problem:
-            members = series.pop(key)
-            for h in members:
-                yield Quarantined(h.source, "file", MODALITY, f"{problem} (series {key[1]}, {len(members)} files)",
-                                  f"SeriesInstanceUID={key[1]} SOPInstanceUID={h.sop_uid}")
-                final[h.source] = "quarantined"
-
     status: dict[str, str] = {}
+    refused: dict[str, str] = {}
     tasks = []
     for (study, uid), members in series.items():
         isid = image_set_id(study, uid)
+        sources = tuple(_slice_source(h) for h in members)
+        nearby = [q for folder in sorted({_folder(h.source) for h in members}) for q in unplaced.get(folder, [])]
+        refusal = radiomics_refusal(members, missing.get(uid, []), nearby)
         if not any(h.has_pixels for h in members):
             status[isid] = "no-pixels: no instance carries Pixel Data (e.g. SR, RT, waveform objects)"
-        elif not radiomics:
-            status[isid] = "not-computed: radiomics turned off for this run"
+        elif not radiomics:  # no pixel work at all (metadata-only runs)
+            status[isid] = refusal or "not-computed: radiomics turned off for this run"
+        elif refusal:
+            refused[isid] = status[isid] = refusal
+            tasks.append(ImageSetTask(isid, None, sources, decode_only=True))
         else:
-            tasks.append(ImageSetTask(isid, members[0].attributes.get("modality"),
-                                      tuple(_slice_source(h) for h in members), segmenter))
+            tasks.append(ImageSetTask(isid, members[0].attributes.get("modality"), sources, segmenter))
     results = []
     undecodable: dict[str, str] = {}
     for res in run_image_sets(tasks, workers=workers, progress=progress, pool=pool):
-        status[res.imagesetid] = res.status
         undecodable.update(dict(res.undecodable))
+        if res.imagesetid in refused:
+            if res.undecodable:  # the refusal stands; the files that do not decode are quarantined too
+                status[res.imagesetid] = f"{refused[res.imagesetid]}; and {len(res.undecodable)} file(s) do not decode"
+            continue
+        status[res.imagesetid] = res.status
         results.append(res)
     for key in list(series):
         bad = [h for h in series[key] if h.source in undecodable]
@@ -192,10 +217,50 @@ def run_outcomes(outcomes: dict[str, Any], ctx: ReadContext, *, segmenter: str |
             yield write_part(ctx, name, table_rows)
     for h in loaded:
         final[h.source] = "loaded"
+    yield from _notes(series, status, results)
 
     for source in sorted(final):
         kind = final[source]
         yield FileDone(source, 1, int(kind == "loaded"), int(kind == "quarantined"), int(kind == "skipped"))
+
+
+def _folder(source: str) -> str:
+    return source.rsplit("/", 1)[0] if "/" in source else ""
+
+
+def _copy_decode_problems(headers: list[DicomHeader], pool: Any) -> dict[str, str]:
+    """Why each copy of a duplicated instance does not decode (copies that decode are absent). Only instances
+    held by more than one file are decoded here: which copy loads is decided after decoding."""
+    copies: dict[tuple[str, str, str], list[DicomHeader]] = {}
+    for h in headers:
+        copies.setdefault(instance_key(h), []).append(h)
+    to_decode = [_slice_source(h) for group in copies.values() if len(group) > 1 for h in group if h.has_pixels]
+    if not to_decode:
+        return {}
+    results = pool.map(_decode_one, to_decode) if pool is not None else map(_decode_one, to_decode)
+    return {source: reason for failures in results for source, reason in failures}
+
+
+def _decode_one(src: SliceSource) -> list[tuple[str, str]]:
+    return decode_failures([src])
+
+
+def _notes(series: dict[tuple[str, str], list[DicomHeader]], status: dict[str, str],
+           results: list[Any]) -> Iterator[Note]:
+    """A summary line for every image set without radiomic features (why), and for those whose features
+    carry no physical units (no geometry)."""
+    by_id = {r.imagesetid: r for r in results}
+    for (study, uid), members in series.items():
+        isid = image_set_id(study, uid)
+        subject = f"image set {isid} (series {uid}, {len(members)} file(s), first {members[0].source})"
+        why = status.get(isid, "")
+        if why != "ok":
+            yield Note(members[0].source, subject, f"no radiomics - {why}")
+            continue
+        res = by_id.get(isid)
+        geometry = (res.features or {}).get("geometry_status") if res else None
+        if geometry and geometry != "ok":
+            yield Note(members[0].source, subject, f"radiomics without physical units - {geometry}")
 
 
 def write_part(ctx: ReadContext, table: str, rows: list[dict[str, Any]]) -> ParquetPart:

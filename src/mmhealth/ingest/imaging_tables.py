@@ -5,6 +5,9 @@ where a DICOM attribute exists (`studyinstanceuid`, `numberofstudyrelatedinstanc
 they hold (`imagesetid`, `radiomics_status`, `mask_volume_mm3`). Every table also gets `lake_source` (the
 relative path of the file a row comes from; for study / series / image set rows, the first file of that
 study / series), which the lake uses to replace rows when files change.
+
+`patientid` is null where the files say nothing (PatientID absent or empty): such files load, linked to no
+patient. A study / series / image set row takes the first PatientID its files (in path order) do give.
 """
 
 from __future__ import annotations
@@ -67,8 +70,9 @@ def schema(table: str) -> "pa.Schema":
                       ("radiomics_status", "str")]
     elif table == "radiomics":
         return pa.schema(_fields(IDS + [("modality", "str"), ("segmentation_method", "str"),
-                                        ("segmentation_version", "str"), ("mask_voxels", "int"),
-                                        ("mask_volume_mm3", "float"), ("pyradiomics_version", "str"),
+                                        ("segmentation_version", "str"), ("segmentation_fallback_reason", "str"),
+                                        ("mask_voxels", "int"), ("mask_volume_mm3", "float"),
+                                        ("geometry_status", "str"), ("pyradiomics_version", "str"),
                                         ("radiomics_settings", "str")]) + [pa.field(SOURCE_COLUMN, pa.string())])
     else:
         raise KeyError(table)
@@ -98,12 +102,18 @@ def to_arrow(table: str, rows: list[dict[str, Any]]) -> "pa.Table":
 
 
 # ---------------------------------------------------------------------------------------------------- rows
+def patient_of(headers: Iterable[DicomHeader]) -> str | None:
+    """The first PatientID the files (in path order) give; None when none of them gives one."""
+    return next((h.patient_id for h in sorted(headers, key=lambda h: h.source) if h.patient_id), None)
+
+
 def instance_rows(headers: Sequence[DicomHeader]) -> list[dict[str, Any]]:
     rows = []
     for h in headers:
         row = dict(h.attributes)
         row["imagesetid"] = image_set_id(h.study_uid, h.series_uid)
-        row["patientid"], row["studyinstanceuid"], row["seriesinstanceuid"] = h.patient_id, h.study_uid, h.series_uid
+        row["patientid"] = h.patient_id or None
+        row["studyinstanceuid"], row["seriesinstanceuid"] = h.study_uid, h.series_uid
         row[SOURCE_COLUMN] = h.source
         rows.append(row)
     return rows
@@ -114,7 +124,7 @@ def series_rows(series: dict[tuple[str, str], list[DicomHeader]]) -> list[dict[s
     for (study, uid), headers in series.items():
         first = headers[0]
         row = {kw.lower(): first.attributes.get(kw.lower()) for kw in SERIES_KEYWORDS}
-        row.update(imagesetid=image_set_id(study, uid), patientid=first.patient_id, studyinstanceuid=study,
+        row.update(imagesetid=image_set_id(study, uid), patientid=patient_of(headers), studyinstanceuid=study,
                    seriesinstanceuid=uid, numberofseriesrelatedinstances=len(headers))
         row[SOURCE_COLUMN] = first.source
         rows.append(row)
@@ -130,7 +140,7 @@ def study_rows(series: dict[tuple[str, str], list[DicomHeader]]) -> list[dict[st
         headers = sorted((h for g in groups for h in g), key=lambda h: h.source)
         first = headers[0]
         row = {kw.lower(): first.attributes.get(kw.lower()) for kw in {**PATIENT_KEYWORDS, **STUDY_KEYWORDS}}
-        row.update(patientid=first.patient_id, studyinstanceuid=study, numberofstudyrelatedseries=len(groups),
+        row.update(patientid=patient_of(headers), studyinstanceuid=study, numberofstudyrelatedseries=len(groups),
                    numberofstudyrelatedinstances=len(headers),
                    modalitiesinstudy=sorted({h.attributes.get("modality") for h in headers} - {None}))
         row[SOURCE_COLUMN] = first.source
@@ -165,7 +175,7 @@ def image_set_rows(series: dict[tuple[str, str], list[DicomHeader]],
     for (study, uid), headers in series.items():
         first = headers[0]
         isid = image_set_id(study, uid)
-        row = {"imagesetid": isid, "patientid": first.patient_id, "studyinstanceuid": study,
+        row = {"imagesetid": isid, "patientid": patient_of(headers), "studyinstanceuid": study,
                "seriesinstanceuid": uid, "modality": first.attributes.get("modality"), "imagesetstate": "ACTIVE",
                "numberofinstances": len(headers), "radiomics_status": status.get(isid)}
         row.update(series_extent(headers))
@@ -182,7 +192,7 @@ def radiomics_rows(series: dict[tuple[str, str], list[DicomHeader]],
         if res.features is None or res.imagesetid not in by_id:
             continue
         study, uid, headers = by_id[res.imagesetid]
-        row = {"imagesetid": res.imagesetid, "patientid": headers[0].patient_id, "studyinstanceuid": study,
+        row = {"imagesetid": res.imagesetid, "patientid": patient_of(headers), "studyinstanceuid": study,
                "seriesinstanceuid": uid, "modality": headers[0].attributes.get("modality")}
         row.update(res.features)
         row[SOURCE_COLUMN] = headers[0].source

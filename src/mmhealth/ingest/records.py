@@ -51,12 +51,23 @@ class Quarantined:
 @dataclass(frozen=True)
 class Skipped:
     """Input that is deliberately not loaded and not an error (e.g. `log.ndjson`, an OperationOutcome line in
-    a bulk export, a DICOMDIR). Counted in the run summary, not written to the quarantine."""
+    a bulk export, a DICOMDIR, a duplicate DICOM instance). Counted in the run summary and stored in
+    `lake_meta.skipped` (file, position, reason), never in the quarantine. `reason` starts with a stable kind."""
 
     source: str
     position: str
     reason: str
     count: int = 1
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the run summary must name that is not a file's fate, e.g. an image set that loaded without
+    radiomic features and why. Shown in the summary (and its JSON); the data it describes is in the tables."""
+
+    source: str
+    subject: str
+    message: str
 
 
 @dataclass
@@ -95,7 +106,7 @@ class FileDone:
     skipped: int
 
 
-Output = Union[TableBatch, ParquetPart, Quarantined, Skipped, FileDone]
+Output = Union[TableBatch, ParquetPart, Quarantined, Skipped, Note, FileDone]
 
 
 @dataclass

@@ -14,6 +14,15 @@ lesion rather than the organ around it:
 No smoothing: on low-resolution series a lesion may be a handful of voxels, which even a 3x3x3 median
 erases (the peak then jumps to the organ).
 
+Fallback. Real series break the assumption that the brightest structure is a lesion: an MR exported with a
+display window has half the head at the maximum value (the tissue level is the peak: empty mask), a scout or
+a single slice has a hot line (a mask in one dimension, which pyradiomics refuses), a low-contrast volume has
+its peak's component spread over the whole head. When the default segmenter's mask is `implausible` - empty,
+spanning fewer than 2 dimensions, or more than half the foreground - `otsu-foreground` runs instead (the Otsu
+foreground: its largest 3-D component, holes filled), and the radiomics row records both the method that ran
+and why (`segmentation_fallback_reason`). Only the default falls back: a segmenter named with `--segmenter`
+gives its own mask or the reason it has none.
+
 Why not multi-level Otsu and its top class: Otsu balances class variances, so a lesion of a few hundred voxels
 inside an organ of tens of thousands does not get a class of its own; the top class then holds the organ and
 the mask volume no longer tracks the lesion. The half-maximum rule depends on the peak, not on class sizes.
@@ -39,7 +48,9 @@ if TYPE_CHECKING:
     import SimpleITK as sitk
 
 DEFAULT_SEGMENTER = "otsu-brightest"
+FALLBACK_SEGMENTER = "otsu-foreground"
 HALF_MAX = 0.5  # where the threshold sits between the tissue level and the peak
+MAX_FOREGROUND_SHARE = 0.5  # a default mask larger than this share of the foreground is the organ, not a lesion
 ENTRY_POINT_GROUP = "mmhealth.segmenters"
 
 SegmentFn = Callable[["sitk.Image"], "sitk.Image"]
@@ -126,6 +137,60 @@ def otsu_brightest(image: "sitk.Image") -> "sitk.Image":
     lesion.CopyInformation(image)
     filled = sitk.BinaryFillhole(lesion, fullyConnected=True, foregroundValue=1)
     mask = sitk.Cast(filled, sitk.sitkUInt8)
+    mask.CopyInformation(image)
+    return mask
+
+
+def implausible(mask: "sitk.Image", image: "sitk.Image") -> str | None:
+    """Why the default segmenter's mask cannot be the lesion it looks for, or None when it can."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    arr = sitk.GetArrayViewFromImage(mask).astype(bool)
+    voxels = int(arr.sum())
+    if voxels == 0:
+        return "found no structure (empty mask)"
+    extent = [len(np.unique(idx)) for idx in np.nonzero(arr)]
+    if sum(n > 1 for n in extent) < 2:
+        return f"found a structure of {voxels} voxel(s) spanning fewer than 2 dimensions"
+    fg = int(_foreground_array(image).sum())
+    if fg and voxels > MAX_FOREGROUND_SHARE * fg:
+        return (f"found a structure covering {100 * voxels / fg:.0f}% of the foreground (more than "
+                f"{100 * MAX_FOREGROUND_SHARE:.0f}%: an organ or the whole body, not a lesion)")
+    return None
+
+
+def _foreground_array(image: "sitk.Image"):
+    """The Otsu foreground as a boolean array (z, y, x): voxels above the threshold between background and body."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    volume = sitk.Cast(image, sitk.sitkFloat32)
+    values = sitk.GetArrayViewFromImage(volume)
+    if values.size == 0 or float(values.max()) <= float(values.min()):
+        return np.zeros(values.shape, bool)
+    return sitk.GetArrayFromImage(sitk.OtsuThreshold(volume, 0, 1, 128)).astype(bool)
+
+
+@register(FALLBACK_SEGMENTER, version="1")
+def otsu_foreground(image: "sitk.Image") -> "sitk.Image":
+    """The imaged anatomy: Otsu foreground, its largest 3-D connected component (specks of noise in the air
+    drop out), holes filled (dark cavities inside belong to it). Empty for a flat image. The default segmenter's
+    fallback (module docstring); also usable on its own."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    fg = _foreground_array(image)
+    if not fg.any():
+        return _empty_like(image)
+    fg_image = sitk.GetImageFromArray(fg.astype(np.uint8))
+    components = sitk.RelabelComponent(sitk.ConnectedComponent(fg_image, True), sortByObjectSize=True)
+    largest = sitk.Cast(sitk.Equal(components, 1), sitk.sitkUInt8)
+    filled = sitk.GetArrayFromImage(sitk.BinaryFillhole(largest, fullyConnected=True, foregroundValue=1))
+    if filled.all():  # pyradiomics needs some background: leave the in-plane border out, as whole-volume does
+        filled[..., 0, :] = filled[..., -1, :] = 0
+        filled[..., :, 0] = filled[..., :, -1] = 0
+    mask = sitk.GetImageFromArray(filled.astype(np.uint8))
     mask.CopyInformation(image)
     return mask
 

@@ -3,6 +3,10 @@
 Slices are ordered by where they are (ImagePositionPatient projected on the slice normal), never by file
 name; InstanceNumber is the fallback when positions are missing. Stored values go through the modality rescale
 (slope / intercept, per frame for enhanced multi-frame images), so CT volumes are in Hounsfield units.
+
+Spacing comes from the headers only. Where they do not give it (no PixelSpacing, no slice positions and no
+SliceThickness) the image still gets 1 mm so that voxel-based features can be computed, but `Volume` says that
+the geometry is unknown, and nothing in mm / mm2 / mm3 is reported from it.
 """
 
 from __future__ import annotations
@@ -53,13 +57,23 @@ class Frame:
     pixels: "np.ndarray"  # 2-D, float32, rescaled
 
 
+# The transfer syntax a dataset without file meta was written in, from the encoding pydicom read it with
+# ((implicit VR, little endian) -> UID): pydicom needs it to decode the pixels of a preamble-less file.
+_ENCODING_SYNTAX = {(True, True): "1.2.840.10008.1.2", (False, True): "1.2.840.10008.1.2.1",
+                    (False, False): "1.2.840.10008.1.2.2"}
+
+
 def read_frames(src: SliceSource) -> list[Frame]:
     """Decode one file (any transfer syntax pydicom handles with the pylibjpeg plugins) into rescaled frames."""
     import numpy as np
     import pydicom
 
     try:
-        ds = pydicom.dcmread(src.path)
+        # force: the header reader accepted the file, preamble or not (old ACR-NEMA style files have none)
+        ds = pydicom.dcmread(src.path, force=True)
+        if "TransferSyntaxUID" not in ds.file_meta:
+            encoding = tuple(bool(v) for v in (ds.original_encoding or (True, True)))
+            ds.file_meta.TransferSyntaxUID = _ENCODING_SYNTAX.get(encoding, "1.2.840.10008.1.2")
         arr = ds.pixel_array
     except Exception as exc:  # decoders raise many kinds; any of them means "does not decode"
         raise PixelDecodeError(src.source, f"undecodable-pixels: {type(exc).__name__}: {exc}") from None
@@ -119,9 +133,9 @@ def order_frames(frames: Sequence[Frame]) -> list[Frame]:
     return sorted(frames, key=lambda f: (f.instance_number is None, f.instance_number or 0, f.index, f.sop_uid))
 
 
-def slice_spacing(ordered: Sequence[Frame]) -> float:
+def slice_spacing(ordered: Sequence[Frame]) -> float | None:
     """Distance between slice centres (median of the gaps along the normal); for a single slice or unknown
-    positions, the SliceThickness, else 1 mm."""
+    positions, the SliceThickness; None when the headers give neither."""
     import statistics
 
     if len(ordered) >= 2 and all(f.geometry.position and f.geometry.orientation for f in ordered):
@@ -132,10 +146,24 @@ def slice_spacing(ordered: Sequence[Frame]) -> float:
         if gap > 0:
             return float(gap)
     thickness = ordered[0].geometry.thickness if ordered else None
-    return float(thickness) if thickness and thickness > 0 else 1.0
+    return float(thickness) if thickness and thickness > 0 else None
+
+
+@dataclass
+class Volume:
+    """An assembled image set. `geometry_problem` says which spacing the headers do not give (None: all of
+    it is real); the image then carries 1 mm for it, and no physical size may be reported."""
+
+    image: "sitk.Image"
+    geometry_problem: str | None = None
 
 
 def assemble(sources: Sequence[SliceSource]) -> "sitk.Image":
+    """The image of `assemble_volume` (spacing of unknown geometry set to 1 mm)."""
+    return assemble_volume(sources).image
+
+
+def assemble_volume(sources: Sequence[SliceSource]) -> Volume:
     """One SimpleITK image (z, y, x voxel order) with spacing, origin and direction from the DICOM geometry.
 
     Raises NoUsablePixels when nothing can be built and PixelDecodeError naming the first file that fails."""
@@ -158,8 +186,17 @@ def assemble(sources: Sequence[SliceSource]) -> "sitk.Image":
     volume = np.stack([f.pixels for f in ordered])
     image = sitk.GetImageFromArray(volume)
     first = ordered[0].geometry
-    row_spacing, col_spacing = first.spacing if first.spacing else (1.0, 1.0)
-    image.SetSpacing((float(col_spacing), float(row_spacing), slice_spacing(ordered)))
+    unknown = []
+    if first.spacing and all(v > 0 for v in first.spacing):
+        row_spacing, col_spacing = first.spacing
+    else:
+        row_spacing, col_spacing = 1.0, 1.0
+        unknown.append("no PixelSpacing (in-plane spacing unknown)")
+    z_spacing = slice_spacing(ordered)
+    if z_spacing is None:
+        z_spacing = 1.0
+        unknown.append("no slice positions or SliceThickness (slice spacing unknown)")
+    image.SetSpacing((float(col_spacing), float(row_spacing), z_spacing))
     if first.position is not None:
         image.SetOrigin(tuple(float(v) for v in first.position))
     if first.orientation is not None and _orthonormal(first.orientation):
@@ -167,7 +204,7 @@ def assemble(sources: Sequence[SliceSource]) -> "sitk.Image":
         n = slice_normal(first.orientation)
         # ITK's direction matrix holds the axis directions as columns (row-major storage).
         image.SetDirection((r[0], c[0], n[0], r[1], c[1], n[1], r[2], c[2], n[2]))
-    return image
+    return Volume(image, "no-geometry: " + ", ".join(unknown) if unknown else None)
 
 
 def _orthonormal(orientation: Sequence[float], tolerance: float = 1e-3) -> bool:

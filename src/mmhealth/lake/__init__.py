@@ -6,12 +6,14 @@ Layout (local folder LAKE, or the same keys under s3://bucket/prefix)::
     LAKE/_lake/manifest.json     the committed state: which parts make each table, which source files
                                  (with checksums) are in the lake. Replacing this one file commits a run.
     LAKE/_lake/staging/<run-id>/ parts of a run that has not committed yet (deleted on commit or next run)
+    LAKE/_lake/lock              one writer per lake: flock'ed by the running ingest (see `mmhealth.lake.lock`)
     LAKE/lake.duckdb             one schema per database (healthlake, omics, imaging, lake_meta) with one view
                                  per table over exactly the committed parts (rebuilt on every commit)
 
 Databases: `healthlake` (FHIR, HealthLake's Athena view shape), `omics` (variants, annotations,
-reference_contigs), `imaging` (owned by the imaging reader), `lake_meta` (quarantine, ingest_log). Every table
-has a `lake_source` column (relative path of the source file) and, like a Hive partition, `lake_run`.
+reference_contigs), `imaging` (owned by the imaging reader), `lake_meta` (quarantine, skipped, ingest_log).
+Every table has a `lake_source` column (relative path of the source file) and, like a Hive partition,
+`lake_run`.
 
 How a modality plugs in
 -----------------------
@@ -26,7 +28,8 @@ A modality is a class implementing `mmhealth.ingest.records.ModalityReader` (`na
    - `ParquetPart(database, table, path, rows, sources)`: a Parquet file the reader wrote itself at
      `ctx.part_path(database, table)` (fast path, e.g. a DuckDB COPY) holding a `lake_source` column;
    - `Quarantined(source, position, modality, reason, raw)`: goes to `lake_meta.quarantine`;
-   - `Skipped(source, position, reason, count)`: counted, not stored;
+   - `Skipped(source, position, reason, count)`: goes to `lake_meta.skipped` (deliberately not loaded);
+   - `Note(source, subject, message)`: named in the run summary (e.g. an image set without radiomics);
    - `FileDone(source, read, loaded, quarantined, skipped)`: one per file, read = loaded + quarantined +
      skipped; files without one are not committed at all (a rerun reads them again). A reader may re-read
      files from `ctx.unchanged` too: any file closed by a FileDone has its earlier rows replaced;

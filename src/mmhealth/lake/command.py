@@ -7,6 +7,7 @@ import json
 import sys
 
 EXIT_TOO_MANY_BAD = 3
+NOTES_SHOWN = 50  # notes printed per modality in the text summary; --json has all of them
 
 
 def register(subparsers) -> None:
@@ -21,7 +22,9 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  mmhealth ingest demo-data --lake demo-lake\n"
         "  mmhealth ingest demo-data --lake s3://my-bucket/lake --modality fhir,genomics --json\n"
-        "exit status: 0 ok, 1 error, 3 more quarantined records than --max-bad",
+        "  mmhealth ingest demo-data --lake demo-lake --reference ref/GRCh38.fa --reprocess quarantined\n"
+        "exit status: 0 ok, 1 error, 3 more quarantined records than --max-bad, "
+        "4 another ingest is writing the lake (nothing was done; run again later)",
     )
     p.add_argument("source", metavar="SOURCE", help="folder (or file) to ingest")
     p.add_argument("--lake", required=True, metavar="LAKE", help="local folder or s3://bucket/prefix")
@@ -30,7 +33,13 @@ def register(subparsers) -> None:
         help="comma-separated: fhir,genomics,imaging (default: all)",
     )
     p.add_argument("--reference", default=None, metavar="FASTA",
-                   help="reference FASTA to check VCF REF alleles against (default: the one FASTA in SOURCE, if any)")
+                   help="reference FASTA to check VCF REF alleles against; a site whose REF differs is quarantined "
+                        "(default: none - REF alleles are not checked; a FASTA inside SOURCE is loaded into "
+                        "omics.reference_contigs but never used for the check, as it may be another build)")
+    p.add_argument("--reprocess", choices=["quarantined", "all"], default=None,
+                   help="also read unchanged files again: 'quarantined' those with rows in lake_meta.quarantine "
+                        "(e.g. after a new --reference), 'all' every file; their rows and quarantine rows are "
+                        "replaced (default: unchanged files are never read again)")
     p.add_argument("--max-bad", type=int, default=None, metavar="N",
                    help="exit 3 when more than N records are quarantined in this run (default: no limit)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
@@ -54,7 +63,7 @@ def handle(args) -> int:
     modalities = [m.strip() for m in args.modality.split(",") if m.strip()] if args.modality else None
     if args.workers is not None and args.workers < 1:
         raise MMHealthError("--workers: must be at least 1")
-    options = {"workers": args.workers, "source_moved": args.source_moved}
+    options = {"workers": args.workers, "source_moved": args.source_moved, "reprocess": args.reprocess}
     if args.reference:
         ref = Path(args.reference)
         if not ref.is_file():
@@ -68,6 +77,8 @@ def handle(args) -> int:
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
+        for note in report.notes:
+            print(f"mmhealth ingest: note: {note}", file=sys.stderr)
     else:
         print(format_summary(report))
     if args.max_bad is not None and report.quarantined > args.max_bad:
@@ -91,4 +102,12 @@ def format_summary(report) -> str:
     lines.append("tables (rows in the lake):")
     for table, n in report.tables.items():
         lines.append(f"  {table:<36} {n:>12,}")
+    for name, m in report.modalities.items():
+        notes = getattr(m, "notes", [])
+        if notes:  # e.g. every image set loaded without radiomic features, and why (all of them in --json)
+            lines.append(f"{name} notes ({len(notes)}):")
+            lines.extend(f"  {n}" for n in notes[:NOTES_SHOWN])
+            if len(notes) > NOTES_SHOWN:
+                lines.append(f"  ... and {len(notes) - NOTES_SHOWN} more (all of them with --json)")
+    lines.extend(f"note: {note}" for note in report.notes)
     return "\n".join(lines)

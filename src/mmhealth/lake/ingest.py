@@ -11,10 +11,12 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from mmhealth import failpoints
 from mmhealth.errors import MMHealthError
 from mmhealth.ingest.records import (
     SOURCE_COLUMN,
     FileDone,
+    Note,
     ParquetPart,
     Quarantined,
     ReadContext,
@@ -24,9 +26,13 @@ from mmhealth.ingest.records import (
 )
 from mmhealth.lake.catalog import DATABASES, build_catalog
 from mmhealth.lake.compact import coalesce
+from mmhealth.lake.lock import Owner
 from mmhealth.lake.manifest import FileEntry, Manifest, Part
-from mmhealth.lake.meta import INGEST_LOG, INGEST_LOG_COLUMNS, QUARANTINE, QUARANTINE_COLUMNS, arrow_schema
+from mmhealth.lake.meta import (
+    INGEST_LOG, INGEST_LOG_COLUMNS, QUARANTINE, QUARANTINE_COLUMNS, SKIPPED, SKIPPED_COLUMNS, arrow_schema,
+)
 from mmhealth.lake.modalities import DEFAULT_MODALITIES, READERS, load_reader
+from mmhealth.lake.os_errors import errno_of, explain, is_full_disk, vanished
 from mmhealth.lake.schema import merge_fields, schema_of_parquet
 from mmhealth.lake.store import open_store, remove_tree
 
@@ -36,12 +42,14 @@ class ModalityReport:
     files_seen: int = 0
     files_read: int = 0
     files_unchanged: int = 0
+    files_reprocessed: int = 0  # unchanged files read again because --reprocess asked for them
     read: int = 0
     loaded: int = 0
     quarantined: int = 0
     skipped: int = 0
     rows_added: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # what the summary must name beyond counts (`records.Note`)
 
 
 @dataclass
@@ -50,6 +58,7 @@ class IngestReport:
     lake: str
     modalities: dict[str, ModalityReport]
     tables: dict[str, int]  # rows per table in the lake after the run
+    notes: list[str] = field(default_factory=list)  # what the user should know about this run, one line each
 
     @property
     def quarantined(self) -> int:
@@ -65,13 +74,16 @@ class IngestReport:
                     "loaded": m.loaded,
                     "quarantined": m.quarantined,
                     "skipped": m.skipped,
-                    "files": {"seen": m.files_seen, "read": m.files_read, "unchanged": m.files_unchanged},
+                    "files": {"seen": m.files_seen, "read": m.files_read, "unchanged": m.files_unchanged,
+                              "reprocessed": m.files_reprocessed},
                     "rows_added": m.rows_added,
                     "seconds": round(m.seconds, 3),
+                    "notes": m.notes,
                 }
                 for name, m in self.modalities.items()
             },
             "tables": self.tables,
+            "notes": self.notes,
         }
 
 
@@ -94,46 +106,6 @@ def _rel(root: Path, path: Path) -> str:
         return path.resolve().as_posix()
 
 
-class _Lock:
-    """One writer per lake. A lock left by a killed run (its pid is gone) is taken over."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self):
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and _alive(pid):
-                    raise MMHealthError(
-                        f"{self.path}: another ingest (pid {pid}) is writing this lake - wait for it to finish"
-                    )
-                self.path.unlink(missing_ok=True)
-                continue
-            os.write(fd, str(os.getpid()).encode())
-            os.close(fd)
-            return self
-        raise MMHealthError(f"{self.path}: cannot take the lake lock - remove the file if no ingest is running")
-
-    def __exit__(self, *exc):
-        self.path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class _Collector:
     """Consumes a reader's outputs for one modality and stages everything the commit needs."""
 
@@ -143,6 +115,7 @@ class _Collector:
         self.report = report
         self.parts: list[tuple[str, Path, int, list[str]]] = []  # (db.table, local path, rows, sources)
         self.quarantine: list[Quarantined] = []
+        self.skipped: list[Skipped] = []
         self.done: dict[str, FileDone] = {}
         self.batches: dict[str, list] = {}
         self.batch_rows: dict[str, int] = {}
@@ -153,11 +126,15 @@ class _Collector:
         elif isinstance(out, TableBatch):
             self._add_batch(out)
         elif isinstance(out, Quarantined):
+            if is_full_disk(out.reason):  # the machine's fault, not the input's: never quarantine a file for it
+                raise OSError(28, f"No space left on device (reading {out.source})", str(self.ctx.staging_dir))
             self.quarantine.append(out)
         elif isinstance(out, FileDone):
             self.done[out.source] = out
         elif isinstance(out, Skipped):
-            pass  # counted through FileDone
+            self.skipped.append(out)  # counted through FileDone, stored in lake_meta.skipped
+        elif isinstance(out, Note):
+            self.report.notes.append(f"{out.subject}: {out.message}")
         else:
             raise TypeError(f"reader {self.modality} yielded {type(out).__name__}, not a lake record")
 
@@ -236,17 +213,6 @@ def _publish_catalog(store, manifest: Manifest, glue_prefix: str = "") -> None:
         sync_glue(store, manifest, glue_prefix or os.environ.get("MMHEALTH_GLUE_DATABASE_PREFIX", ""))
 
 
-def _pause_for_tests(point: str) -> None:
-    """Crash-safety tests need a run stopped at a known point: with MMHEALTH_TEST_PAUSE_AT=<point>, the run
-    writes `<point>` to MMHEALTH_TEST_PAUSE_FILE and sleeps there until the test kills it with SIGKILL."""
-    if os.environ.get("MMHEALTH_TEST_PAUSE_AT") != point:
-        return
-    marker = os.environ.get("MMHEALTH_TEST_PAUSE_FILE")
-    if marker:
-        Path(marker).write_text(point)
-    time.sleep(3600)
-
-
 def run_ingest(
     source: Path,
     lake: str,
@@ -262,31 +228,94 @@ def run_ingest(
     for m in requested:
         if m not in READERS:
             raise MMHealthError(f"--modality {m}: unknown modality - choose from {', '.join(READERS)}")
-    store = open_store(lake)
+    if options.get("reprocess") not in REPROCESS:
+        raise MMHealthError(f"--reprocess {options['reprocess']}: choose from {', '.join(filter(None, REPROCESS))}")
+    store = _open_store(lake, source)
     run_id = new_run_id()
     report = IngestReport(run_id=run_id, lake=store.uri, modalities={}, tables={})
-    with _Lock(store.work / "_lake" / "lock" if store.kind == "s3" else store.work / "lock"):
-        manifest = store.read_manifest()
-        staging_root = store.work / "staging" if store.kind == "s3" else store.work / "staging"
-        remove_tree(staging_root)  # parts of killed runs
-        store.collect_garbage(manifest.keys(), DATABASES)
-        root = source if source.is_dir() else source.parent
-        if not options.get("source_moved"):
-            _refuse_foreign_replacements(manifest, requested, source, root)
-        for modality in requested:
-            reader = load_reader(modality)
-            if reader is None:
-                if modalities:
-                    raise MMHealthError(f"--modality {modality}: its reader is not installed in this build")
-                continue
-            mreport = report.modalities[modality] = ModalityReport()
-            t0 = time.monotonic()
-            manifest = _ingest_modality(store, manifest, reader, source, root, run_id, options, mreport, progress)
-            mreport.seconds = time.monotonic() - t0
-        _publish_catalog(store, manifest, options.get("glue_database_prefix", ""))
-        remove_tree(staging_root)
+    committed: list[str] = []  # modalities this run committed: a later failure leaves them in the lake
+    try:
+        with store.lock(Owner.this_process(run_id)) as lock:
+            failpoints.hit("locked")
+            staging_root = store.work / "staging"
+            try:
+                manifest = _run_locked(store, lock, source, requested, modalities, options, run_id, report,
+                                       committed, progress)
+            finally:
+                remove_tree(staging_root / run_id)  # this run's own files only, and only while it holds the lock
+    except MMHealthError:
+        raise
+    except Exception as exc:
+        error = explain(exc, lake=store.uri, work=store.work, source=source, committed=committed)
+        if error is None:
+            raise
+        raise error from exc
     report.tables = manifest.table_rows()
+    note = _reference_note(manifest, run_id, options)
+    if note:
+        report.notes.append(note)
     return report
+
+
+# --reprocess: which unchanged files are read again (None: none; a changed file is always read).
+REPROCESS = (None, "quarantined", "all")
+
+
+def _run_locked(store, lock, source, requested, modalities, options, run_id, report, committed, progress) -> Manifest:
+    manifest = store.read_manifest()
+    spare = set()
+    if lock.taken_over is not None:
+        # The stale lock's run may only have stalled: keep its objects out of this run's garbage collection.
+        spare.add(lock.taken_over.run_id)
+        report.notes.append(f"took over the lake lock of {lock.taken_over.describe()}: its lease had run out")
+    remove_tree(store.work / "staging")  # parts of killed runs: no other run can be writing, this one holds the lock
+    store.collect_garbage(manifest.keys(), DATABASES, spare)
+    root = source if source.is_dir() else source.parent
+    if not options.get("source_moved"):
+        _refuse_foreign_replacements(manifest, requested, source, root)
+    for modality in requested:
+        reader = load_reader(modality)
+        if reader is None:
+            if modalities:
+                raise MMHealthError(f"--modality {modality}: its reader is not installed in this build")
+            continue
+        mreport = report.modalities[modality] = ModalityReport()
+        t0 = time.monotonic()
+        manifest = _ingest_modality(store, manifest, reader, source, root, run_id, options, mreport, progress,
+                                    lock=lock)
+        mreport.seconds = time.monotonic() - t0
+        committed.append(modality)
+        if mreport.files_reprocessed:
+            report.notes.append(f"{modality}: {mreport.files_reprocessed} unchanged file(s) read again "
+                                f"(--reprocess {options['reprocess']})")
+    _publish_catalog(store, manifest, options.get("glue_database_prefix", ""))
+    return manifest
+
+
+def _open_store(lake: str, source: Path):
+    try:
+        return open_store(lake)
+    except MMHealthError:
+        raise
+    except Exception as exc:
+        error = explain(exc, lake=lake, work=None, source=source, committed=[])
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _reference_note(manifest: Manifest, run_id: str, options: dict) -> str | None:
+    """Say so when VCFs were loaded without their REF alleles checked: nothing checks them by default."""
+    if options.get("reference"):
+        return None
+    from mmhealth.ingest.vcf import is_vcf
+
+    vcfs = [rel for rel, e in manifest.files.items() if e.run == run_id and is_vcf(Path(rel))]
+    if not vcfs:
+        return None
+    return (f"genomics: REF alleles of {len(vcfs)} VCF file(s) were not checked - give --reference FASTA to check "
+            f"them (a FASTA in SOURCE is only loaded into omics.reference_contigs); add --reprocess all to check "
+            f"files already in the lake")
 
 
 def _discover(reader, source: Path):
@@ -330,26 +359,33 @@ def _refuse_foreign_replacements(manifest: Manifest, modalities: list[str], sour
         )
 
 
-def _ingest_modality(store, manifest, reader, source, root, run_id, options, mreport, progress) -> Manifest:
+def _ingest_modality(store, manifest, reader, source, root, run_id, options, mreport, progress, *, lock) -> Manifest:
     modality = reader.name
     changed: list[SourceFile] = []
     unchanged: list[SourceFile] = []
     touched: dict[str, FileEntry] = {}  # unchanged files whose manifest entry gets a new mtime or origin
+    seen: dict[str, tuple[int, int]] = {}  # (size, mtime_ns) when discovered: what the manifest records
+    again = _reprocess_filter(manifest, options.get("reprocess"))
     for path in _discover(reader, source):
         rel = _rel(root, path)
         st = path.stat()
+        seen[rel] = (st.st_size, st.st_mtime_ns)
         old = manifest.files.get(rel)
         if old and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
-            unchanged.append(SourceFile(path, rel, st.st_size, old.checksum))
+            f = SourceFile(path, rel, st.st_size, old.checksum)
             if old.origin != str(root):  # seen under another folder (or before origins were recorded)
                 touched[rel] = replace(old, origin=str(root))
-            continue
-        checksum = file_checksum(path)
-        if old and old.checksum == checksum:
-            unchanged.append(SourceFile(path, rel, st.st_size, checksum))
+        else:
+            f = SourceFile(path, rel, st.st_size, file_checksum(path))
+            if not (old and old.checksum == f.checksum):
+                changed.append(f)
+                continue
             touched[rel] = replace(old, mtime_ns=st.st_mtime_ns, origin=str(root))
-            continue
-        changed.append(SourceFile(path, rel, st.st_size, checksum))
+        if again(rel):
+            changed.append(f)
+            mreport.files_reprocessed += 1
+        else:
+            unchanged.append(f)
     mreport.files_seen = len(changed) + len(unchanged)
     mreport.files_unchanged = len(unchanged)
     mreport.files_read = len(changed)
@@ -368,20 +404,70 @@ def _ingest_modality(store, manifest, reader, source, root, run_id, options, mre
         for out in reader.read(changed, ctx):
             collector.add(out)
         collector.finish()
-        _pause_for_tests(f"read-{modality}")
+        failpoints.hit(f"read-{modality}")
+    except (MMHealthError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if errno_of(exc) is not None:
+            raise  # the machine's refusal (disk full, permission denied, a file gone): run_ingest words it
+        raise _reader_failed(modality, changed, collector.done, exc) from exc
     finally:
         if bar is not None:
             bar.close()
+    _check_still_there(collector.done, {f.rel: f for f in changed + unchanged}, seen, modality)
     for done in collector.done.values():
         mreport.read += done.read
         mreport.loaded += done.loaded
         mreport.quarantined += done.quarantined
         mreport.skipped += done.skipped
     return _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched, mreport,
-                   str(root))
+                   str(root), lock=lock, seen=seen)
 
 
-def _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched, mreport, origin):
+def _reprocess_filter(manifest: Manifest, what: str | None):
+    """Which unchanged files to read again: those with rows in the quarantine (e.g. after a new --reference, or
+    a reader that learned to take what it refused), every file, or none."""
+    if what == "all":
+        return lambda rel: True
+    if what == "quarantined":
+        # A quarantine part lists the files its rows came from, so the manifest alone answers.
+        with_rows = {src for part in manifest.tables.get(QUARANTINE, []) for src in part.sources}
+        return with_rows.__contains__
+    return lambda rel: False
+
+
+def _reader_failed(modality: str, changed: list[SourceFile], done: dict, exc: Exception) -> MMHealthError:
+    """A reader must quarantine bad input, never raise; when one does, name the file it was on, not a traceback."""
+    gone = [f for f in changed if f.rel not in done and not f.path.exists()]
+    if gone:
+        return vanished(str(gone[0].path), modality)
+    open_files = [f for f in changed if f.rel not in done]
+    cause = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+    where = f"{open_files[0].path}" if open_files else f"{modality} input"
+    more = f" (or one of the {len(open_files) - 1} file(s) after it)" if len(open_files) > 1 else ""
+    return MMHealthError(
+        f"{where}{more}: the {modality} reader failed on it ({cause}) - nothing of {modality} was committed; move "
+        f"the file out of SOURCE to load the rest, and report the failure with the file"
+    )
+
+
+def _check_still_there(done: dict, files: dict[str, SourceFile], seen: dict[str, tuple[int, int]], modality: str):
+    """Rows may only be committed for a file that stayed as it was while it was read: one that vanished or grew
+    meanwhile may have been read in part, and its checksum (taken first) would not describe what was loaded."""
+    for rel in done:
+        f = files.get(rel)
+        if f is None:
+            continue
+        try:
+            st = f.path.stat()
+        except FileNotFoundError:
+            raise vanished(str(f.path), modality) from None
+        if (st.st_size, st.st_mtime_ns) != seen.get(rel):
+            raise vanished(str(f.path), modality, how="changed")
+
+
+def _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched, mreport, origin, *,
+            lock, seen):
     now = dt.datetime.now(dt.timezone.utc)
     # Files closed by a FileDone were read in this run: usually the changed ones, but a reader may also re-read
     # unchanged files it needs (e.g. the other slices of a series that gained one). Either way their rows from
@@ -397,7 +483,7 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
             staged.append((table, local, rows, sources))
         else:
             local.unlink(missing_ok=True)
-    # Quarantine and ingest-log rows of this modality's run.
+    # Quarantine, skipped and ingest-log rows of this modality's run.
     q_rows = [
         {"run_id": run_id, "lake_source": q.source, "position": q.position, "modality": q.modality,
          "reason": q.reason, "raw_excerpt": q.raw, "quarantined_at": now}
@@ -408,6 +494,16 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
         p = staging / "lake_meta" / "quarantine" / f"part-{run_id}-{modality}.parquet"
         _write_meta(p, QUARANTINE_COLUMNS, q_rows)
         staged.append((QUARANTINE, p, len(q_rows), sorted({r["lake_source"] for r in q_rows})))
+    s_rows = [
+        {"run_id": run_id, "lake_source": s.source, "position": s.position, "modality": modality,
+         "reason": s.reason, "record_count": s.count, "skipped_at": now}
+        for s in collector.skipped
+        if s.source in collector.done
+    ]
+    if s_rows:
+        p = staging / "lake_meta" / "skipped" / f"part-{run_id}-{modality}.parquet"
+        _write_meta(p, SKIPPED_COLUMNS, s_rows)
+        staged.append((SKIPPED, p, len(s_rows), sorted({r["lake_source"] for r in s_rows})))
     log_rows = [
         {"run_id": run_id, "lake_source": rel, "modality": modality, "checksum": f.checksum, "size_bytes": f.size,
          "records_read": collector.done[rel].read, "records_loaded": collector.done[rel].loaded,
@@ -436,7 +532,6 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
                 out = staging / "_rewritten" / db / name / f"part-{run_id}-rw{len(dropped_keys):05d}.parquet"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 kept = _rewrite_without(store, part.key, hit, out, scratch)
-                mreport.rows_added[table] = mreport.rows_added.get(table, 0) - (part.rows - kept)
                 if kept:
                     staged.append((table, out, kept, sorted(set(part.sources) - hit)))
                 dropped_keys.append(part.key)
@@ -451,20 +546,22 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
         key = _part_key(table, run_id, local)
         store.publish(local, key)
         new_tables.setdefault(table, []).append(Part(key=key, rows=rows, run=run_id, sources=sources, schema=fingerprint))
-        mreport.rows_added[table] = mreport.rows_added.get(table, 0) + rows
     files = dict(manifest.files)
     files.update(touched)
     for rel, f in new_files.items():
-        files[rel] = FileEntry(modality, f.checksum, f.size, f.path.stat().st_mtime_ns, run_id, origin)
+        files[rel] = FileEntry(modality, f.checksum, f.size, seen[rel][1], run_id, origin)
     runs = manifest.runs + ([run_id] if staged and run_id not in manifest.runs else [])
     committed = Manifest(
         tables={t: ps for t, ps in new_tables.items() if ps}, files=files, runs=runs,
         schemas={t: s for t, s in schemas.items() if new_tables.get(t)},
     )
     if staged or touched or dropped_keys:
-        _pause_for_tests("commit")
+        failpoints.hit("commit")
+        lock.confirm()  # S3: this run still holds the lake (it may have stalled past its lease)
         store.write_manifest(committed)  # the commit point
         _publish_catalog(store, committed)
         store.delete(dropped_keys)
-    mreport.rows_added = {t: n for t, n in sorted(mreport.rows_added.items()) if n}
+    # The net change per table: rows a replaced file took with it count against the rows it brought back.
+    before, after = manifest.table_rows(), committed.table_rows()
+    mreport.rows_added = {t: n for t in sorted(set(before) | set(after)) if (n := after.get(t, 0) - before.get(t, 0))}
     return committed

@@ -1,9 +1,11 @@
-"""`lake_meta` tables: the quarantine and the ingest log. Their schemas are fixed (dbt and dashboards read them)."""
+"""`lake_meta` tables: the quarantine, the skipped input and the ingest log. Their schemas are fixed (dbt and
+dashboards read them)."""
 
 from __future__ import annotations
 
 QUARANTINE = "lake_meta.quarantine"
 INGEST_LOG = "lake_meta.ingest_log"
+SKIPPED = "lake_meta.skipped"
 
 # column -> DuckDB type; order is the table's column order. `lake_source` is the source file (as everywhere).
 QUARANTINE_COLUMNS = {
@@ -14,6 +16,17 @@ QUARANTINE_COLUMNS = {
     "reason": "VARCHAR",
     "raw_excerpt": "VARCHAR",
     "quarantined_at": "TIMESTAMP WITH TIME ZONE",
+}
+# Input deliberately not loaded (a DICOMDIR, a duplicate DICOM instance, a README, a NIfTI volume, the bulk
+# export's log): one row per `Skipped` record, so every file that loads nothing still says where and why.
+SKIPPED_COLUMNS = {
+    "run_id": "VARCHAR",
+    "lake_source": "VARCHAR",
+    "position": "VARCHAR",
+    "modality": "VARCHAR",
+    "reason": "VARCHAR",
+    "record_count": "BIGINT",
+    "skipped_at": "TIMESTAMP WITH TIME ZONE",
 }
 INGEST_LOG_COLUMNS = {
     "run_id": "VARCHAR",
@@ -28,7 +41,22 @@ INGEST_LOG_COLUMNS = {
     "duration_s": "DOUBLE",
     "ingested_at": "TIMESTAMP WITH TIME ZONE",
 }
-META_COLUMNS = {QUARANTINE: QUARANTINE_COLUMNS, INGEST_LOG: INGEST_LOG_COLUMNS}
+META_COLUMNS = {QUARANTINE: QUARANTINE_COLUMNS, SKIPPED: SKIPPED_COLUMNS, INGEST_LOG: INGEST_LOG_COLUMNS}
+
+# Classification of the lake's own tables (phi | internal | public), as dbt YAML classifies the marts; governance
+# (`mmhealth govern`) tags and guards them from it. Per table: "*" for every column, then exceptions. Quarantine
+# rows hold raw excerpts of rejected input (names, birth dates, identifiers) and the source file names, which
+# can carry patient names (Synthea names its files after the patient), so the whole table is phi; the ingest
+# log is bookkeeping apart from those file names. A table or column not listed here counts as phi.
+META_SENSITIVITY = {
+    QUARANTINE: {"*": "phi"},
+    INGEST_LOG: {"*": "internal", "lake_source": "phi"},
+}
+
+
+def meta_sensitivity(table: str, column: str) -> str:
+    levels = META_SENSITIVITY.get(table, {})
+    return levels.get(column, levels.get("*", "phi"))
 
 
 def arrow_schema(columns: dict[str, str]):

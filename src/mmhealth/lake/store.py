@@ -11,7 +11,10 @@ import shutil
 from pathlib import Path
 
 from mmhealth.errors import MMHealthError
+from mmhealth.lake.lock import LocalLock, LockLost, Owner, S3Lock
 from mmhealth.lake.manifest import MANIFEST_KEY, Manifest
+
+LOCK_KEY = "_lake/lock"
 
 
 class LocalStore:
@@ -19,9 +22,23 @@ class LocalStore:
 
     def __init__(self, root: Path):
         self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        for folder in (self.root, self.root / "_lake"):
+            if folder.exists() and not folder.is_dir():
+                raise MMHealthError(
+                    f"{folder}: is a file, not a folder - give --lake a folder (it is created if missing) or "
+                    f"s3://bucket/prefix"
+                )
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise MMHealthError(
+                f"{self.root}: a part of this path is a file, not a folder - give --lake a folder path"
+            ) from exc
         self.work = self.root / "_lake"
         self.work.mkdir(exist_ok=True)
+
+    def lock(self, owner: Owner) -> LocalLock:
+        return LocalLock(self.root / LOCK_KEY, owner, self.uri)
 
     @property
     def uri(self) -> str:
@@ -37,10 +54,14 @@ class LocalStore:
     def write_manifest(self, manifest: Manifest) -> None:
         p = self.path(MANIFEST_KEY)
         tmp = p.with_suffix(".json.tmp")
-        with open(tmp, "w") as fh:
-            fh.write(manifest.to_json())
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(tmp, "w") as fh:
+                fh.write(manifest.to_json())
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:  # e.g. disk full: the old manifest stays; name the file the run was committing
+            tmp.unlink(missing_ok=True)
+            raise OSError(exc.errno, exc.strerror, str(p)) from exc
         os.replace(tmp, p)  # the commit point
 
     def publish(self, local: Path, key: str) -> None:
@@ -58,9 +79,9 @@ class LocalStore:
             except FileNotFoundError:
                 pass
 
-    def collect_garbage(self, keep: set[str], databases: tuple[str, ...]) -> int:
+    def collect_garbage(self, keep: set[str], databases: tuple[str, ...], spare_runs: set[str] = frozenset()) -> int:
         """Delete Parquet files under the databases' folders that no committed manifest names (left by a
-        killed run) and empty folders."""
+        killed run) and empty folders. A local lock is never taken over from a live run, so nothing is spared."""
         removed = 0
         for db in databases:
             base = self.root / db
@@ -98,6 +119,7 @@ class S3Store:
 
         self.bucket, self.prefix = parse_s3(uri)
         self.s3 = boto3.client("s3")
+        self.manifest_etag: str | None = None  # of the manifest this run read; None: there was none
         self.work = work
         self.work.mkdir(parents=True, exist_ok=True)
         (self.work / "_lake").mkdir(exist_ok=True)
@@ -112,18 +134,48 @@ class S3Store:
     def location(self, folder: str) -> str:
         return f"s3://{self.bucket}/{self.key(folder)}/"
 
+    def lock(self, owner: Owner) -> "_S3Locks":
+        return _S3Locks(self, owner)
+
     def read_manifest(self) -> Manifest:
         try:
             obj = self.s3.get_object(Bucket=self.bucket, Key=self.key(MANIFEST_KEY))
         except self.s3.exceptions.NoSuchKey:
+            self.manifest_etag = None
             return Manifest()
         except self.s3.exceptions.NoSuchBucket as exc:
             raise MMHealthError(f"{self.uri}: bucket does not exist - create it first") from exc
+        self.manifest_etag = obj["ETag"]
         return Manifest.from_json(obj["Body"].read().decode())
 
     def write_manifest(self, manifest: Manifest) -> None:
-        # One PUT replaces the object atomically: readers see the old or the new manifest, never a mix.
-        self.s3.put_object(Bucket=self.bucket, Key=self.key(MANIFEST_KEY), Body=manifest.to_json().encode())
+        """Replace the manifest only if it is still the one this run read (optimistic concurrency on top of the
+        lock): whatever happened to the lock, a commit can never overwrite another run's commit."""
+        from botocore.exceptions import ClientError
+
+        condition = {"IfMatch": self.manifest_etag} if self.manifest_etag else {"IfNoneMatch": "*"}
+        try:
+            # One PUT replaces the object atomically: readers see the old or the new manifest, never a mix.
+            r = self.s3.put_object(Bucket=self.bucket, Key=self.key(MANIFEST_KEY), Body=manifest.to_json().encode(),
+                                   **condition)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404"):
+                raise
+            theirs = self._last_run()
+            raise MMHealthError(
+                f"{self.uri}: another run{' (' + theirs + ')' if theirs else ''} committed to this lake while this "
+                f"one was running - its commit is kept and nothing more of this run was committed; run ingest again"
+            ) from exc
+        self.manifest_etag = r["ETag"]
+
+    def _last_run(self) -> str:
+        try:
+            runs = Manifest.from_json(
+                self.s3.get_object(Bucket=self.bucket, Key=self.key(MANIFEST_KEY))["Body"].read().decode()).runs
+        except Exception:
+            return ""
+        return f"run {runs[-1]}" if runs else ""
 
     def publish(self, local: Path, key: str) -> None:
         self.s3.upload_file(str(local), self.bucket, self.key(key))
@@ -143,17 +195,61 @@ class S3Store:
                     Bucket=self.bucket, Delete={"Objects": [{"Key": self.key(k)} for k in chunk], "Quiet": True}
                 )
 
-    def collect_garbage(self, keep: set[str], databases: tuple[str, ...]) -> int:
+    def collect_garbage(self, keep: set[str], databases: tuple[str, ...], spare_runs: set[str] = frozenset()) -> int:
+        """As LocalStore's, except for the objects of `spare_runs`: the runs whose lock this run took over. Such
+        a run may only have stalled, not died, and still be publishing; it cannot commit any more (its lock and
+        manifest writes are conditional), and its objects are collected by a later run."""
         stale = []
+        spared = tuple(f"/lake_run={run}/" for run in spare_runs)
         paginator = self.s3.get_paginator("list_objects_v2")
         for db in databases:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key(db) + "/"):
                 for obj in page.get("Contents", []):
                     rel = obj["Key"][len(self.prefix) + 1 :] if self.prefix else obj["Key"]
-                    if rel.endswith(".parquet") and rel not in keep:
+                    if rel.endswith(".parquet") and rel not in keep and not any(s in rel for s in spared):
                         stale.append(rel)
         self.delete(stale)
         return len(stale)
+
+
+class _S3Locks:
+    """An S3 lake's lock: a flock on the local work folder (runs on one host share it, with its staging files),
+    then the S3 lease lock that runs on every host share."""
+
+    def __init__(self, store: S3Store, owner: Owner):
+        self.store = store
+        self.local = LocalLock(store.work / LOCK_KEY, owner, store.uri)
+        self.remote = S3Lock(store.s3, store.bucket, store.key(LOCK_KEY), owner, store.uri)
+
+    @property
+    def taken_over(self) -> Owner | None:
+        return self.remote.taken_over
+
+    def __enter__(self) -> "_S3Locks":
+        self.local.__enter__()
+        try:
+            self.remote.__enter__()
+        except BaseException:
+            self.local.__exit__(None, None, None)
+            raise
+        return self
+
+    def confirm(self) -> None:
+        try:
+            self.remote.confirm()
+        except LockLost:
+            if self.remote.lost_to is not None:
+                raise
+            # The run that took the lock over has finished already: the manifest names it.
+            last = self.store._last_run()
+            since = f"another run, finished since (the lake's last commit is {last})" if last else "another run"
+            raise LockLost(self.remote.lost_message(since)) from None
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.remote.__exit__(*exc)
+        finally:
+            self.local.__exit__(*exc)
 
 
 def open_store(lake: str, scratch_root: Path | None = None):
