@@ -167,6 +167,9 @@ def _verify_project(opts: CheckOptions, notes: list[str]) -> Sources | None:
         raise MMHealthError(
             f"{opts.project / GX_DIR}: stale against gate.yml, the dbt manifest or baseline.yml ({', '.join(stale[:3])}"
             f"{'...' if len(stale) > 3 else ''}) - run `mmhealth quality compile`")
+    if src.baseline is not None and src.baseline.tolerances != src.spec.profile:
+        notes.append("baseline.yml's bands were made with other tolerances than gate.yml's `profile:` - run "
+                     "`mmhealth quality baseline` on an accepted build to apply them")
     return src
 
 
