@@ -11,6 +11,8 @@ import pytest
 from dbt_testkit import connect
 
 LABELS = {"stroke", "hypertension", "coronary_heart_disease", "alzheimers"}
+# about the label window, not the patient: they may follow the data end, which post-index events move
+LABEL_CONTEXT = {"label_window_end_date", "label_window_observed"}
 # a FHIR dateTime string column as the UTC date dbt's staging gives it
 UTC_DATE = "cast(timezone('UTC', try_cast({} as timestamptz)) as date)"
 SHIFTED = "strftime(timezone('UTC', try_cast({} as timestamptz)) + interval {} day, '%Y-%m-%dT%H:%M:%SZ')"
@@ -89,6 +91,7 @@ def leakage_lake(small_pipeline, dbt_scratch, alt_lakes):
                               from mmhealth_marts.features_cardiovascular as f
                               join mmhealth_marts.dim_patient as d using (patient_key)""").fetchall()
     before = original.execute("select * from mmhealth_marts.features_cardiovascular").fetchdf()
+    end_before = original.execute("select data_end_date, index_cutoff_date from mmhealth_intermediate.int_cv_data_end").fetchone()
     original.close()
     control = idx[0]  # this patient gets one change *before* the index date instead
 
@@ -109,12 +112,13 @@ def leakage_lake(small_pipeline, dbt_scratch, alt_lakes):
                   "unit_test")
     rebuilt = connect(lake / "warehouse.duckdb")
     after = rebuilt.execute("select * from mmhealth_marts.features_cardiovascular").fetchdf()
+    end_after = rebuilt.execute("select data_end_date, index_cutoff_date from mmhealth_intermediate.int_cv_data_end").fetchone()
     rebuilt.close()
-    return before, after, changed, control[2], control_obs
+    return before, after, changed, control[2], control_obs, (end_before, end_after)
 
 
 def test_post_index_changes_were_made(leakage_lake):
-    _, _, changed, _, control_obs = leakage_lake
+    _, _, changed, _, control_obs, _ = leakage_lake
     for table in ("healthlake.condition", "healthlake.observation", "healthlake.encounter", "healthlake.claim",
                   "imaging.radiomics"):
         assert changed[table] > 0, f"no post-index rows changed in {table}"
@@ -122,8 +126,8 @@ def test_post_index_changes_were_made(leakage_lake):
 
 
 def test_features_do_not_change_when_post_index_events_do(leakage_lake):
-    before, after, _, control_key, _ = leakage_lake
-    features = [c for c in before.columns if c not in LABELS | {"label_window_end_date"}]
+    before, after, _, control_key, _, _ = leakage_lake
+    features = [c for c in before.columns if c not in LABELS | LABEL_CONTEXT]
     b = before[before.patient_key != control_key].set_index("patient_key")[features[1:]].sort_index()
     a = after[after.patient_key != control_key].set_index("patient_key")[features[1:]].sort_index()
     assert list(a.index) == list(b.index)
@@ -132,7 +136,7 @@ def test_features_do_not_change_when_post_index_events_do(leakage_lake):
 
 
 def test_labels_do_look_ahead(leakage_lake):
-    before, after, _, control_key, _ = leakage_lake
+    before, after, _, control_key, _, _ = leakage_lake
     # every post-index condition became a stroke: stroke labels can only appear, never disappear
     b = before.set_index("patient_key").stroke.sort_index()
     a = after.set_index("patient_key").stroke.sort_index()
@@ -142,7 +146,16 @@ def test_labels_do_look_ahead(leakage_lake):
 
 
 def test_a_pre_index_change_does_change_features(leakage_lake):
-    before, after, _, control_key, _ = leakage_lake
+    before, after, _, control_key, _, _ = leakage_lake
     b = before.set_index("patient_key").loc[[control_key]]
     a = after.set_index("patient_key").loc[[control_key]]
     assert any(_differs(a[c], b[c]).any() for c in b.columns)
+
+
+def test_post_index_events_move_the_data_end_but_not_the_index_cutoff(leakage_lake):
+    """The index cutoff is placed from the data end, which post-index events define: it moves only at a year
+    boundary, so shifting the latest events by days to weeks leaves every index date (and feature) where it was."""
+    *_, (end_before, end_after) = leakage_lake
+    (data_end_before, cutoff_before), (data_end_after, cutoff_after) = end_before, end_after
+    assert data_end_after > data_end_before  # the shifted events are the lake's latest
+    assert cutoff_after == cutoff_before

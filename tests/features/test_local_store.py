@@ -12,7 +12,8 @@ from mmhealth.errors import MMHealthError
 from mmhealth.features.definition import FeatureGroupDefinition, definition_from_frame, prepare_frame, records
 from mmhealth.features.local_store import read_version, versions
 from mmhealth.features.publish import PublishOptions, publish
-from mmhealth.quality.runner import CheckOptions, run_check
+from mmhealth.quality.runner import run_check
+from gatekit import MARTS, options, sql
 
 FC = "features_cardiovascular"
 
@@ -64,20 +65,22 @@ def test_publish_without_a_sensitivity_classification_is_refused(lake, features_
         publish(opts(lake, manifest=tmp_path / "none.json", models_dir=tmp_path), features_frame)
 
 
-def test_republishing_the_same_content_is_a_no_op_and_new_content_is_a_new_version(lake, features_frame, repo_root):
+def test_republishing_the_same_content_is_a_no_op_and_new_content_is_a_new_version(lake, features_frame,
+                                                                                   gate_project, small_pipeline):
     publish(opts(lake), features_frame)
     again = publish(opts(lake), features_frame)
     assert (again.version, again.written) == (1, 0)
 
+    first = features_frame["patient_key"].iloc[0]
+    sql(lake, f"update {MARTS}.{FC} set bmi_last = 29.5 where patient_key = ?", first)
+    assert run_check(options(gate_project, lake, small_pipeline.manifest, checkpoint="features_only")).success
     newer = features_frame.copy()
     newer.loc[0, "bmi_last"] = 29.5
-    run_check(CheckOptions(project=repo_root / "expectations", lake=lake, checkpoint="features_only",
-                           data_docs=False), frames={FC: newer})
     report = publish(opts(lake), newer)
     root = lake / "feature_store"
     assert report.version == 2 and versions(root, "mmhealth-features-cardiovascular") == [1, 2]
-    assert read_version(root, "mmhealth-features-cardiovascular")["bmi_last"].iloc[0] == 29.5
-    assert read_version(root, "mmhealth-features-cardiovascular", 1)["bmi_last"].iloc[0] != 29.5
+    v2, v1 = (read_version(root, "mmhealth-features-cardiovascular", v).set_index("patient_key") for v in (2, 1))
+    assert v2.loc[first, "bmi_last"] == 29.5 and v1.loc[first, "bmi_last"] != 29.5
 
 
 def test_definition_rejects_names_sagemaker_cannot_store():

@@ -1,4 +1,5 @@
-"""Fixtures for the quality gate tests: spec-generated clean marts and a fresh lake per test."""
+"""Fixtures of the quality gate tests: the shared small pipeline's marts (generate -> ingest -> dbt build) in a private
+lake per test, and private copies of expectations/ so `quality baseline` and `compile` never touch the repository."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # synthetic_marts is a plain module beside the tests
-    sys.path.insert(0, str(HERE))
-
+PLUGINS = HERE.parents[1] / "expectations" / "gx" / "plugins"
+for folder in (HERE, PLUGINS):  # gatekit beside the tests; the GE project's own plugin (unit tests import it)
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-import synthetic_marts  # noqa: E402
+from gatekit import compile_project, copy_lake, copy_project, options  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -22,24 +24,27 @@ def project(repo_root) -> Path:
     return repo_root / "expectations"
 
 
-@pytest.fixture(scope="session")
-def spec():
-    return synthetic_marts.gate_spec()
-
-
-@pytest.fixture(scope="session")
-def clean_frames(spec):
-    return synthetic_marts.all_marts(400, seed=7, spec=spec)
+@pytest.fixture()
+def lake(small_pipeline, tmp_path) -> Path:
+    return copy_lake(small_pipeline.lake, tmp_path / "lake")
 
 
 @pytest.fixture()
-def frames(clean_frames):
-    """A private copy each test may damage."""
-    return {name: df.copy() for name, df in clean_frames.items()}
+def invariants_project(tmp_path, small_pipeline) -> Path:
+    """A project without baseline.yml, compiled for it: invariants only."""
+    proj = copy_project(tmp_path / "expectations-invariants", baseline=False)
+    compile_project(proj, small_pipeline.manifest)
+    return proj
 
 
-@pytest.fixture()
-def lake(tmp_path) -> Path:
-    d = tmp_path / "lake"
-    d.mkdir()
-    return d
+@pytest.fixture(scope="module")
+def baselined(small_pipeline, tmp_path_factory):
+    """A lake of the small pipeline's marts and a project whose baseline.yml was made from them (read-only: copy)."""
+    from mmhealth.quality.runner import run_baseline
+
+    root = tmp_path_factory.mktemp("baselined")
+    lake = copy_lake(small_pipeline.lake, root / "lake")
+    proj = copy_project(root / "expectations")
+    report = run_baseline(options(proj, lake, small_pipeline.manifest))
+    return lake, proj, report
+

@@ -1,54 +1,56 @@
-"""`mmhealth quality check` and `mmhealth features publish` through the CLI, reading a real DuckDB warehouse."""
+"""`mmhealth quality check | baseline | compile` and `mmhealth features publish` through the CLI, on the small
+pipeline's warehouse."""
 
 from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
+from gatekit import MARTS, REPO, copy_lake, copy_project, sql
 
 from mmhealth.cli import main
 
 FC = "features_cardiovascular"
 
 
-def write_warehouse(lake, frames, schema="main"):
-    con = duckdb.connect(str(lake / "warehouse.duckdb"))
-    try:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        for name, df in frames.items():
-            con.register("frame", df)
-            con.execute(f'CREATE OR REPLACE TABLE {schema}."{name}" AS SELECT * FROM frame')
-            con.unregister("frame")
-    finally:
-        con.close()
-
-
 @pytest.fixture()
-def warehouse_lake(lake, frames, monkeypatch, project):
-    write_warehouse(lake, frames)
+def cli_lake(small_pipeline, tmp_path, monkeypatch):
+    """A private lake and project, found by the CLI through the environment as a user's shell would."""
+    lake = copy_lake(small_pipeline.lake, tmp_path / "lake")
+    proj = copy_project(tmp_path / "expectations", baseline=False)
     monkeypatch.setenv("MMHEALTH_LAKE", str(lake))
-    monkeypatch.setenv("MMHEALTH_EXPECTATIONS", str(project))
-    return lake
+    monkeypatch.setenv("MMHEALTH_EXPECTATIONS", str(proj))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    common = ["--manifest", str(small_pipeline.manifest), "--dbt-project", str(REPO / "dbt_project.yml")]
+    assert main(["quality", "compile", *common]) == 0
+    return lake, proj, common
 
 
-def test_check_passes_then_publish_local_through_the_cli(warehouse_lake, capsys):
-    assert main(["quality", "check", "--checkpoint", "features_only"]) == 0
+def test_baseline_then_check_passes_then_publish_local(cli_lake, small_pipeline, capsys):
+    lake, proj, common = cli_lake
+    assert main(["quality", "check", "--checkpoint", "features_only", "--no-docs", *common]) == 0
+    assert "no baseline (expectations/baseline.yml): only invariants ran" in capsys.readouterr().out
+
+    assert main(["quality", "baseline", *common]) == 0
     out = capsys.readouterr().out
-    assert "PASSED" in out and "Data Docs:" in out
+    assert f"{FC}: " in out and "column bands" in out and "review the diff and commit it" in out
+    assert (proj / "baseline.yml").exists() and (proj / "gx" / "expectations" / f"{FC}__profile.json").exists()
 
-    assert main(["features", "publish", "--to", "local", "--checkpoint", "features_only"]) == 0
+    assert main(["quality", "check", "--checkpoint", "features_only", *common]) == 0
     out = capsys.readouterr().out
-    assert "records written 400, failed 0" in out
-    assert (warehouse_lake / "feature_store" / "mmhealth-features-cardiovascular" / "v1" / "data.parquet").exists()
+    assert "PASSED" in out and "profile: passed" in out and "Data Docs:" in out
+
+    assert main(["features", "publish", "--to", "local", "--checkpoint", "features_only",
+                 "--manifest", str(small_pipeline.manifest)]) == 0
+    assert "records written" in capsys.readouterr().out
+    assert (lake / "feature_store" / "mmhealth-features-cardiovascular" / "v1" / "data.parquet").exists()
 
 
-def test_failed_check_exits_1_with_a_table_and_publish_refuses(warehouse_lake, frames, capsys):
-    bad = frames[FC].copy()
-    bad.loc[[5, 6], "diastolic_bp_last"] = 5.0
-    write_warehouse(warehouse_lake, {FC: bad})
-
-    assert main(["quality", "check", "--checkpoint", "features_only"]) == 1
+def test_failed_check_exits_1_with_a_table_and_publish_refuses(cli_lake, small_pipeline, capsys):
+    lake, proj, common = cli_lake
+    sql(lake, f"""update {MARTS}.{FC} set diastolic_bp_last = 5 where patient_key in (
+                  select patient_key from {MARTS}.{FC} where diastolic_bp_last is not null limit 2)""")
+    assert main(["quality", "check", "--checkpoint", "features_only", "--no-docs", *common]) == 1
     out = capsys.readouterr().out
     assert "failed expectation(s)" in out
     row = next(line for line in out.splitlines() if "diastolic_bp_last" in line)
@@ -59,26 +61,36 @@ def test_failed_check_exits_1_with_a_table_and_publish_refuses(warehouse_lake, f
     assert "mmhealth features: error:" in err and "FAILED" in err
 
 
-def test_check_json_output_and_missing_warehouse(lake, monkeypatch, project, capsys, frames):
-    monkeypatch.setenv("MMHEALTH_EXPECTATIONS", str(project))
-    assert main(["quality", "check", "--lake", str(lake)]) == 1
+def test_check_json_output_and_a_missing_warehouse(cli_lake, tmp_path, capsys):
+    lake, proj, common = cli_lake
+    assert main(["quality", "check", "--lake", str(tmp_path / "nowhere"), *common]) == 1
     assert "warehouse.duckdb: dbt warehouse not found - run `dbt build`" in capsys.readouterr().err
-
-    write_warehouse(lake, frames, schema="main_marts")
-    assert main(["quality", "check", "--lake", str(lake), "--json"]) == 0
+    assert main(["quality", "check", "--json", "--no-docs", *common]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["success"] and set(result["marts"]) == set(frames)
+    assert result["success"] and set(result["marts"]) >= {FC, "patient_360"}
 
 
-def test_compile_check_reports_stale_files(tmp_path, project, capsys):
-    import shutil
+def test_check_without_a_manifest_runs_the_project_and_says_what_it_could_not_verify(cli_lake, tmp_path, capsys):
+    lake, proj, common = cli_lake
+    assert main(["quality", "check", "--checkpoint", "features_only", "--no-docs",
+                 "--manifest", str(tmp_path / "none.json")]) == 0
+    assert "the GE project was not re-checked against the dbt contracts" in capsys.readouterr().out
 
-    copy = tmp_path / "expectations"
-    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("uncommitted"))
-    assert main(["quality", "compile", "--check", "--project", str(copy)]) == 0
-    gate = copy / "gate.yml"
-    gate.write_text(gate.read_text().replace("small_cell_threshold: 11", "small_cell_threshold: 5"))
-    assert main(["quality", "compile", "--check", "--project", str(copy)]) == 1
+
+def test_compile_check_reports_stale_files(cli_lake, capsys):
+    lake, proj, common = cli_lake
+    assert main(["quality", "compile", "--check", *common]) == 0
+    gate = proj / "gate.yml"
+    gate.write_text(gate.read_text().replace("age_years: [0, 120]", "age_years: [0, 125]"))
+    assert main(["quality", "compile", "--check", *common]) == 1
     assert "stale:" in capsys.readouterr().out
-    assert main(["quality", "compile", "--project", str(copy)]) == 0
-    assert main(["quality", "compile", "--check", "--project", str(copy)]) == 0
+    assert main(["quality", "compile", *common]) == 0
+    assert main(["quality", "compile", "--check", *common]) == 0
+
+
+def test_every_quality_command_has_help(capsys):
+    for action in ("check", "baseline", "compile"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["quality", action, "--help"])
+        assert exit_.value.code == 0
+        assert "usage: mmhealth quality" in capsys.readouterr().out

@@ -1,230 +1,309 @@
-"""The gate end to end on spec-generated marts: clean data passes; each injected defect fails it and publishing
-refuses; drift baselines are accepted on the first pass and on --accept."""
+"""The gate end to end on the marts dbt builds from generated data (the shared small pipeline): a baseline of a build
+passes its own check; each defect injected after the baseline fails the check under the expected rule and
+publishing refuses; without a baseline only invariants run and the result says so."""
 
 from __future__ import annotations
 
 import json
-import shutil
+import re
 
-import numpy as np
-import pandas as pd
 import pytest
+import yaml
+from gatekit import MARTS, compile_project, copy_lake, copy_project, options, sql
 
 from mmhealth.errors import MMHealthError
 from mmhealth.features.publish import PublishOptions, publish
-from mmhealth.quality.compile import stale_files
-from mmhealth.quality.datadocs import external_loads
+from mmhealth.quality.baseline import load_baseline
+from mmhealth.quality.compile import project_files, stale_files
 from mmhealth.quality.results import load_latest
-from mmhealth.quality.runner import CheckOptions, run_check
+from mmhealth.quality.runner import load_sources, run_check
 
 FC = "features_cardiovascular"
 
 
-def check(project, lake, frames, checkpoint="features_only", accept=False, docs=False):
-    opts = CheckOptions(project=project, lake=lake, checkpoint=checkpoint, accept=accept, data_docs=docs)
-    return run_check(opts, frames=frames)
+def check(project, lake, manifest, **kw):
+    return run_check(options(project, lake, manifest, **kw))
 
 
-def failed_checks(result) -> set[str]:
+def failed(result) -> set[str]:
     return {f.check for f in result.failures}
 
 
-@pytest.fixture(scope="module")
-def gated_template(tmp_path_factory, project, clean_frames):
-    """A lake where `features_only` passed on clean data (its first pass, hence the drift baseline) and the
-    features were published; each test gets a copy."""
-    lake = tmp_path_factory.mktemp("gate") / "lake"
-    lake.mkdir()
-    clean = check(project, lake, clean_frames)
-    assert clean.success, clean.failures
-    publish(PublishOptions(to="local", lake=lake, checkpoint="features_only"), clean_frames[FC])
-    return lake, clean.run_id
+def test_checked_in_project_matches_its_sources(project, small_pipeline):
+    """expectations/gx/ is exactly what gate.yml, the dbt manifest and baseline.yml compile to."""
+    src = load_sources(options(project, project, small_pipeline.manifest))
+    assert stale_files(src, project) == [], "run `mmhealth quality compile`"
+
+
+def test_without_a_baseline_only_invariants_run_and_the_result_says_so(invariants_project, lake, small_pipeline):
+    result = check(invariants_project, lake, small_pipeline.manifest, checkpoint="pre_feature_store")
+
+    assert result.success, result.failures
+    assert result.marts[FC].validations == {"invariants": "passed", "deidentification": "passed",
+                                            "integrity": "passed", "profile": "skipped (no baseline)"}
+    assert "no baseline" in result.baselines["profile"] and "mmhealth quality baseline" in result.baselines["profile"]
+    suites = {p.name for p in (invariants_project / "gx" / "expectations").glob("*.json")}
+    assert not any(s.endswith("__profile.json") for s in suites)
+
+
+def test_a_baseline_of_a_build_is_reviewed_bands_and_the_build_passes_it(baselined, small_pipeline, tmp_path):
+    lake, proj, report = baselined
+    lake, proj = copy_lake(lake, tmp_path / "lake"), copy_project(tmp_path / "proj", src=proj)
+    baseline = load_baseline(proj / "baseline.yml")
+    fc = baseline.marts[FC]
+    rows = sql(lake, f"select count(*) from {MARTS}.{FC}")[0][0]
+    assert fc.rows.value == rows and fc.rows.min < rows < fc.rows.max
+    # every value sits inside its own band; booleans have a prevalence band, numbers a distribution
+    for col, stats in fc.columns.items():
+        for stat, band in stats.items():
+            assert band.min <= band.value <= band.max, (col, stat)
+    assert set(fc.columns["hypertension"]) == {"true_share"}  # a label dbt tests not_null: no completeness band
+    assert {"non_null_share", "mean", "stdev"} <= set(fc.columns["bmi_last"])
+    hyp = sql(lake, f"select avg(hypertension::int) from {MARTS}.{FC}")[0][0]
+    assert fc.columns["hypertension"]["true_share"].value == pytest.approx(hyp, abs=1e-6)
+
+    result = check(proj, lake, small_pipeline.manifest, checkpoint="pre_feature_store")
+    assert result.success, result.failures
+    assert result.marts[FC].validations["profile"] == "passed"
+    assert f"baseline.yml of {baseline.created}" in result.baselines["profile"]
+    latest = load_latest(lake / "quality", "pre_feature_store", "local")
+    assert latest.run_id == result.run_id and latest.marts[FC].rows == rows
 
 
 @pytest.fixture()
-def gated(gated_template, tmp_path):
-    src, run_id = gated_template
-    dest = tmp_path / "gated"
-    shutil.copytree(src, dest)
-    return dest, run_id
+def gated(baselined, tmp_path):
+    """A copy of the baselined lake and project; each test damages its own."""
+    lake, proj, _ = baselined
+    return copy_lake(lake, tmp_path / "lake"), copy_project(tmp_path / "proj", src=proj)
 
 
-def test_checked_in_ge_project_matches_gate_spec(spec, project):
-    assert stale_files(spec, project) == []
+def _duplicate_key(lake):
+    sql(lake, f"insert into {MARTS}.{FC} select * from {MARTS}.{FC} limit 1")
 
 
-def test_clean_marts_pass_every_suite_and_the_result_is_recorded(project, lake, frames):
-    result = check(project, lake, frames, checkpoint="pre_feature_store", docs=True)
-
-    assert result.success, result.failures
-    assert set(result.marts) == set(frames)
-    assert result.marts[FC].validations == {
-        "contract": "passed", "deidentification": "passed", "drift": "skipped (no accepted baseline yet)"}
-    # The first passing run becomes the drift baseline, with its bounds stored beside its run id.
-    baseline = json.loads((lake / "quality" / "baselines" / f"{FC}.json").read_text())
-    assert baseline["run_id"] == result.run_id and baseline["reason"] == "first passing run"
-    assert baseline["columns"]["age_at_index"]["bounds"]["mean"][0] < baseline["columns"]["age_at_index"]["mean"]
-    latest = load_latest(lake / "quality", "pre_feature_store", "local")
-    assert latest.run_id == result.run_id and latest.marts[FC].content_hash == result.marts[FC].content_hash
-    assert (lake / "quality" / "runs" / f"{result.run_id}.json").exists()
-    index = lake / "quality" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    assert result.data_docs == str(index)
-    for page in index.parent.rglob("*.html"):
-        assert external_loads(page.read_text()) == [], page
+def _halve_completeness(lake):
+    # half of the patients who have a BMI lose it: a join or a unit filter gone wrong
+    sql(lake, f"""update {MARTS}.{FC} set bmi_last = null where patient_key in (
+                  select patient_key from {MARTS}.{FC} where bmi_last is not null
+                  order by patient_key limit (select count(bmi_last) // 2 from {MARTS}.{FC}))""")
 
 
-def _null_keys(df):
-    df.loc[[3, 17, 42], "patient_key"] = None
+def _reveal_small_cell(lake):
+    sql(lake, f"""update {MARTS}.population_clinical set patient_count = 4
+                  where (section, dimension, category) in (select section, dimension, category
+                         from {MARTS}.population_clinical where patient_count is null limit 1)""")
 
 
-def _out_of_range_vitals(df):
-    df.loc[[0, 1, 2], "systolic_bp_last"] = 420.0  # mmHg: a unit or parsing error, not a patient
+def _out_of_range_vitals(lake):
+    sql(lake, f"""update {MARTS}.{FC} set systolic_bp_last = systolic_bp_last * 10 where patient_key in (
+                  select patient_key from {MARTS}.{FC} where systolic_bp_last is not null limit 3)""")
 
 
-def _leaked_name_column(df):
-    df["patient_name"] = [f"Person {i}" for i in range(len(df))]
+def _leaked_identifier_values(lake):
+    # innocently named, identifier-shaped: phone numbers in a text column
+    sql(lake, f"update {MARTS}.{FC} set smoking_status = '555-010-' || lpad(cast(age_at_index as varchar), 4, '0')")
 
 
-def _leaked_identifier_values(df):
-    # Innocently named, identifier-shaped: phone numbers in a free-text column.
-    df["smoking_status"] = [f"555-{i % 1000:03d}-{i % 10000:04d}" for i in range(len(df))]
+def _collapsed_label(lake):
+    sql(lake, f"update {MARTS}.{FC} set hypertension = false")
 
 
-def _collapsed_label(df):
-    df["hypertension"] = False
+def _drifted_distribution(lake):
+    sql(lake, f"update {MARTS}.{FC} set age_at_index = least(age_at_index + 25, 120)")
 
 
-def _drifted_distribution(df):
-    df["age_at_index"] = np.minimum(df["age_at_index"] + 25, 120)
+def _orphaned_patients(lake):
+    sql(lake, f"""delete from {MARTS}.patient_360 where patient_key in (
+                  select patient_key from {MARTS}.{FC} order by patient_key limit 2)""")
 
 
+# defect -> (damage, the check that must fail, the checkpoint that sees it)
 DEFECTS = {
-    "null_keys": (_null_keys, {"key"}),
-    "out_of_range_vitals": (_out_of_range_vitals, {"range"}),
-    "leaked_identifier_column": (_leaked_name_column, {"schema", "deidentification"}),
-    "leaked_identifier_values": (_leaked_identifier_values, {"deidentification"}),
-    "collapsed_label_prevalence": (_collapsed_label, {"label_prevalence"}),
-    "drifted_distribution": (_drifted_distribution, {"drift"}),
+    "duplicated_key": (_duplicate_key, "key", "features_only"),
+    "halved_completeness": (_halve_completeness, "profile:completeness", "features_only"),
+    "revealed_small_cell": (_reveal_small_cell, "small_cell", "pre_feature_store"),
+    "out_of_range_vitals": (_out_of_range_vitals, "range", "features_only"),
+    "identifier_values": (_leaked_identifier_values, "deidentification", "features_only"),
+    "collapsed_label": (_collapsed_label, "profile:prevalence", "features_only"),
+    "drifted_distribution": (_drifted_distribution, "profile:distribution", "features_only"),
+    "orphaned_patients": (_orphaned_patients, "integrity", "features_only"),
 }
 
 
 @pytest.mark.parametrize("defect", list(DEFECTS))
-def test_injected_defect_fails_the_gate_and_publish_refuses(project, gated, frames, defect):
-    damage, expected_checks = DEFECTS[defect]
-    lake, clean_run_id = gated  # clean data passed and was published; it is the drift baseline
+def test_a_defect_after_the_baseline_fails_the_gate_and_publish_refuses(gated, small_pipeline, defect):
+    lake, proj = gated
+    damage, expected, checkpoint = DEFECTS[defect]
+    damage(lake)
 
-    damaged = frames[FC].copy()
-    damage(damaged)
-    result = check(project, lake, {**frames, FC: damaged})
+    result = check(proj, lake, small_pipeline.manifest, checkpoint=checkpoint)
 
     assert not result.success
-    assert expected_checks <= failed_checks(result), result.failures
-    assert not result.marts[FC].success
+    assert expected in failed(result), result.failures
     with pytest.raises(MMHealthError, match="FAILED"):
-        publish(PublishOptions(to="local", lake=lake, checkpoint="features_only"), damaged)
-    # A failed run never becomes the baseline.
-    baseline = json.loads((lake / "quality" / "baselines" / f"{FC}.json").read_text())
-    assert baseline["run_id"] == clean_run_id
+        publish(PublishOptions(to="local", lake=lake, checkpoint=checkpoint, manifest=small_pipeline.manifest))
 
 
-def test_publish_refuses_data_that_changed_after_the_gate_passed(gated, frames):
-    lake, _ = gated
-    changed = frames[FC].copy()
-    changed.loc[0, "bmi_last"] = 31.0  # still valid data, just not the data the gate saw
+def test_a_profile_failure_shows_the_band_the_value_and_the_baseline_date(gated, small_pipeline):
+    lake, proj = gated
+    _halve_completeness(lake)
+    result = check(proj, lake, small_pipeline.manifest, checkpoint="features_only")
+    created = load_baseline(proj / "baseline.yml").created
+    f = next(f for f in result.failures if f.check == "profile:completeness")
+    assert f.column == "bmi_last"
+    # observed share, the band, the baseline value and its date
+    assert float(f.observed) < 0.6
+    assert f.expected.startswith("[") and f"of {created}" in f.expected and "baseline" in f.expected
+
+
+def test_a_clean_build_publishes_and_a_change_after_the_gate_is_refused(gated, small_pipeline):
+    lake, proj = gated
+    assert check(proj, lake, small_pipeline.manifest, checkpoint="features_only").success
+    report = publish(PublishOptions(to="local", lake=lake, checkpoint="features_only",
+                                    manifest=small_pipeline.manifest))
+    assert report.version == 1 and report.written > 0
+    sql(lake, f"update {MARTS}.{FC} set bmi_last = bmi_last + 0.1 where bmi_last is not null")
     with pytest.raises(MMHealthError, match="changed since gate run"):
-        publish(PublishOptions(to="local", lake=lake, checkpoint="features_only"), changed)
+        publish(PublishOptions(to="local", lake=lake, checkpoint="features_only", manifest=small_pipeline.manifest))
 
 
-def test_publish_refuses_when_no_gate_ran(lake, frames):
-    with pytest.raises(MMHealthError, match="no quality gate result"):
-        publish(PublishOptions(to="local", lake=lake), frames[FC])
-
-
-def test_accept_rebases_drift_then_the_new_distribution_passes(project, gated, frames):
-    lake, _ = gated
-    shifted = frames[FC].copy()
-    _drifted_distribution(shifted)
-    shifted_frames = {**frames, FC: shifted}
-    assert failed_checks(check(project, lake, shifted_frames)) == {"drift"}
-
-    accepted = check(project, lake, shifted_frames, accept=True)
-    assert accepted.success
-    assert accepted.marts[FC].validations["drift"].startswith("accepted")
-    assert "accepted with --accept" in accepted.baselines[FC]
-
-    again = check(project, lake, shifted_frames)
-    assert again.success and again.marts[FC].validations["drift"] == "passed"
-    # ...and the old distribution is now the drift.
-    assert failed_checks(check(project, lake, frames)) == {"drift"}
-
-
-def test_accept_does_not_rebase_when_other_suites_fail(project, gated, frames):
-    lake, _ = gated
-    bad = frames[FC].copy()
-    _null_keys(bad)
-    result = check(project, lake, {**frames, FC: bad}, accept=True)
-    assert not result.success
-    assert any("not accepted" in n for n in result.notes)
-
-
-def test_small_cells_left_unsuppressed_fail_the_population_gate(project, lake, frames):
-    pop = frames["population_genomic"].copy()
-    pop.loc[0, "carrier_count"] = 3  # a count below 11 that the mart should have nulled
-    result = check(project, lake, {**frames, "population_genomic": pop}, checkpoint="pre_feature_store")
-    assert failed_checks(result) == {"small_cell"}
-    assert [f.mart for f in result.failures] == ["population_genomic"]
-
-
-def test_wrong_column_type_fails_schema(project, lake, frames):
-    bad = frames[FC].copy()
-    bad["age_at_index"] = bad["age_at_index"].astype(str)
-    result = check(project, lake, {**frames, FC: bad})
-    schema = [f for f in result.failures if f.check == "schema"]
-    assert schema and "age_at_index: declared integer, found string" in schema[0].observed
-
-
-def test_failures_never_carry_identifier_values(project, lake, frames):
-    bad = frames[FC].copy()
-    _leaked_identifier_values(bad)
-    result = check(project, lake, {**frames, FC: bad})
+def test_failures_never_carry_identifier_values(gated, small_pipeline):
+    lake, proj = gated
+    _leaked_identifier_values(lake)
+    result = check(proj, lake, small_pipeline.manifest, checkpoint="features_only")
     text = json.dumps([f.__dict__ for f in result.failures])
     assert "smoking_status" in text and "555-" not in text
-    stored = (lake / "quality" / "runs" / f"{result.run_id}.json").read_text()
-    assert "555-" not in stored
+    assert "555-" not in (lake / "quality" / "runs" / f"{result.run_id}.json").read_text()
 
 
-def test_result_hash_ignores_row_order(gated, frames):
-    lake, _ = gated
-    shuffled = frames[FC].sample(frac=1.0, random_state=1).reset_index(drop=True)
-    report = publish(PublishOptions(to="local", lake=lake, checkpoint="features_only"), shuffled)
-    assert report.rows == len(shuffled)
-    assert isinstance(pd.read_parquet(report.path + "/data.parquet"), pd.DataFrame)
+def test_a_stale_project_is_refused_with_the_fix(gated, small_pipeline):
+    lake, proj = gated
+    gate = proj / "gate.yml"
+    gate.write_text(gate.read_text().replace("latest_bmi: [10, 80]", "latest_bmi: [12, 80]"))
+    with pytest.raises(MMHealthError, match="stale .* run `mmhealth quality compile`"):
+        check(proj, lake, small_pipeline.manifest)
+    compile_project(proj, small_pipeline.manifest)
+    assert check(proj, lake, small_pipeline.manifest).success
 
 
-def test_every_checked_in_checkpoint_loads_in_great_expectations(spec, project, tmp_path, monkeypatch):
-    import great_expectations as gx
+def test_a_build_failing_an_invariant_cannot_become_the_baseline(gated, small_pipeline):
+    from mmhealth.quality.runner import run_baseline
 
-    from mmhealth.quality import gx_deid, gx_schema, gx_share  # noqa: F401  (custom expectations)
-    from mmhealth.quality.compile import checkpoint_name, validations_for
-    from mmhealth.quality.runner import prepare_workdir
-
-    monkeypatch.setenv("MMHEALTH_ATHENA_URL", "awsathena+rest://@athena.us-east-1.amazonaws.com:443/marts")
-    ctx = gx.get_context(mode="file", context_root_dir=str(prepare_workdir(project, tmp_path / "gx")))
-    for cp in spec.checkpoints:
-        for target in ("local", "athena"):
-            checkpoint = ctx.checkpoints.get(checkpoint_name(cp, target))
-            assert [vd.name for vd in checkpoint.validation_definitions] == [
-                v.name for v in validations_for(spec, cp, target)]
-            for vd in checkpoint.validation_definitions:
-                assert vd.data_source.name == ("local_marts" if target == "local" else "athena_marts")
-                assert len(vd.suite.expectations) > 0
+    lake, proj = gated
+    before = (proj / "baseline.yml").read_text()
+    _duplicate_key(lake)
+    with pytest.raises(MMHealthError, match=r"fails \d+ invariant.*a baseline records an accepted build"):
+        run_baseline(options(proj, lake, small_pipeline.manifest))
+    assert (proj / "baseline.yml").read_text() == before
 
 
-def test_a_second_check_on_the_same_lake_waits_its_turn(project, lake, frames):
+def test_a_mart_that_changes_while_the_gate_runs_is_refused(gated, small_pipeline, monkeypatch):
+    from mmhealth.quality import runner
+
+    lake, proj = gated
+    real = runner._run_checkpoint
+
+    def run_then_rebuild(*args, **kwargs):
+        out = real(*args, **kwargs)
+        _collapsed_label(lake)  # a dbt run lands between the gate's two reads
+        return out
+
+    monkeypatch.setattr(runner, "_run_checkpoint", run_then_rebuild)
+    with pytest.raises(MMHealthError, match="changed while the gate ran"):
+        check(proj, lake, small_pipeline.manifest, checkpoint="features_only")
+
+
+def restated_structure(raw, contracts) -> list[str]:
+    """Where a hand-written YAML restates what the dbt models hold: a structural key, a column mapped to a type, or
+    a list naming a large part of one mart's columns (a column list, whatever its key)."""
+    from mmhealth.quality.spec import STRUCTURAL_KEYS
+
+    type_names = {t.lower() for c in contracts.values() for t in c.columns.values()} | {
+        "string", "integer", "int", "float", "number", "boolean", "bool", "date", "timestamp", "text"}
+    all_columns = {col for c in contracts.values() for col in c.columns}
+    problems: list[str] = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                here = f"{path}.{k}"
+                if str(k) in STRUCTURAL_KEYS:
+                    problems.append(f"{here}: structure belongs in the dbt model YAML")
+                if str(k) in all_columns and isinstance(v, str) and v.lower() in type_names:
+                    problems.append(f"{here}: a column type")
+                walk(v, here)
+        elif isinstance(node, list):
+            named = {v for v in node if isinstance(v, str) and v in all_columns}
+            for c in contracts.values():
+                if len(named & set(c.columns)) >= max(8, len(c.columns) // 2):
+                    problems.append(f"{path}: a list of {c.name}'s columns")
+            for v in node:
+                walk(v, path)
+
+    walk(raw, "")
+    return problems
+
+
+def test_no_column_list_or_type_is_written_by_hand_in_expectations(project, small_pipeline):
+    """Columns, types, keys and not-null live in the dbt YAML only. The hand-written gate.yml restates none of them;
+    every other file under expectations/ is generated (gx/, checked by the stale test; baseline.yml, by the demo
+    test) or the plugin's code, which names no mart column."""
+    from mmhealth.quality.contract import load_contracts
+    from mmhealth.quality.spec import load_spec
+
+    contracts = load_contracts(small_pipeline.manifest, load_spec(project / "gate.yml").marts)
+    assert restated_structure(yaml.safe_load((project / "gate.yml").read_text()), contracts) == []
+
+    generated = set(project_files(load_sources(options(project, project, small_pipeline.manifest))))
+    columns = {col for c in contracts.values() for col in c.columns if "_" in col}
+    for path in sorted(p for p in project.rglob("*") if p.is_file() and "uncommitted" not in p.parts
+                       and "__pycache__" not in p.parts):
+        rel = path.relative_to(project).as_posix()
+        if rel in ("gate.yml", "baseline.yml", "gx/.gitignore") or rel.removeprefix("gx/") in generated:
+            continue
+        assert rel.startswith("gx/plugins/"), f"expectations/{rel}: neither generated nor gate.yml nor plugin code"
+        named = sorted(c for c in columns if re.search(rf"\b{c}\b", path.read_text()))
+        assert named == [], f"expectations/{rel} names mart columns {named}"
+
+
+def test_the_structure_check_catches_a_column_list_and_a_type():
+    """The check above can fail: the old gate.yml's hand-kept schema, and a list of watched columns."""
+    from mmhealth.quality.contract import MartContract
+
+    cols = {f"c{i}_x": "double" for i in range(20)} | {"k": "varchar"}
+    contracts = {"m": MartContract("m", "s", cols)}
+    typed = {"marts": {"m": {"columns": {"k": "string", "c1_x": "float"}}}}
+    watched = {"invariants": {"m": {"watch": [f"c{i}_x" for i in range(12)]}}}
+    assert restated_structure(typed, contracts) == [".marts.m.columns: structure belongs in the dbt model YAML",
+                                                    ".marts.m.columns.k: a column type",
+                                                    ".marts.m.columns.c1_x: a column type"]
+    assert restated_structure(watched, contracts) == [".invariants.m.watch: a list of m's columns"]
+
+
+def test_gate_yml_refuses_restated_structure():
+    from mmhealth.quality.spec import parse_spec
+
+    raw = {"checkpoints": {"c": {"marts": ["m"]}}, "invariants": {"m": {"not_null": ["k"]}}}
+    with pytest.raises(MMHealthError, match="invariants.m.not_null: columns, types, keys and not-null come from"):
+        parse_spec(raw)
+    raw = {"checkpoints": {"c": {"marts": ["m"]}}, "invariants": {"m": {"columns": {"k": "string"}}}}
+    with pytest.raises(MMHealthError, match="invariants.m.columns"):
+        parse_spec(raw)
+
+
+def test_a_rule_naming_a_column_the_contract_lacks_is_refused(small_pipeline, tmp_path):
+    proj = copy_project(tmp_path / "proj")
+    gate = proj / "gate.yml"
+    gate.write_text(gate.read_text().replace("latest_bmi: [10, 80]", "latest_bmi_kg: [10, 80]"))
+    with pytest.raises(MMHealthError, match=r"invariants.patient_360 names \['latest_bmi_kg'\], not columns"):
+        load_sources(options(proj, proj, small_pipeline.manifest))
+
+
+def test_a_second_check_on_the_same_lake_waits_its_turn(gated, small_pipeline):
     import fcntl
 
-    (lake / "quality").mkdir()
+    lake, proj = gated
     with open(lake / "quality" / ".lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         with pytest.raises(MMHealthError, match="another quality check is running"):
-            check(project, lake, frames)
+            check(proj, lake, small_pipeline.manifest)

@@ -1,5 +1,6 @@
-"""The `--target athena` path - GE's SQL datasource, the pushed-down identifier-shape metric, the boolean share
-metric and reading marts through SQLAlchemy - run end to end on SQLite standing in for Athena.
+"""The `--target athena` path - GE's SQL datasource with table and query assets, the pushed-down identifier-shape
+metric, the boolean share metric, the profile on SQL, reading marts through SQLAlchemy - end to end on SQLite
+standing in for Athena, with the small pipeline's marts.
 
 SQLite has no `regexp_like`; the test registers one (Python `re`, like Trino's Java regex for these patterns) on
 every SQLite connection, which is the only difference from the SQL sent to Athena."""
@@ -9,13 +10,16 @@ from __future__ import annotations
 import re
 import sqlite3
 
+import duckdb
 import pytest
 import sqlalchemy as sa
+from gatekit import MARTS, copy_lake, copy_project, options
 
 from mmhealth.features.publish import PublishOptions, publish
-from mmhealth.quality.runner import CheckOptions, run_check
+from mmhealth.quality.runner import run_check
 
 FC = "features_cardiovascular"
+GATED = ("patient_360", FC, "population_clinical", "population_genomic", "population_imaging")
 
 
 def _regexp_like(value, pattern):
@@ -35,6 +39,11 @@ def sqlite_athena(tmp_path, monkeypatch):
     sa.event.remove(sa.engine.Engine, "connect", register)
 
 
+def _marts(warehouse):
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {m: con.sql(f"select * from {MARTS}.{m}").df() for m in GATED}
+
+
 def _load(url, frames):
     engine = sa.create_engine(url)
     with engine.begin() as con:
@@ -43,17 +52,22 @@ def _load(url, frames):
     engine.dispose()
 
 
-def test_athena_target_passes_clean_marts_and_fails_identifiers(sqlite_athena, project, lake, frames):
+def test_athena_target_passes_the_build_and_fails_identifiers_and_a_collapsed_label(
+        sqlite_athena, baselined, small_pipeline, tmp_path):
+    lake, proj, _ = baselined
+    lake, proj = copy_lake(lake, tmp_path / "lake"), copy_project(tmp_path / "expectations", src=proj)
+    frames = _marts(lake / "warehouse.duckdb")
     _load(sqlite_athena, frames)
-    full = CheckOptions(project=project, lake=lake, target="athena", data_docs=False)
-    assert run_check(full).success  # every mart, first pass: drift baselines accepted
-    second = run_check(full)
-    assert second.success, second.failures
-    assert second.marts[FC].validations == {"contract": "passed", "deidentification": "passed", "drift": "passed"}
 
-    opts = CheckOptions(project=project, lake=lake, checkpoint="features_only", target="athena", data_docs=False)
+    full = run_check(options(proj, lake, small_pipeline.manifest, target="athena"))
+    assert full.success, full.failures
+    assert full.marts[FC].validations == {"invariants": "passed", "profile": "passed", "deidentification": "passed",
+                                          "integrity": "passed"}
+
+    opts = options(proj, lake, small_pipeline.manifest, checkpoint="features_only", target="athena")
     assert run_check(opts).success
-    report = publish(PublishOptions(to="local", lake=lake, checkpoint="features_only", target="athena"))
+    report = publish(PublishOptions(to="local", lake=lake, checkpoint="features_only", target="athena",
+                                    manifest=small_pipeline.manifest))
     assert report.written == len(frames[FC])
 
     bad = frames[FC].copy()
@@ -62,6 +76,6 @@ def test_athena_target_passes_clean_marts_and_fails_identifiers(sqlite_athena, p
     _load(sqlite_athena, {FC: bad})
     failed = run_check(opts)
     checks = {f.check for f in failed.failures}
-    assert {"deidentification", "label_prevalence"} <= checks, failed.failures
+    assert {"deidentification", "profile:prevalence"} <= checks, failed.failures
     deid = next(f for f in failed.failures if f.check == "deidentification")
     assert "smoking_status: phone" in deid.observed

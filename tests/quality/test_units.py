@@ -1,4 +1,5 @@
-"""Pure parts of the gate: spec parsing, de-identification matchers, logical types, bands, hashes, Athena URL."""
+"""Pure parts of the gate: the plugin's de-identification matchers and declared types, spec parsing, profile bands,
+hashes, the Athena URL."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gate_expectations.deidentification import identifier_shape_query, name_hits, value_hits
+from gate_expectations.schema import logical_type, type_mismatches
+
 from mmhealth.errors import MMHealthError
 from mmhealth.quality import baseline as bl
-from mmhealth.quality.compile import project_files, validations_for
 from mmhealth.quality.data import athena_url, content_hash
-from mmhealth.quality.gx_deid import identifier_shape_query, name_hits, value_hits
-from mmhealth.quality.gx_schema import logical_type, type_mismatches
-from mmhealth.quality.spec import parse_spec
+from mmhealth.quality.spec import ProfileTolerances, load_spec, parse_spec
+
+
+@pytest.fixture(scope="module")
+def spec(project):
+    return load_spec(project / "gate.yml")
 
 
 @pytest.mark.parametrize("column", [
@@ -74,51 +80,66 @@ def test_logical_types_of_pandas_and_sql_types(engine_type, logical):
     assert logical_type(engine_type) == logical
 
 
-def test_type_mismatches_accepts_dates_as_pandas_timestamps_and_numbers_as_either():
-    found = [{"name": "d", "type": np.dtype("datetime64[us]")}, {"name": "x", "type": np.dtype("int64")},
-             {"name": "s", "type": np.dtype("float64")}]
-    assert type_mismatches(found, {"d": "date", "x": "number", "s": "string"}) == {
-        "s": "declared string, found float"}
+def test_declared_dbt_types_match_engine_types_by_logical_type():
+    found = [{"name": "d", "type": np.dtype("datetime64[us]")}, {"name": "x", "type": pd.Int64Dtype()},
+             {"name": "s", "type": np.dtype("float64")}, {"name": "b", "type": pd.BooleanDtype()},
+             {"name": "v", "type": pd.StringDtype()}]
+    declared = {"d": "date", "x": "bigint", "s": "varchar", "b": "boolean", "v": "varchar"}
+    assert type_mismatches(found, declared) == {"s": "declared varchar, found float"}
+    assert type_mismatches([{"name": "x", "type": "DOUBLE"}], {"x": "integer"}) == {
+        "x": "declared integer, found float"}
 
 
-def test_spec_rejects_checks_on_undeclared_columns():
-    raw = {"marts": {"m": {"key": ["k"], "columns": {"k": "string"}, "ranges": {"age": [0, 120]}}}}
-    with pytest.raises(MMHealthError, match=r"columns \['age'\] are checked but not declared"):
-        parse_spec(raw)
+def test_spec_rejects_bad_ranges_unknown_marts_and_relationships():
+    base = {"checkpoints": {"c": {"marts": ["m", "n"]}}}
+    with pytest.raises(MMHealthError, match=r"ranges.age: min 120.0 > max 0.0"):
+        parse_spec({**base, "invariants": {"m": {"ranges": {"age": [120, 0]}}}})
+    with pytest.raises(MMHealthError, match="invariants.x: no checkpoint reads this mart"):
+        parse_spec({**base, "invariants": {"x": {}}})
+    with pytest.raises(MMHealthError, match="relationships.r: expected `from: mart.column`"):
+        parse_spec({**base, "relationships": {"r": {"from": "m", "to": "n.k"}}})
 
 
-def test_spec_rejects_unknown_types_and_bad_bands():
-    with pytest.raises(MMHealthError, match="unknown type 'int'"):
-        parse_spec({"marts": {"m": {"columns": {"k": "int"}}}})
-    with pytest.raises(MMHealthError, match="band must satisfy"):
-        parse_spec({"marts": {"m": {"columns": {"y": "boolean"}, "labels": {"y": [0.5, 0.1]}}}})
+def test_share_bands_widen_for_few_rows_and_catch_a_halved_share_at_any_size():
+    tol = ProfileTolerances()
+    small, large = bl.share_band(19, 20, tol), bl.share_band(1900, 2000, tol)
+    assert small.min < large.min < 0.95 < large.max
+    for k, n in ((20, 20), (15, 20), (950, 1000), (100, 1000)):
+        band = bl.share_band(k, n, tol)
+        assert band.min <= k / n <= band.max
+        assert not band.min <= (k / n) / 2 <= band.max, (k, n)  # halving always falls outside
+    # a share of 1 at 20 rows still has room for one more missing value next build
+    assert bl.share_band(20, 20, tol).min < 19 / 21
 
 
-def test_compiled_project_is_deterministic_and_names_per_target(spec):
-    assert project_files(spec) == project_files(spec)
-    names = [v.name for v in validations_for(spec, "pre_feature_store", "athena")]
-    assert "athena__features_cardiovascular__deidentification" in names
-    assert all(n.startswith("athena__") for n in names)
+def test_numeric_bands_are_centred_and_a_constant_column_gets_one_too():
+    tol = ProfileTolerances()
+    bands = bl.numeric_bands(pd.Series(np.arange(100, dtype=float)), tol)
+    assert bands["mean"].min < 49.5 < bands["mean"].max
+    assert bands["stdev"].min < bands["stdev"].value < bands["stdev"].max
+    constant = bl.numeric_bands(pd.Series([3.0] * 10), tol)
+    assert constant["mean"].min < 3 < constant["mean"].max and constant["stdev"].value == 0
+    assert bl.numeric_bands(pd.Series([1.0, None]), tol) == {}  # one value: no distribution
 
 
-def test_label_band_widens_with_few_rows_and_catches_collapse_with_many(spec):
-    mart = spec.mart("features_cardiovascular")
-    band = next(b for b in mart.labels if b.column == "hypertension")
-    small = bl.label_parameters(spec, mart, pd.DataFrame({"hypertension": [True] * 20}))
-    large = bl.label_parameters(spec, mart, pd.DataFrame({"hypertension": [True] * 5000}))
-    key = "features_cardiovascular__hypertension__prevalence_min"
-    assert small[key] < large[key] <= band.min
-    assert large[key] > 0  # an all-false label cannot pass at this size
+def test_baseline_yaml_round_trips(spec):
+    from mmhealth.quality.contract import MartContract
 
+    c = MartContract("m", "s", {"k": "varchar", "x": "double", "y": "boolean"}, unique=("k",), not_null=("k",))
+    df = pd.DataFrame({"k": list("abcd"), "x": [1.0, 2.0, None, 4.0], "y": [True, False, True, None]})
+    b = bl.make_baseline({"m": df}, {"m": c}, ProfileTolerances(), created="2026-01-02", lake="lake")
+    assert set(b.marts["m"].columns) == {"x", "y"}  # k: dbt tests not_null, and text has no distribution
+    assert b.marts["m"].columns["y"]["true_share"].value == pytest.approx(2 / 3)
+    text = bl.to_yaml(b)
+    assert "varchar" not in text and "double" not in text  # bands only, never types
+    import tempfile
+    from pathlib import Path
 
-def test_drift_bounds_are_centred_on_the_baseline(spec):
-    mart = spec.mart("features_cardiovascular")
-    df = pd.DataFrame({c: np.arange(100, dtype=float) for c in mart.drift})
-    b = bl.compute_baseline(df, mart, spec.drift, run_id="r", accepted_at="t", content_hash="h", reason="x")
-    col = b.columns["age_at_index"]
-    assert col.bounds["mean"][0] < col.mean < col.bounds["mean"][1]
-    assert col.bounds["stdev"][0] < col.stdev < col.bounds["stdev"][1]
-    assert set(b.parameters()) >= {"features_cardiovascular__age_at_index__mean_min"}
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "baseline.yml").write_text(text)
+        again = bl.load_baseline(Path(d) / "baseline.yml")
+    assert again.marts["m"].columns["x"]["mean"].value == pytest.approx(7 / 3)
+    assert again.created == "2026-01-02" and again.marts["m"].rows.value == 4
 
 
 def test_content_hash_ignores_order_but_not_values_or_types():

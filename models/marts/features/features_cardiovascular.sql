@@ -62,7 +62,9 @@ img as (
         max_by(r.original_shape_sphericity, r.study_date) as shape_sphericity_last
     from {{ ref('fct_radiomics') }} as r
     inner join idx as i on r.patient_key = i.patient_key
-    where r.study_date <= i.index_date and r.has_radiomics
+    -- only the lesion segmenter's masks: a whole-foreground fallback mask describes another structure
+    -- (fct_radiomics.segmentation_fallback_reason; population_imaging reads the same set)
+    where r.study_date <= i.index_date and r.has_radiomics and r.segmentation_fallback_reason is null
     group by r.patient_key
 )
 
@@ -115,6 +117,7 @@ select
     cast(i.hypertension as boolean) as hypertension,
     cast(i.coronary_heart_disease as boolean) as coronary_heart_disease,
     cast(i.alzheimers as boolean) as alzheimers,
+    cast(i.label_window_observed as boolean) as label_window_observed,
     cast(coalesce(cs.research_consent, false) as boolean) as research_consent
 from idx as i
 inner join {{ ref('dim_patient') }} as p on i.patient_key = p.patient_key

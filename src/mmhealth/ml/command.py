@@ -109,6 +109,44 @@ def _load(args):
     return dataset.load_sagemaker_offline(args.feature_group, endpoint_url=args.endpoint_url)
 
 
+LABEL_DOCS = "docs/ml.md#labels-and-the-data-end"
+BASELINE_DOCS = "docs/quality.md#the-baseline-of-a-deployment"
+
+
+def _window_lines(data) -> list[str]:
+    """What the label windows allow, said before any fitting."""
+    from mmhealth.ml.train import unobserved_rows
+
+    n = len(data.frame)
+    unobserved = unobserved_rows(data)
+    if unobserved is None:
+        return ["train: note: the features have no label_window_observed column, so every label window is taken "
+                f"as observed - republish features_cardiovascular from the current dbt project ({LABEL_DOCS})"]
+    if not unobserved:
+        return []
+    lines = [f"train: {unobserved} of {n} rows have a label window the data does not reach (label_window_observed "
+             f"false: a false label there means 'not seen yet') - left out of training and evaluation ({LABEL_DOCS})"]
+    if unobserved == n:
+        lines.append("train: no row has an observed label window: the data ends before any window closes - set "
+                     f"extract_date / cv_index_cutoff_date for this extract or wait for more data ({LABEL_DOCS})")
+    return lines
+
+
+def _limits(cells) -> list[str]:
+    """What this data cannot support, per outcome, with where to read why."""
+    lines = []
+    for outcome in dict.fromkeys(c.outcome for c in cells):
+        mine = [c for c in cells if c.outcome == outcome]
+        if all(c.status != "ok" for c in mine):
+            best = max(mine, key=lambda c: c.n_rows)
+            lines.append(f"train: {outcome}: no cell could be evaluated - {best.positives} positive(s) among "
+                         f"{best.n_rows} usable rows at most ({best.status})")
+    if lines:
+        lines.append(f"train: how labels and their windows are placed: {LABEL_DOCS}; the label prevalence this "
+                     f"deployment's gate expects is in its quality baseline (expectations/baseline.yml, {BASELINE_DOCS})")
+    return lines
+
+
 def _train(args) -> int:
     from mmhealth.ml.estimators import ModelParams
     from mmhealth.ml.run import train_run
@@ -133,11 +171,15 @@ def _train(args) -> int:
                          seed=args.seed, n_boot=args.bootstrap,
                          params=ModelParams(n_estimators=args.trees, threads=args.threads))
     out = Path(args.out or f"ml-runs/{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}")
+    for line in _window_lines(data):
+        print(line)
     result = train_run(data, config, out, progress=not args.quiet)
     cells = result["cells"]
     ok = [c for c in cells if c.status == "ok"]
     print(f"train: {len(ok)} of {len(cells)} cells evaluated ({len(cells) - len(ok)} not evaluated, reasons in "
           f"results.md), {len(result['models'])} models saved, {result['run']['seconds']['total']} s")
+    for line in _limits(cells):
+        print(line)
     print(f"train: data {data.provenance.feature_group} version {data.provenance.version}, "
           f"{data.provenance.rows} rows, hash {data.provenance.data_hash[:16]}")
     if args.export == "sagemaker":

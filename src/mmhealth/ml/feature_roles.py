@@ -38,7 +38,11 @@ PRESENCE_FLAGS: dict[str, tuple[str, ...]] = {
 
 # Columns about the label, not the patient at the index date: never features, and dated after the index
 # date by design (so the as-of guard does not apply to them).
-LABEL_CONTEXT = ("label_window_end_date", "label_window_start_date", "follow_up_end_date")
+LABEL_CONTEXT = ("label_window_end_date", "label_window_start_date", "follow_up_end_date", "label_window_observed")
+
+# True when the data reaches the end of the row's label window (the mart's int_cv_data_end): where it does not, a
+# false label means "not seen yet", so training and evaluation leave the row out (docs/ml.md, labels).
+OBSERVED_WINDOW_FLAG = "label_window_observed"
 
 # A patient who already had the condition at the index date is a prevalent case; incidence models leave
 # them out for that outcome (the mart's advice), and the table says how many.

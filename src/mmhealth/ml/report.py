@@ -33,6 +33,7 @@ def results_markdown(cells: list[CellResult], run: dict, schema=None) -> str:
         f"As-of check (no feature dated after the index date): {prov.get('extra', {}).get('as_of_check', 'n/a')}.",
         "Patients who already had the condition at the index date (the mart's `prior_<outcome>` flag) are "
         "left out of that outcome's rows: the label means a new diagnosis within the horizon.",
+        _observed_line(run, schema),
         "",
     ]
     if schema is not None:
@@ -46,13 +47,13 @@ def results_markdown(cells: list[CellResult], run: dict, schema=None) -> str:
     lines += ["## Summary", "", summary_markdown(cells), ""]
     for outcome in dict.fromkeys(c.outcome for c in cells):
         lines += [f"## {outcome}", "",
-                  "| Modalities | Population | n | Positives | Prevalence | Prevalent excluded | Model | "
-                  "AUROC (95% CI) | AUPRC (95% CI) | Brier (95% CI) | Brier of prevalence |",
-                  "|---|---|---:|---:|---:|---:|---|---|---|---|---:|"]
+                  "| Modalities | Population | n | Positives | Prevalence | Prevalent excluded | Window not observed | "
+                  "Model | AUROC (95% CI) | AUPRC (95% CI) | Brier (95% CI) | Brier of prevalence |",
+                  "|---|---|---:|---:|---:|---:|---:|---|---|---|---|---:|"]
         for cell in (c for c in cells if c.outcome == outcome):
             head = (f"| {'+'.join(cell.modalities)} | {POPULATION_LABEL[cell.population]} | {cell.n_patients} | "
                     f"{cell.positives} | {cell.baselines.get('prevalence', float('nan')):.3f} | "
-                    f"{cell.excluded_prevalent} |")
+                    f"{cell.excluded_prevalent} | {cell.excluded_unobserved} |")
             if cell.status != "ok":
                 lines.append(f"{head} - | not evaluated: {cell.status} | | | |")
                 continue
@@ -65,6 +66,16 @@ def results_markdown(cells: list[CellResult], run: dict, schema=None) -> str:
     if skipped:
         lines += [f"{len(skipped)} cell(s) were not evaluated; the reason is in the table.", ""]
     return "\n".join(lines)
+
+
+def _observed_line(run: dict, schema) -> str:
+    unobserved = run.get("unobserved_rows")
+    if schema is None or schema.observed_column is None:
+        return ("Label windows: the features have no `label_window_observed` column, so every label is taken as "
+                "fully observed - republish features_cardiovascular from the current dbt project to have it checked.")
+    return (f"Label windows: {unobserved} of {run['provenance']['rows']} rows have a label window the data does not "
+            "reach (`label_window_observed` false: a false label there means \"not seen yet\"); they are left out of "
+            "every row below (docs/ml.md, labels and the data end).")
 
 
 def summary_markdown(cells: list[CellResult]) -> str:

@@ -25,7 +25,8 @@ from mmhealth.ml import plots
 from mmhealth.ml.dataset import FeatureData
 from mmhealth.ml.report import results_markdown
 from mmhealth.ml.schema import MODALITIES, set_name
-from mmhealth.ml.train import CellResult, TrainConfig, evaluate_cell, fit_final, plan, single_threaded_blas
+from mmhealth.ml.train import (CellResult, TrainConfig, evaluate_cell, fit_final, plan, single_threaded_blas,
+                               unobserved_rows)
 
 
 def _versions() -> dict:
@@ -83,6 +84,7 @@ def _train_run(data: FeatureData, config: TrainConfig, out: Path, progress: bool
         "config": {**asdict(config), "outcomes": list(config.outcomes),
                    "modality_sets": [set_name(m) for m in config.modality_sets]},
         "seconds": {"evaluate": round(eval_seconds, 1), "total": round(time.perf_counter() - start, 1)},
+        "unobserved_rows": unobserved_rows(data),
     }
     (out / "schema.json").write_text(json.dumps(data.schema.to_json(), indent=2))
     (out / "manifest.json").write_text(json.dumps({**run, "models": models_meta}, indent=2, default=str))

@@ -41,6 +41,7 @@ class FeatureSchema:
     dated_columns: list[str] = field(default_factory=list)
     prevalent: dict[str, str] = field(default_factory=dict)  # outcome -> prior-condition flag column
     mapped_by: dict[str, str] = field(default_factory=dict)  # feature -> which metadata gave its modality
+    observed_column: str | None = None  # true where the data reaches the end of the label window
 
     def features_of(self, modalities: tuple[str, ...]) -> list[Feature]:
         return [f for f in self.features if f.modality in modalities]
@@ -56,6 +57,7 @@ class FeatureSchema:
             "dated_columns": self.dated_columns,
             "prevalent": self.prevalent,
             "mapped_by": self.mapped_by,
+            "observed_column": self.observed_column,
         }
 
     @classmethod
@@ -70,6 +72,7 @@ class FeatureSchema:
             dated_columns=list(data.get("dated_columns", [])),
             prevalent=dict(data.get("prevalent", {})),
             mapped_by=dict(data.get("mapped_by", {})),
+            observed_column=data.get("observed_column"),
         )
 
 
@@ -231,6 +234,7 @@ def infer_schema(
         dated_columns=dated,
         prevalent=prevalent,
         mapped_by=mapped_by,
+        observed_column=feature_roles.OBSERVED_WINDOW_FLAG if feature_roles.OBSERVED_WINDOW_FLAG in columns else None,
     )
 
 

@@ -44,6 +44,7 @@ class CellResult:
     positives: int
     status: str  # "ok" or why the cell was not evaluated
     excluded_prevalent: int = 0  # patients left out because they already had the condition
+    excluded_unobserved: int = 0  # rows left out because the data ends inside their label window
     baselines: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)  # model type -> {auroc, auprc, brier: Estimate}
     notes: dict = field(default_factory=dict)  # model type -> caveat shown beside its numbers
@@ -60,6 +61,7 @@ class CellResult:
             "n_rows": self.n_rows,
             "positives": self.positives,
             "excluded_prevalent": self.excluded_prevalent,
+            "excluded_unobserved": self.excluded_unobserved,
             "status": self.status,
             "baselines": {k: (round(v, 4) if np.isfinite(v) else None) for k, v in self.baselines.items()},
             "models": {m: {k: e.to_json() for k, e in ms.items()} for m, ms in self.metrics.items()},
@@ -78,19 +80,31 @@ class FittedModel:
     importances: list[dict]
 
 
-def population(data: FeatureData, outcome: str, modalities: tuple[str, ...], which: str) -> tuple[pd.DataFrame, int]:
-    """The rows a cell trains and tests on, and how many prevalent cases were left out: patients with every
-    modality of the set (or all three), a known label, and not already having the condition at the index
-    date (incidence, not prevalence, is what the label means for them)."""
+@dataclass(frozen=True)
+class Population:
+    rows: pd.DataFrame
+    excluded_prevalent: int  # already had the condition at the index date
+    excluded_unobserved: int  # the data ends inside the label window: a false label there means "not seen yet"
+
+
+def population(data: FeatureData, outcome: str, modalities: tuple[str, ...], which: str) -> Population:
+    """The rows a cell trains and tests on: patients with every modality of the set (or all three), a known label
+    whose window the data fully covers, and not already having the condition at the index date (incidence, not
+    prevalence, is what the label means for them)."""
     schema = data.schema
     wanted = modalities if which == "has_set" else MODALITIES
     rows = data.frame[presence_mask(data.frame, schema, wanted)]
     rows = rows[rows[schema.labels[outcome]].notna()]
+    unobserved = 0
+    if schema.observed_column is not None:
+        seen = rows[schema.observed_column].fillna(False).astype(bool)
+        unobserved = int((~seen).sum())
+        rows = rows[seen]
     prior = schema.prevalent.get(outcome)
     if prior is None:
-        return rows, 0
+        return Population(rows, 0, unobserved)
     prevalent = rows[prior].fillna(0).astype(bool)
-    return rows[~prevalent], int(prevalent.sum())
+    return Population(rows[~prevalent], int(prevalent.sum()), unobserved)
 
 
 def evaluate_cell(data: FeatureData, outcome: str, modalities: tuple[str, ...], which: str,
@@ -113,14 +127,15 @@ def _evaluate_cell(data: FeatureData, outcome: str, modalities: tuple[str, ...],
                    config: TrainConfig) -> CellResult:
     start = time.perf_counter()
     schema = data.schema
-    rows, excluded = population(data, outcome, modalities, which)
+    pop = population(data, outcome, modalities, which)
+    rows = pop.rows
     label_col = schema.labels[outcome]
     y = rows[label_col].astype(bool).to_numpy()
     groups = rows[schema.id_column].astype(str).to_numpy()
     features = schema.features_of(modalities)
     cell = CellResult(outcome, modalities, which, n_patients=int(pd.unique(groups).size), n_rows=len(rows),
-                      positives=int(y.sum()), status="ok", excluded_prevalent=excluded, baselines=baselines(y),
-                      y=y)
+                      positives=int(y.sum()), status="ok", excluded_prevalent=pop.excluded_prevalent,
+                      excluded_unobserved=pop.excluded_unobserved, baselines=baselines(y), y=y)
     if not features:
         cell.status = "no features for this modality set"
         return cell
@@ -160,7 +175,7 @@ def _fit_families(features, config: TrainConfig, seed: int, X: pd.DataFrame, y: 
 
 def fit_final(data: FeatureData, outcome: str, modalities: tuple[str, ...], config: TrainConfig) -> FittedModel | None:
     schema = data.schema
-    rows, _ = population(data, outcome, modalities, "has_set")
+    rows = population(data, outcome, modalities, "has_set").rows
     y = rows[schema.labels[outcome]].astype(bool).to_numpy()
     features = schema.features_of(modalities)
     if not features or min(y.sum(), (~y).sum()) < config.params.stack_folds:
@@ -169,6 +184,14 @@ def fit_final(data: FeatureData, outcome: str, modalities: tuple[str, ...], conf
     stack.fit(estimators.model_input(rows, features), y)
     return FittedModel(outcome, modalities, features, stack, int(rows[schema.id_column].nunique()),
                        estimators.importances(stack))
+
+
+def unobserved_rows(data: FeatureData) -> int | None:
+    """Rows whose label window the data does not reach (left out of every cell); None when the features do not say."""
+    col = data.schema.observed_column
+    if col is None:
+        return None
+    return int((~data.frame[col].fillna(False).astype(bool)).sum())
 
 
 def plan(data: FeatureData, config: TrainConfig) -> list[tuple[str, tuple[str, ...], str]]:

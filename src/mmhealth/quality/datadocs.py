@@ -6,6 +6,11 @@ access the pages stay blank (their tables are drawn by bootstrap-table) and ever
 internet access the logo request tells a third party each time someone opens the docs. This rewrites every page
 to use two small local files (`static/mmhealth/offline.js`, `offline.css`, shipped in this package) that render
 the same tables, tabs and toggles, and points the logo at the copy GE already ships in `static/images/`.
+
+Two more fixes of GE 1.24's pages: the footer (a newsletter sign-up linking to greatexpectations.io) is removed - a
+report on health data carries no third-party call to action - and validation pages name their data asset: GE reads
+the name from a field of pre-1.0 batch specs and prints "Data asset: None"; the asset is in the page's file name
+(`<datasource>-<asset>.html`). The project's plugin stylesheet hides that footer when plain GE builds the site.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from html import escape
 from importlib import resources
 from pathlib import Path
 
@@ -23,16 +29,25 @@ _EXTERNAL_IMG = re.compile(r'(<img[^>]*\bsrc=")https?://[^"]*logo[^"]*(")', re.I
 # GE writes some `static/` references with the wrong depth on nested pages (e.g. the favicon of a validation page).
 _LOCAL_STATIC = re.compile(r'((?:href|src)=")(?:\./|(?:\.\./)+)?static/')
 _ANY_EXTERNAL_LOAD = re.compile(r'<(?:script|img|link|iframe)[^>]*\b(?:src|href)="https?://', re.IGNORECASE)
+_FOOTER = re.compile(r"<footer>(?:(?!</footer>).)*greatexpectations\.io(?:(?!</footer>).)*</footer>\s*",
+                     re.IGNORECASE | re.DOTALL)
+_NO_ASSET = "Data asset: None"
+_CREDIT_LINK = re.compile(r'<a href="https?://greatexpectations\.io/?">(Great Expectations)</a>')
 
 
 def _asset(name: str) -> str:
     return resources.files("mmhealth.quality").joinpath("assets", name).read_text()
 
 
-def rewrite_page(html: str, prefix: str) -> str:
-    """One page, `prefix` being the relative path from the page's folder to the site root ('' or '../..')."""
+def rewrite_page(html: str, prefix: str, asset: str | None = None) -> str:
+    """One page, `prefix` being the relative path from the page's folder to the site root ('' or '../..'), `asset`
+    the data asset a validation page is about."""
     if MARKER in html:
         return html
+    html = _FOOTER.sub("", html)
+    html = _CREDIT_LINK.sub(r"\1", html)  # the credit stays, as text
+    if asset:
+        html = html.replace(_NO_ASSET, f"Data asset: {escape(asset)}")
     root = f"{prefix}/" if prefix else ""
     local = (
         f'{MARKER}\n<link rel="stylesheet" href="{root}static/mmhealth/offline.css">\n'
@@ -64,9 +79,16 @@ def make_offline(site: Path) -> int:
         if MARKER in html:
             continue
         prefix = os.path.relpath(site, page.parent).replace(os.sep, "/")
-        page.write_text(rewrite_page(html, "" if prefix == "." else prefix), encoding="utf-8")
+        asset = page.stem.split("-", 1)[1] if page.relative_to(site).parts[0] == "validations" and "-" in page.stem \
+            else None
+        page.write_text(rewrite_page(html, "" if prefix == "." else prefix, asset), encoding="utf-8")
         count += 1
     return count
+
+
+def third_party_links(html: str) -> list[str]:
+    """Links to greatexpectations.io left in a page (the tests assert there are none)."""
+    return re.findall(r'href="https?://(?:www\.)?greatexpectations\.io[^"]*"', html)
 
 
 def external_loads(html: str) -> list[str]:
