@@ -61,15 +61,20 @@ def demo_like_run(small_pipeline, tmp_path_factory) -> list[Path]:
     shutil.copytree(p.lake, lake)
     env = {"MMHEALTH_LAKE": str(lake)}
     out = root / "dashboards"
+    # the gate on a private copy of the project, with a baseline of this build (the shipped one is the demo's)
+    project = root / "expectations"
+    shutil.copytree(REPO / "expectations", project, ignore=shutil.ignore_patterns("uncommitted"))
+    gate = ["--project", str(project), "--manifest", str(p.manifest), "--dbt-project", str(REPO / "dbt_project.yml")]
     for argv in (["govern", "local", "--manifest", str(p.manifest), "--warehouse", str(lake / "warehouse.duckdb")],
-                 ["quality", "check", "--checkpoint", "pre_feature_store"],
+                 ["quality", "baseline", *gate],
+                 ["quality", "check", "--checkpoint", "pre_feature_store", *gate],
                  ["features", "publish", "--to", "local", "--manifest", str(p.manifest)],
                  ["dashboards", "build", "--out", str(out), "--lake", str(lake), "--manifest", str(p.manifest),
                   "--max-patients", "20"]):
         proc = subprocess.run([str(BIN / "mmhealth"), *argv], cwd=REPO, env={**p.env, **env},
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"mmhealth {' '.join(argv)}: {proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
-    return [p.target_path, p.root / "logs", p.lake, p.data, docs_target, athena_target, logs, lake, out]
+    return [p.target_path, p.root / "logs", p.lake, p.data, docs_target, athena_target, logs, lake, out, project]
 
 
 def test_no_written_file_holds_the_key(demo_like_run, pseudonym_key_file):
