@@ -1,6 +1,9 @@
-"""`lake_meta` tables: the quarantine and the ingest log. Their schemas are fixed (dbt and dashboards read them)."""
+"""`lake_meta` tables: the quarantine, the ingest log and the warnings. Their schemas are fixed (dbt and dashboards
+read them)."""
 
 from __future__ import annotations
+
+from mmhealth.ingest.records import WARNING_COLUMNS, WARNINGS_TABLE
 
 QUARANTINE = "lake_meta.quarantine"
 INGEST_LOG = "lake_meta.ingest_log"
@@ -28,7 +31,9 @@ INGEST_LOG_COLUMNS = {
     "duration_s": "DOUBLE",
     "ingested_at": "TIMESTAMP WITH TIME ZONE",
 }
-META_COLUMNS = {QUARANTINE: QUARANTINE_COLUMNS, INGEST_LOG: INGEST_LOG_COLUMNS}
+# Written by readers (as TableBatch rows, see ingest/records.py); listed here so its view exists before any warning.
+WARNINGS = ".".join(WARNINGS_TABLE)
+META_COLUMNS = {QUARANTINE: QUARANTINE_COLUMNS, INGEST_LOG: INGEST_LOG_COLUMNS, WARNINGS: WARNING_COLUMNS}
 
 
 def arrow_schema(columns: dict[str, str]):
