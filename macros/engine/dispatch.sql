@@ -62,6 +62,11 @@ cross join unnest(
 ) as exploded ({{ index_name }})
 {%- endmacro %}
 
+{#- Apply an expression to every element of a list (`var -> expr`). -#}
+{% macro mmh_transform(list_expr, var, expr) %}{{ return(adapter.dispatch('mmh_transform', 'mmhealth')(list_expr, var, expr)) }}{% endmacro %}
+{% macro duckdb__mmh_transform(list_expr, var, expr) %}list_transform({{ list_expr }}, {{ var }} -> {{ expr }}){% endmacro %}
+{% macro athena__mmh_transform(list_expr, var, expr) %}transform({{ list_expr }}, {{ var }} -> {{ expr }}){% endmacro %}
+
 {#- Join a list of strings with a separator. -#}
 {% macro mmh_list_join(list_expr, sep) %}{{ return(adapter.dispatch('mmh_list_join', 'mmhealth')(list_expr, sep)) }}{% endmacro %}
 {% macro duckdb__mmh_list_join(list_expr, sep) %}array_to_string({{ list_expr }}, '{{ sep }}'){% endmacro %}

@@ -17,6 +17,7 @@ select
     a.read_depth,
     a.genotype_quality,
     a.source_lake_run,
+    a.source_file,
     a.ploidy,
     a.allele_dosage,
     a.n_called_alleles,

@@ -1,9 +1,12 @@
 {{ config(
     materialized='incremental', incremental_strategy='merge', unique_key='variant_call_id',
-    on_schema_change='append_new_columns', partitioned_by=['contig']
+    on_schema_change='append_new_columns', partitioned_by=['contig'],
+    post_hook="{{ mmh_drop_superseded_genomes(mmh_genome_file_id('patient_key', 'contig', 'source_file', 'source_lake_run'), by_patient=true) }}"
 ) }}
 {#- One row per patient, site and alternate allele: genotype, zygosity for that allele and allele dosage
-    (copies carried, 0-2). Positions in both conventions, named by convention. -#}
+    (copies carried, 0 to the ploidy). Positions in both conventions, named by convention. Calls come from the one
+    VCF per patient and contig whose calls count (macros/genomics/genomes.sql); the incremental MERGE is followed
+    by the deletion of rows of genome files a newer file superseded (post-hook). -#}
 with s as (
     select
         v.*,
@@ -34,6 +37,7 @@ select
     cast(s.qual as double) as qual,
     cast(s.read_depth as integer) as read_depth,
     cast(s.genotype_quality as integer) as genotype_quality,
-    cast(s.source_lake_run as varchar) as source_lake_run
+    cast(s.source_lake_run as varchar) as source_lake_run,
+    cast(s.source_file as varchar) as source_file
 from s
 {{ mmh_incremental_filter('variant_call_id', ['source_lake_run']) }}
