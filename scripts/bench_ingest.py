@@ -241,6 +241,8 @@ NOTES = [
     "  CPU. The tolerant path (a file oxbow refuses) never runs on these clean files. One untimed warm-up pair",
     "  runs first (first-call imports). Before the text reader (issue 15) the CPU ratios were 0.87 (1 sample) and",
     "  0.98 (3 samples); before the first tuning (all FORMAT fields, reshaping in DuckDB, one thread) 0.66-0.68.",
+    "  The benchmark file's positions pass 2^31 from its 9th copy on; oxbow keeps POS in 32 bits, so `start` now",
+    "  comes from the text (htslib's 64-bit positions) - before, those sites were loaded with negative starts.",
     "- Memory: DuckDB runs with a 1 GB memory limit and spills to the run's staging folder; oxbow reads VCFs in",
     "  batches of 32,768 sites, at most 2 parsed and 2 reshaped batches waiting. The figure is the peak RSS of",
     "  the whole `mmhealth ingest` process.", "",
