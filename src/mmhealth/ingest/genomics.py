@@ -53,10 +53,13 @@ class GenomicsReader:
 
         try:
             contigs = list(fa.contigs(f.path))
-        except (OSError, ValueError) as exc:
-            # a FASTA record is a sequence; one that cannot be read at all counts as one
-            yield Quarantined(f.rel, "file", self.name, f"unreadable-fasta: {exc}")
-            yield FileDone(f.rel, read=1, loaded=0, quarantined=1, skipped=0)
+        except (OSError, ValueError, EOFError) as exc:
+            # a FASTA record is a sequence: count the '>' lines the file holds (read is records, not files)
+            n, problem = fa.count_sequences(f.path)
+            counted = f"{n} sequences not loaded" if problem is None else \
+                f"at least {n} sequences not loaded; counting stopped: {problem}"
+            yield Quarantined(f.rel, "file", self.name, f"unreadable-fasta: {vcf.first_line(exc)} ({counted})")
+            yield FileDone(f.rel, read=n, loaded=0, quarantined=n, skipped=0)
             return
         data = pa.table({
             "name": pa.array([c.name for c in contigs], pa.string()),
