@@ -6,12 +6,11 @@ pyarrow's CSV reader streams the same records' POS, QUAL, INFO, FORMAT and sampl
 reference when one is given); bad records are cut out and quarantined with their line; INFO becomes the
 `attributes` map from its text (every key, values as written); a third thread writes the Parquet.
 
-Tolerant path, only for a file the fast path refuses (`load`): the lines that cannot be parsed at all (wrong
-column count, an empty sample column, a non-integer in AD) are quarantined, a header oxbow refuses is handed to
-it as htslib reads it (`vcf_header.repair`, after pysam confirmed htslib reads it), FORMAT keys the header does
-not declare are declared, and the clean copy goes through the same converter. Line numbers in the quarantine
-and the warnings are those of the original file. A file even that cannot read is quarantined whole, with the
-number of records it held.
+Tolerant path, only for a file the fast path refuses (`load` -> `vcf_tolerant`): the lines that cannot be parsed
+at all are quarantined, a header oxbow refuses is handed to it as htslib reads it (`vcf_header.repair`, after
+pysam confirmed htslib reads it), FORMAT keys the header does not declare are declared, and the clean copy goes
+through `convert` too. Line numbers in the quarantine and the warnings are those of the original file. A file
+even that cannot read is quarantined whole, with the number of records it held.
 
 Warnings (input loaded but tolerated: undeclared keys, type mismatches, header repairs, POS 0, IUPAC codes in
 REF) are collected per file and stored in `lake_meta.warnings` by the genomics reader.
@@ -29,12 +28,11 @@ import numpy as np
 from mmhealth.ingest import vcf_raw
 from mmhealth.ingest.fasta import Reference
 from mmhealth.ingest.records import SOURCE_COLUMN, Quarantined
-from mmhealth.ingest.vcf_header import (FORMAT_PREFIX, HeaderNote, VcfHeader, first_line, htslib_refuses,
-                                        is_gzip, open_text, oxbow_refuses, raise_if_truncated, read_header,
-                                        repair)
+from mmhealth.ingest.vcf_header import (FORMAT_PREFIX, VcfHeader, first_line, open_text, raise_if_truncated,
+                                        read_header)
 
 __all__ = ["MODALITY", "VCF_SUFFIXES", "Rejected", "VcfHeader", "VcfResult", "convert", "count_records",
-           "is_vcf", "load", "read_header", "variants_schema", "annotations_schema"]
+           "first_line", "is_vcf", "load", "read_header", "variants_schema", "annotations_schema"]
 
 MODALITY = "genomics"
 VCF_SUFFIXES = (".vcf", ".vcf.gz", ".vcf.bgz")
@@ -48,8 +46,6 @@ GENOTYPE_FIELDS = ["GT", "DP", "GQ", "AD"]
 # Sites per oxbow batch: small enough that parsing, reshaping and writing overlap from early in a file,
 # large enough that per-batch overhead stays negligible.
 BATCH_SITES = 32_768
-# The tolerant path gives up on a file after this many records oxbow still cannot parse (each costs a re-read).
-_MAX_UNPARSEABLE = 20
 
 
 def is_vcf(path: Path) -> bool:
@@ -164,236 +160,17 @@ def count_records(path: Path) -> tuple[int, str | None]:
 
 def load(path: Path, rel: str, header: VcfHeader, out: Path, reference: Reference | None,
          scratch: Path) -> VcfResult:
-    """The file's records into the Parquet part `out`: the fast path, and the tolerant path if the fast path
-    refuses the file. Raises `Rejected` when not even the tolerant path can read it."""
+    """The file's records into the Parquet part `out`: the fast path, and the tolerant path (`vcf_tolerant`) if
+    the fast path refuses the file. Raises `Rejected` when not even the tolerant path can read it."""
     try:
         return convert(path, rel, header, out, reference)
     except Rejected:
         raise
     except Exception as exc:  # oxbow and Arrow raise bare errors for input they cannot parse
+        from mmhealth.ingest import vcf_tolerant
+
         out.unlink(missing_ok=True)
-        return _tolerant(path, rel, header, out, reference, scratch, first_line(exc))
-
-
-@dataclass
-class CleanCopy:
-    line_of: list[int] = field(default_factory=list)  # original line of each record kept
-    quarantined: list[Quarantined] = field(default_factory=list)
-    format_keys: set[str] = field(default_factory=set)
-    warnings: Warnings = field(default_factory=Warnings)
-    records: int = 0  # records seen, kept or not (+1 for an unreadable tail)
-
-
-def _tolerant(path: Path, rel: str, header: VcfHeader, out: Path, reference: Reference | None, scratch: Path,
-              refusal: str) -> VcfResult:
-    scratch.mkdir(parents=True, exist_ok=True)
-    body = scratch / (Path(rel).name + ".body")
-    clean = scratch / (Path(rel).name + ".clean.vcf")
-    try:
-        copy = clean_copy(path, rel, header, body)
-        text, notes, declared = _header_for_oxbow(path, header, copy.format_keys)
-        for attempt in range(_MAX_UNPARSEABLE + 1):
-            _join(clean, text, body)
-            try:
-                result = convert(clean, rel, header, out, reference, header_lines=text.count("\n"),
-                                 line_of=copy.line_of, extra_formats=declared)
-                break
-            except Rejected:
-                raise
-            except (NeedsDeclarations, vcf_raw.Misaligned) as exc:  # not a record oxbow cannot parse
-                raise Rejected(f"unreadable-vcf: {first_line(exc)} (even on the tolerant path)") from None
-            except Exception as exc:
-                out.unlink(missing_ok=True)
-                k = _unparseable_record(clean, text, bool(header.samples))
-                if k is None or attempt == _MAX_UNPARSEABLE:
-                    raise Rejected(f"unreadable-vcf: {first_line(exc)} (even on the tolerant path)") from None
-                _drop_body_line(body, k)
-                copy.quarantined.append(Quarantined(rel, f"line {copy.line_of[k]}", MODALITY,
-                                                    f"invalid-vcf-line: oxbow cannot parse the record: "
-                                                    f"{first_line(exc)}", _line_text(path, copy.line_of[k])))
-                del copy.line_of[k]
-    finally:
-        body.unlink(missing_ok=True)
-        clean.unlink(missing_ok=True)
-    result.quarantined = sorted(copy.quarantined + result.quarantined, key=lambda q: _line_number(q.position))
-    result.records = copy.records
-    result.warnings.add(f"tolerant-path: the fast reader refused the file ({refusal}); read on the tolerant path",
-                        None)
-    for note in notes:
-        result.warnings.add(note.warning, note.line)
-    result.warnings.merge(copy.warnings)
-    return result
-
-
-def _line_number(position: str) -> int:
-    return int(position.split()[-1]) if position.startswith("line ") else 0
-
-
-def _header_for_oxbow(path: Path, header: VcfHeader, format_keys: set[str]) -> tuple[str, list[HeaderNote], set[str]]:
-    """The header text to hand oxbow, the repairs made, and the FORMAT keys it declares that the file did not."""
-    undeclared = {k for k in format_keys if k not in header.formats}
-    original = "\n".join(header.lines) + "\n"
-    refusal = oxbow_refuses(original, bool(header.samples))
-    gt = header.formats.get("GT")
-    if refusal is None and not undeclared and (gt is None or (gt.type, gt.number) == ("String", "1")):
-        return original, [], set()
-    if refusal is not None:
-        problem = htslib_refuses(path)
-        if problem is not None:
-            raise Rejected(f"invalid-vcf-header: htslib cannot read it either ({problem}); oxbow: {refusal}")
-    for version in (None, "VCFv4.2"):
-        text, notes = repair(header, undeclared, version)
-        still = oxbow_refuses(text, bool(header.samples))
-        if still is None:
-            return text, notes, undeclared
-    raise Rejected(f"unreadable-vcf: oxbow refuses the header even as htslib reads it ({still})")
-
-
-def _join(clean: Path, header_text: str, body: Path) -> None:
-    import shutil
-
-    with open(clean, "w", encoding="utf-8") as dst, open(body, encoding="utf-8") as src:
-        dst.write(header_text)
-        shutil.copyfileobj(src, dst, 1 << 20)
-
-
-def _drop_body_line(body: Path, k: int) -> None:
-    tmp = body.with_suffix(".tmp")
-    with open(body, encoding="utf-8") as src, open(tmp, "w", encoding="utf-8") as dst:
-        for i, line in enumerate(src):
-            if i != k:
-                dst.write(line)
-    tmp.replace(body)
-
-
-def _line_text(path: Path, lineno: int) -> str:
-    with open_text(path) as fh:
-        for i, line in enumerate(fh, start=1):
-            if i == lineno:
-                return line.rstrip("\r\n")
-    return ""
-
-
-def _unparseable_record(clean: Path, header_text: str, with_samples: bool) -> int | None:
-    """Index of the first record of `clean` oxbow cannot parse, None if it parses them all. The failing batch is
-    found in one pass, then narrowed on small files holding only its window (1,024, 32, then 1 record per batch)."""
-    import itertools
-
-    n_header = header_text.count("\n")
-    window_start, window = 0, None
-    for size in (BATCH_SITES, 1024, 32, 1):
-        if window is None:
-            parsed = _parsed_before_failure(clean, with_samples, size)
-        else:
-            part = clean.with_suffix(".window.vcf")
-            with open(clean, encoding="utf-8") as src, open(part, "w", encoding="utf-8") as dst:
-                dst.write(header_text)
-                dst.writelines(itertools.islice(src, n_header + window_start, n_header + window_start + window))
-            try:
-                parsed = _parsed_before_failure(part, with_samples, size)
-            finally:
-                part.unlink(missing_ok=True)
-        if parsed is None:
-            return None
-        window_start += parsed
-        window = size
-    return window_start
-
-
-def _parsed_before_failure(path: Path, with_samples: bool, batch_size: int) -> int | None:
-    import oxbow
-    import pyarrow as pa
-
-    src = oxbow.from_vcf(str(path), samples="*" if with_samples else None, samples_nested=True,
-                         info_fields=None, genotype_fields=GENOTYPE_FIELDS if with_samples else None)
-    n = 0
-    try:
-        reader = pa.RecordBatchReader.from_stream(src.scanner().scan(columns=src.columns, batch_size=batch_size))
-        while True:
-            try:
-                n += reader.read_next_batch().num_rows
-            except StopIteration:
-                return None
-    except Exception:  # oxbow's parse error: the record after the `n` parsed
-        return n
-
-
-_AD_VALUE = re.compile(r"^(\.|[+-]?[0-9]+)(,(\.|[+-]?[0-9]+))*$")
-
-
-def clean_copy(path: Path, rel: str, header: VcfHeader, out: Path) -> CleanCopy:
-    """Write the records of `path` that oxbow and the text reader can parse to `out` (plain text, no header):
-    lines with another column count, an empty sample column or a non-integer AD are quarantined (htslib
-    refuses these too), blank and '#' lines in the body are not records. Every other check is left to
-    `convert`, so a record meets the same checks on both paths."""
-    copy = CleanCopy()
-    n_cols = header.n_columns
-    samples = header.samples
-    ad = header.formats.get("AD")
-    check_ad = ad is None or ad.type == "Integer"
-    keys_of: dict[str, list[str]] = {}
-
-    def take(lineno: int, line: str, dst) -> None:
-        body = line.rstrip("\r\n")
-        if not body.strip() or body.startswith("#"):
-            return  # not a record
-        copy.records += 1
-        if "\ufffd" in body:
-            copy.warnings.add("invalid-utf8: bytes that are not UTF-8 were replaced by U+FFFD", lineno, 1)
-        cols = body.split("\t")
-        problem = ""
-        if len(cols) > n_cols and not samples:
-            copy.warnings.add("extra-columns: a sites-only record has more than 8 columns; the rest is ignored, "
-                              "as htslib does", lineno, 1)
-            cols = cols[:8]
-        elif len(cols) != n_cols:
-            problem = f"invalid-vcf-line: {len(cols)} columns, the header declares {n_cols}"
-        if samples and not problem:
-            keys = keys_of.get(cols[8])
-            if keys is None:
-                keys = keys_of[cols[8]] = [] if cols[8] in (".", "") else cols[8].split(":")
-                copy.format_keys.update(keys)
-            problem = _sample_problem(cols[9:], samples, keys, check_ad)
-        if problem:
-            copy.quarantined.append(Quarantined(rel, f"line {lineno}", MODALITY, problem, body))
-            return
-        dst.write("\t".join(cols) + "\n")
-        copy.line_of.append(lineno)
-
-    lineno, last = 0, None  # `last`: a final line without newline, taken only once the stream proved complete
-    with open(out, "w", encoding="utf-8") as dst:
-        try:
-            with open_text(path) as fh:
-                for lineno, line in enumerate(fh, start=1):
-                    if lineno <= header.header_lines:
-                        continue
-                    if not line.endswith("\n"):
-                        last = (lineno, line)
-                        break
-                    take(lineno, line, dst)
-                raise_if_truncated(fh)
-            if last:
-                take(*last, dst)
-        except (OSError, EOFError, ValueError) as exc:  # truncated or corrupt compression
-            copy.records += 1  # the record cut in two (if any line was cut, it is this one)
-            at = last[0] if last else lineno + 1
-            copy.quarantined.append(Quarantined(
-                rel, f"line {at}", MODALITY,
-                f"unreadable-vcf: the file cannot be read from line {at} on ({first_line(exc)}); at least one "
-                f"record is lost there and any after it could not be counted", last[1][:200] if last else ""))
-    return copy
-
-
-def _sample_problem(values: list[str], samples: list[str], keys: list[str], check_ad: bool) -> str:
-    ad_at = keys.index("AD") if check_ad and "AD" in keys else -1
-    for name, value in zip(samples, values):
-        if value == "":
-            return f"invalid-vcf-line: sample {name} is an empty column (a missing call is written '.')"
-        if ad_at >= 0:
-            parts = value.split(":")
-            if ad_at < len(parts) and parts[ad_at] not in (".", "") and not _AD_VALUE.match(parts[ad_at]):
-                return f"invalid-vcf-line: FORMAT AD {parts[ad_at][:40]!r} of sample {name} is not Integer"
-    return ""
+        return vcf_tolerant.read(path, rel, header, out, reference, scratch, first_line(exc))
 
 
 class NeedsDeclarations(Exception):
@@ -419,7 +196,7 @@ class _Plan:
 
 def convert(path: Path, rel: str, header: VcfHeader, out: Path, reference: Reference | None, *,
             header_lines: int | None = None, line_of: list[int] | None = None,
-            extra_formats: set[str] = frozenset(), progress=None) -> VcfResult:
+            extra_formats: set[str] = frozenset()) -> VcfResult:
     """Stream `path` into the Parquet file `out`. `header` holds the definitions of the file as delivered; for
     a clean copy (tolerant path), `header_lines` is the length of the copy's header and `line_of` maps its
     records to original lines. Raises what oxbow or the text reader raise (the caller takes the tolerant path)."""
@@ -448,7 +225,6 @@ def convert(path: Path, rel: str, header: VcfHeader, out: Path, reference: Refer
             for i, reason in sorted(bad.items()):
                 line = plan.line(result.records + i)
                 result.quarantined.append(Quarantined(rel, f"line {line}", MODALITY, reason, _site_text(batch, raw, i)))
-            keep = None
             if bad:
                 mask = np.ones(n, dtype=bool)
                 mask[list(bad)] = False
@@ -457,7 +233,7 @@ def convert(path: Path, rel: str, header: VcfHeader, out: Path, reference: Refer
                 site = {k: v.filter(keep) for k, v in site.items()}
             result.records += n
             result.loaded_sites += batch.num_rows
-            for table in reshape(batch, rel, header.samples, target, site, plan, keep):
+            for table in reshape(batch, rel, header.samples, target, site, plan):
                 writer.write(table)
                 result.rows += table.num_rows
     finally:
@@ -784,7 +560,7 @@ def _genotype_columns(g, typed: list[str]) -> dict:
     return out
 
 
-def reshape(batch, rel: str, samples: list[str], target, site: dict, plan: _Plan, keep=None) -> Iterator:
+def reshape(batch, rel: str, samples: list[str], target, site: dict, plan: _Plan) -> Iterator:
     """One oxbow batch (m sites) -> Arrow tables of `target`: the m sites for annotations; for variants one
     table of m rows per sample (the site columns are shared, not copied, between them).
 
