@@ -5,15 +5,37 @@
 ) }}
 {#- One row per patient, site and alternate allele: genotype, zygosity for that allele and allele dosage
     (copies carried, 0 to the ploidy). Positions in both conventions, named by convention. Calls come from the one
-    VCF per patient and contig whose calls count (macros/genomics/genomes.sql); the incremental MERGE is followed
-    by the deletion of rows of genome files a newer file superseded (post-hook). -#}
-with s as (
+    VCF per patient and contig whose calls count (macros/genomics/genomes.sql), one row per allele of that file (the
+    record ranked as stg_omics__variant_calls ranks copies of a site). The incremental MERGE is followed by the
+    deletion of rows of genome files a newer file superseded (post-hook). -#}
+-- depends_on: {{ ref('stg_omics__genome_files') }}
+with calls as (
+    select v.*
+    from {{ ref('int_variant_calls') }} as v
+    where true{{ mmh_genome_rows_since('v', ['source_lake_run']) }}
+),
+
+-- one row per allele and file: two records of one file may both carry an allele at a site (`A>T,G` and `A>T`)
+{{ mmh_one_row_per('one_per_allele', 'calls',
+    ['source_lake_run', 'source_file', 'patient_id', 'contig', 'start_0based', 'reference_allele', 'alternate_allele'],
+    'r.is_pass desc, r.qual desc nulls last, r.genotype_quality desc nulls last, r.read_depth desc nulls last,
+    r.genotype asc nulls last, r.phased asc nulls last, r.alt_index asc, r.alternate_alleles_text asc,
+    r.variant_name asc nulls last',
+    ['patient_id', 'contig', 'start_0based', 'position_1based', 'reference_allele', 'alternate_allele', 'alt_index',
+     'variant_name', 'genotype', 'phased', 'is_pass', 'qual', 'read_depth', 'genotype_quality', 'source_lake_run',
+     'source_file', 'ploidy', 'allele_dosage', 'n_called_alleles', 'zygosity'],
+    repeated=mmh_repeated_sites(ref('int_variant_calls'),
+        ['patient_id', 'contig', 'start_0based', 'reference_allele', 'alternate_allele', 'source_file',
+         'source_lake_run'],
+        'source_lake_run', 'source_lake_run')) }},
+
+s as (
     select
         v.*,
         k.patient_key,
         -- stable id of the call, independent of the pseudonym key
         {{ mmh_sha256("v.patient_id || '|' || v.contig || '|' || cast(v.start_0based as varchar) || '|' || v.reference_allele || '|' || v.alternate_allele") }} as variant_call_id
-    from {{ ref('int_variant_calls') }} as v
+    from one_per_allele as v
     left join {{ ref('int_patient_spine') }} as k on v.patient_id = k.patient_id
 )
 

@@ -9,6 +9,7 @@
     was ingested (annotation_lake_run). Records a ClinVar release withdrew need a --full-refresh. Matches of calls
     from a genome file a newer file superseded are deleted after the MERGE (post-hook). -#}
 -- depends_on: {{ ref('int_patient_spine') }}
+-- depends_on: {{ ref('stg_omics__genome_files') }}
 select
     cast(v.variant_clinvar_id as varchar) as variant_clinvar_id,
     cast(v.variant_call_id as varchar) as variant_call_id,

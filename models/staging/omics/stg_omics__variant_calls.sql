@@ -39,15 +39,10 @@ with source as (
 {{ mmh_select_source(source('omics', 'variants'), specs) }}
 ),
 
-genome_files as (
-{{ mmh_genome_files(source('omics', 'variants')) }}
-),
-
 typed as (
 select
     sample_id || '|' || contig_name || '|' || cast(start_0based as varchar) || '|' || reference_allele
         || '|' || coalesce(alternate_alleles_text, '') as variant_row_id,
-    {{ mmh_genome_file_id('sample_id', normalize_contig('contig_name'), 'source_file', 'source_lake_run') }} as genome_file_id,
     sample_id,
     contig_name,
     {{ normalize_contig('contig_name') }} as contig,
@@ -78,57 +73,39 @@ select
     genotype_quality,
     source_lake_run,
     source_file
-from source
-where sample_id is not null
+from source as s
+where s.sample_id is not null{{ mmh_genome_rows_since('s', ['source_lake_run']) }}
 ),
 
-ranked as (
-select
-    t.*,
-    -- one record per site and file (a partition never spans files: its lake run and file are in the key, which also
-    -- lets a filter on the lake run reach the scan)
-    row_number() over (
-        partition by t.source_lake_run, t.source_file, t.variant_row_id
-        order by t.is_pass desc, t.qual desc nulls last, t.genotype_quality desc nulls last,
-            t.read_depth desc nulls last, t.genotype asc nulls last, t.phased asc nulls last,
-            t.variant_name asc nulls last, t.filters_text asc nulls last, t.end_0based_exclusive asc nulls last,
-            t.contig_name asc
-    ) as copy_rank
+-- the rows of the one genome file that counts for each sample and contig: an anti-join with the superseded files
+-- (cheaper than joining every row to the current ones), left out when no file was ever superseded
+-- depends_on: {{ ref('stg_omics__genome_files') }}
+current_files as (
+select t.*
 from typed as t
-inner join genome_files as g on t.genome_file_id = g.genome_file_id
-where g.is_current
+{%- if mmh_superseded_genome_files() %}
+left join {{ ref('stg_omics__genome_files') }} as g
+    on t.sample_id = g.sample_id
+    and t.contig = g.contig
+    and coalesce(t.source_file, '') = coalesce(g.source_file, '')
+    and coalesce(t.source_lake_run, '') = coalesce(g.source_lake_run, '')
+    and not g.is_current
+where g.sample_id is null
+{%- endif %}
 ),
 
-current_calls as (
-select
-    variant_row_id,
-    sample_id,
-    contig_name,
-    contig,
-    start_0based,
-    end_0based_exclusive,
-    position_1based,
-    variant_name,
-    reference_allele,
-    alternate_alleles,
-    alternate_alleles_text,
-    n_alternate_alleles,
-    qual,
-    filters_text,
-    is_pass,
-    phased,
-    calls,
-    ploidy,
-    allele_1_index,
-    allele_2_index,
-    genotype,
-    read_depth,
-    genotype_quality,
-    source_lake_run,
-    source_file
-from ranked
-where copy_rank = 1
-)
+-- one record per site and file: a partition never spans files (its lake run and file are in the key)
+{{ mmh_one_row_per('current_calls', 'current_files', ['source_lake_run', 'source_file', 'variant_row_id'],
+    'r.is_pass desc, r.qual desc nulls last, r.genotype_quality desc nulls last, r.read_depth desc nulls last,
+    r.genotype asc nulls last, r.phased asc nulls last, r.variant_name asc nulls last, r.filters_text asc nulls last,
+    r.end_0based_exclusive asc nulls last, r.contig_name asc',
+    ['variant_row_id', 'sample_id', 'contig_name', 'contig', 'start_0based', 'end_0based_exclusive',
+     'position_1based', 'variant_name', 'reference_allele', 'alternate_alleles', 'alternate_alleles_text',
+     'n_alternate_alleles', 'qual', 'filters_text', 'is_pass', 'phased', 'calls', 'ploidy', 'allele_1_index',
+     'allele_2_index', 'genotype', 'read_depth', 'genotype_quality', 'source_lake_run', 'source_file'],
+    repeated=mmh_repeated_sites(source('omics', 'variants'),
+        ['sampleid', 'contigname', 'start', 'referenceallele', 'lake_source', 'lake_run'], 'lake_run',
+        'source_lake_run')) }}
 
 select s.* from current_calls as s
 {{ mmh_incremental_filter('variant_row_id', ['source_lake_run']) }}

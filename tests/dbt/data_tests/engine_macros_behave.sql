@@ -28,6 +28,10 @@ with cases as (
     union all
     select 'mmh_element out of range is null', {{ mmh_element("array[10, 20, 30]", 5) }} is null
     union all
+    select 'mmh_row_key equal tuples', {{ mmh_row_key(["'a'", "cast(null as varchar)", "3"]) }} = {{ mmh_row_key(["'a'", "cast(null as varchar)", "3"]) }}
+    union all
+    select 'mmh_row_key different tuples', {{ mmh_row_key(["'a'", "'b'"]) }} <> {{ mmh_row_key(["'a'", "'c'"]) }}
+    union all
     select 'mmh_transform + mmh_list_join',
         {{ mmh_list_join(mmh_transform("array[1, -1, 2]", 'x', "case when x < 0 then '.' else cast(x as varchar) end"), '/') }} = '1/./2'
     union all
