@@ -62,6 +62,20 @@ cross join unnest(
 ) as exploded ({{ index_name }})
 {%- endmacro %}
 
+{#- A value equal for equal tuples of `exprs` (nulls included), for grouping rows by many columns at once:
+    DuckDB's 64-bit hash (two different tuples may share it, so use it to find candidates, not to decide), the
+    joined text on Athena. -#}
+{% macro mmh_row_key(exprs) %}{{ return(adapter.dispatch('mmh_row_key', 'mmhealth')(exprs)) }}{% endmacro %}
+{% macro duckdb__mmh_row_key(exprs) %}hash({{ exprs | join(', ') }}){% endmacro %}
+{% macro athena__mmh_row_key(exprs) -%}
+concat_ws('|', {% for e in exprs %}coalesce(cast({{ e }} as varchar), ''){{ ', ' if not loop.last }}{% endfor %})
+{%- endmacro %}
+
+{#- Apply an expression to every element of a list (`var -> expr`). -#}
+{% macro mmh_transform(list_expr, var, expr) %}{{ return(adapter.dispatch('mmh_transform', 'mmhealth')(list_expr, var, expr)) }}{% endmacro %}
+{% macro duckdb__mmh_transform(list_expr, var, expr) %}list_transform({{ list_expr }}, {{ var }} -> {{ expr }}){% endmacro %}
+{% macro athena__mmh_transform(list_expr, var, expr) %}transform({{ list_expr }}, {{ var }} -> {{ expr }}){% endmacro %}
+
 {#- Join a list of strings with a separator. -#}
 {% macro mmh_list_join(list_expr, sep) %}{{ return(adapter.dispatch('mmh_list_join', 'mmhealth')(list_expr, sep)) }}{% endmacro %}
 {% macro duckdb__mmh_list_join(list_expr, sep) %}array_to_string({{ list_expr }}, '{{ sep }}'){% endmacro %}

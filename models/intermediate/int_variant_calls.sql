@@ -1,6 +1,8 @@
 {{ config(materialized='view') }}
 {#- Genotype calls per sample, site and alternate allele, with the site's genotype and a zygosity for that
-    allele. Grain: one row per (sample, contig, start, reference, alternate allele). -#}
+    allele. Grain: one row per (sample, contig, start, reference, alternate allele) of each record; two records of
+    one file that both carry an allele at a site (`A>T,G` and `A>T`) give two rows, of which fct_variant_call keeps
+    one. -#}
 select
     a.sample_id as patient_id,
     a.contig,
@@ -9,6 +11,7 @@ select
     a.reference_allele,
     a.alternate_allele,
     a.alt_index,
+    a.alternate_alleles_text,
     a.variant_name,
     a.genotype,
     a.phased,
@@ -17,6 +20,7 @@ select
     a.read_depth,
     a.genotype_quality,
     a.source_lake_run,
+    a.source_file,
     a.ploidy,
     a.allele_dosage,
     a.n_called_alleles,

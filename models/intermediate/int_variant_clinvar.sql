@@ -35,6 +35,7 @@ select
     a.review_status,
     a.disease_names,
     v.source_lake_run,
+    v.source_file,
     a.source_lake_run as annotation_lake_run
 from {{ ref('fct_variant_call') }} as v
 inner join annotations as a

@@ -167,3 +167,118 @@ def test_a_resource_sent_again_replaces_its_earlier_version(resent_resources):
     for mart in FACTS:
         assert r["scheduled"][mart] == r["full"][mart], f"{mart}: scheduled run differs from a full refresh"
     assert r["scheduled"]["fct_encounter"] != r["before"]["fct_encounter"]
+
+
+def _vcf_parts(path) -> tuple[list[str], list[str], list[list[str]]]:
+    import gzip
+
+    lines = gzip.open(path, "rt").read().splitlines()
+    chrom = next(line for line in lines if line.startswith("#CHROM"))
+    return ([line for line in lines if line.startswith("##")], chrom.split("\t"),
+            [line.split("\t") for line in lines if not line.startswith("#")])
+
+
+def _write_vcf(path, head: list[str], cols: list[str], records: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(head + ["\t".join(cols)] + ["\t".join(r) for r in records]) + "\n")
+
+
+QUIRKS_HEAD = ["##fileformat=VCFv4.2", '##INFO=<ID=DP,Number=1,Type=Integer,Description="depth">',
+               '##INFO=<ID=DP,Number=1,Type=Integer,Description="depth, defined twice">',
+               r'##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype (\"GT\", \'phased\' or not)">']
+QUIRKS_BODY = [  # sample TELOMERE-1: POS 0, an undeclared INFO key, a triploid call, no ALT, a split multi-allelic site
+    "chr1\t0\t.\tN\tA\t50\tPASS\tDP=3;XX=1\tGT\t0/1",
+    "chr1\t100\t.\tA\tC,G\t50\tPASS\tDP=abc\tGT\t1/1/2",
+    "chr1\t200\t.\tA\t.\t50\tPASS\t.\tGT\t0/0",
+    "chr1\t300\t.\tA\tT,G\t50\tPASS\t.\tGT\t1/2",
+    "chr1\t300\t.\tA\tT\t40\tPASS\t.\tGT\t0/1",
+]
+
+
+@pytest.fixture(scope="module")
+def genome_versions(resent_resources, dbt_scratch, alt_lakes, testdata):
+    """The same samples again in new VCFs (another folder of the same source), as sequencing cores send them: a
+    re-call of sample A (its last site gone, its first genotype changed), sample B once more as one file per
+    contig, and a trio file holding sample C and two relatives (C's first site written twice). With them, what the
+    lake accepts from real sources and must build: every VCF of the shared test data (read in place through
+    links), a file of header and record quirks, and a second ClinVar release under another name. Ingested into the
+    lake above; then the scheduled run, then a full refresh."""
+    from mmhealth.synth import bgzf
+
+    root = dbt_scratch / "incremental"
+    data, lake = root / "data", root / "lake"
+    a, b, c = sorted((data / "dna").glob("*.vcf.gz"))[:3]
+    more = data / "genomes-2"
+    head, cols, recs = _vcf_parts(a)
+    recall = [list(r) for r in recs[:-1]]
+    recall[0][9] = ("0/1" if recall[0][9].startswith("1/1") else "1/1") + recall[0][9][3:]
+    _write_vcf(more / "recall" / a.name.replace(".gz", ""), head, cols, recall)
+    head, cols, recs = _vcf_parts(b)
+    for contig in sorted({r[0] for r in recs}):
+        _write_vcf(more / "by-contig" / f"{cols[9]}.{contig}.vcf", head, cols, [r for r in recs if r[0] == contig])
+    head, cols, recs = _vcf_parts(c)
+    trio = [r + ["0/0" + r[9][3:], r[9]] for r in recs]
+    trio.insert(1, list(trio[0]))
+    _write_vcf(more / "trio" / "family.vcf", head, cols + ["relative-1", "relative-2"], trio)
+    quirks = more / "quirks"
+    _write_vcf(quirks / "telomere.vcf", QUIRKS_HEAD, "#CHROM POS ID REF ALT QUAL FILTER INFO FORMAT TELOMERE-1".split(),
+               [line.split("\t") for line in QUIRKS_BODY])
+    for real in sorted((testdata / "vcf").rglob("*.vcf*")):
+        if real.name.endswith((".vcf", ".vcf.gz")):
+            (quirks / "real" / real.parent.name).mkdir(parents=True, exist_ok=True)
+            (quirks / "real" / real.parent.name / real.name).symlink_to(real)
+    clinvar = bgzf.decompress((data / "annotation" / "clinvar.vcf.gz").read_bytes()).decode()
+    (more / "clinvar-next-release.vcf").write_text(clinvar.replace("CLNSIG=Pathogenic;", "CLNSIG=Likely_pathogenic;"))
+    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"], lake)
+    alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
+    scheduled = _snapshot(lake)
+    con = connect(lake / "warehouse.duckdb")
+    try:
+        calls = {}
+        for name, path in (("a", a), ("b", b), ("c", c)):
+            sample = _vcf_parts(path)[1][9]
+            calls[name] = con.execute(
+                "select v.source_file, v.contig, v.start_0based, v.alternate_allele, v.genotype "
+                "from mmhealth_marts.fct_variant_call v "
+                "join mmhealth_marts.dim_patient p using (patient_key) where p.patient_id = ?", [sample]).fetchall()
+        originals = {name: _vcf_parts(path)[2] for name, path in (("a", a), ("b", b), ("c", c))}
+        quirk_calls = con.execute(
+            "select v.start_0based, v.alternate_allele, v.genotype, v.allele_dosage from mmhealth_marts.fct_variant_call v "
+            "join mmhealth_marts.dim_patient p using (patient_key) where p.patient_id = 'TELOMERE-1'").fetchall()
+    finally:
+        con.close()
+    alt_lakes.dbt(lake, "build", "--full-refresh", "--selector", "deploy", *NEW_ROW_TESTS)
+    return {"scheduled": scheduled, "full": _snapshot(lake), "calls": calls, "originals": originals, "quirks": quirk_calls,
+            "recall": recall, "files": {"a": f"genomes-2/recall/{a.name.replace('.gz', '')}",
+                                        "b": f"genomes-2/by-contig/{_vcf_parts(b)[1][9]}.", "c": "genomes-2/trio/family.vcf"}}
+
+
+def _sites(records: list[list[str]]) -> set[tuple]:
+    """(contig as the marts normalize it, 0-based start, alternate allele) of VCF records."""
+    return {(r[0].removeprefix("chr"), int(r[1]) - 1, alt) for r in records for alt in r[4].split(",")}
+
+
+def test_the_same_sample_in_several_vcfs_builds_and_counts_once(genome_versions):
+    """docs/dbt.md "Genome versions": per sample and contig the calls of one file count, the newest."""
+    g = genome_versions
+    for mart in FACTS:
+        assert g["scheduled"][mart] == g["full"][mart], f"{mart}: scheduled run differs from a full refresh"
+    # A: only the re-call counts - the site it dropped is gone, the changed genotype is the new one
+    a = g["calls"]["a"]
+    assert {src for src, *_ in a} == {g["files"]["a"]}
+    assert {(c, s, alt) for _, c, s, alt, _ in a} == _sites(g["recall"])
+    first = g["recall"][0]
+    assert (first[0].removeprefix("chr"), int(first[1]) - 1, first[9].split(":")[0]) in {(c, s, gt) for _, c, s, _, gt in a}
+    # B: the per-contig files add up to the whole genome, each contig from its own file
+    b = g["calls"]["b"]
+    assert sorted((c, s, alt) for _, c, s, alt, _ in b) == sorted(_sites(g["originals"]["b"]))
+    raw_contig = {r[0].removeprefix("chr"): r[0] for r in g["originals"]["b"]}
+    assert all(src == f"{g['files']['b']}{raw_contig[c]}.vcf" for src, c, *_ in b)
+    # C: the trio file (the newer run) counts, each of C's calls once although its first site is written twice there
+    c = g["calls"]["c"]
+    assert {src for src, *_ in c} == {g["files"]["c"]}
+    assert sorted((c_, s, alt) for _, c_, s, alt, _ in c) == sorted(_sites(g["originals"]["c"]))
+    # what the lake accepted from the quirks file built: POS 0, a triploid call (dosage 2 of C, up to 3), the split
+    # multi-allelic site's T once (from the PASS record with the higher QUAL: 1/2)
+    assert sorted(g["quirks"]) == [(-1, "A", "0/1", 1), (99, "C", "1/1/2", 2), (99, "G", "1/1/2", 1),
+                                   (299, "G", "1/2", 1), (299, "T", "1/2", 1)]

@@ -10,7 +10,8 @@ from mmhealth.ingest import bundle
 from mmhealth.ingest.fasta import Reference
 from mmhealth.ingest.fhir_schema import read_columns_literal, select_list, shape_columns
 from mmhealth.ingest.records import EXCERPT_LIMIT, Quarantined
-from mmhealth.ingest.vcf import _line_problem, info_map, read_header
+from mmhealth.ingest.vcf import read_header
+from mmhealth.ingest.vcf_raw import attributes, info_entries
 from mmhealth.lake.schema import hive_type, merge_fields
 
 
@@ -95,23 +96,13 @@ def test_vcf_header_problems(tmp_path, text, problem):
     assert (h.problem is None) if problem is None else (problem in h.problem)
 
 
-def test_vcf_line_problems():
-    ok = ["1", "10", ".", "A", "C", "50", "PASS", ".", "GT", "0/1"]
-    assert _line_problem(ok, 10) == ""
-    assert "columns" in _line_problem(ok[:-1], 10)
-    assert "POS" in _line_problem(["1", "x"] + ok[2:], 10)
-    assert "REF" in _line_problem(ok[:3] + ["AZ"] + ok[4:], 10)
-    assert "QUAL" in _line_problem(ok[:5] + ["high"] + ok[6:], 10)
-
-
-def test_info_map_skips_absent_values_and_formats_lists_and_flags():
-    info = pa.array([{"DP": 3, "AF": [0.5, 0.25], "DB": True, "G": "x"},
-                     {"DP": None, "AF": None, "DB": False, "G": None}],
-                    pa.struct([("DP", pa.int32()), ("AF", pa.list_(pa.float32())), ("DB", pa.bool_()),
-                               ("G", pa.string())]))
-    maps = info_map(info).to_pylist()
-    assert dict(maps[0]) == {"DP": "3", "AF": "0.5,0.25", "DB": "true", "G": "x"}
-    assert maps[1] == []
+def test_info_text_becomes_the_attributes_map():
+    """INFO as written: lists and odd values kept verbatim, flags 'true', missing values and empty keys left out,
+    a key written twice kept once (the first value, as htslib does)."""
+    info = pa.array(["DP=3;AF=0.5,0.25;DB;G=x=y", ".", "A;;B=1;B=2;C=.", "XX=abc"])
+    maps = [dict(m) for m in attributes(info_entries(info)).to_pylist()]
+    assert maps == [{"DP": "3", "AF": "0.5,0.25", "DB": "true", "G": "x=y"}, {}, {"A": "true", "B": "1"},
+                    {"XX": "abc"}]
 
 
 def test_quarantine_excerpt_is_capped():

@@ -38,6 +38,39 @@ def test_variant_and_annotation_rows_reconcile_with_pysam(testdata, testdata_lak
     assert genomics.read == genomics.loaded + genomics.quarantined + genomics.skipped
 
 
+def test_records_loaded_equal_pysam_records_for_every_vcf_pysam_reads(testdata, testdata_lake):
+    """Per file, from the ingest log: every record pysam reads is loaded, none quarantined, and none of these real
+    files needed the tolerant path (it must cost nothing on clean input)."""
+    lake, _ = testdata_lake
+    con = connect(lake)
+    log = {src: (read, loaded, quarantined) for src, read, loaded, quarantined in con.execute(
+        "SELECT lake_source, records_read, records_loaded, records_quarantined FROM lake_meta.ingest_log").fetchall()}
+    warned = {src for src, in con.execute("SELECT DISTINCT lake_source FROM lake_meta.warnings").fetchall()}
+    readable = 0
+    for path in _vcfs(testdata):
+        rel = path.relative_to(testdata).as_posix()
+        try:
+            with pysam.VariantFile(str(path)) as vf:
+                records = sum(1 for _ in vf)
+        except (OSError, ValueError):
+            continue  # pysam cannot read it: see the test below
+        assert log[rel] == (records, records, 0), rel
+        assert rel not in warned, rel
+        readable += 1
+    assert readable == 4
+
+
+def test_a_rejected_file_counts_its_records(testdata, testdata_lake):
+    """The invalid header is refused by htslib too; the file's records are counted one by one, not as one."""
+    lake, _ = testdata_lake
+    with open(testdata / INVALID_HEADER) as fh:
+        records = sum(1 for line in fh if line.strip() and not line.startswith("#"))
+    assert records == 5
+    row = connect(lake).execute("SELECT records_read, records_loaded, records_quarantined FROM lake_meta.ingest_log "
+                                "WHERE lake_source = ?", [INVALID_HEADER]).fetchone()
+    assert row == (records, 0, records)
+
+
 def test_invalid_header_quarantines_the_whole_file(testdata_lake):
     lake, _ = testdata_lake
     rows = connect(lake).execute(
@@ -46,7 +79,7 @@ def test_invalid_header_quarantines_the_whole_file(testdata_lake):
     assert len(rows) == 1
     position, modality, reason, raw = rows[0]
     assert (position, modality) == ("file", "genomics")
-    assert reason.startswith("invalid-vcf-header") and "sample" in reason
+    assert reason.startswith("invalid-vcf-header") and "sample" in reason and "(5 records not loaded)" in reason
     assert raw.startswith("##fileformat=VCF") and len(raw) <= 1024
 
 

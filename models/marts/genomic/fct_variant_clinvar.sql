@@ -1,11 +1,15 @@
 {{ config(
     materialized='incremental', incremental_strategy='merge', unique_key='variant_clinvar_id',
-    on_schema_change='append_new_columns'
+    on_schema_change='append_new_columns',
+    post_hook="{{ mmh_drop_superseded_genomes(mmh_genome_file_id('patient_key', 'contig', 'source_file', 'source_lake_run'), by_patient=true) }}"
 ) }}
 {#- One row per carried allele matched to ClinVar (normalized contig, 0-based start, reference, alternate), with
     clinical significance on the ordered scale 5 pathogenic .. 1 benign (0 = not on the pathogenicity axis).
     Incremental: merges the matches of calls from newer lake runs, and every call again when a newer ClinVar release
-    was ingested (annotation_lake_run). Records a ClinVar release withdrew need a --full-refresh. -#}
+    was ingested (annotation_lake_run). Records a ClinVar release withdrew need a --full-refresh. Matches of calls
+    from a genome file a newer file superseded are deleted after the MERGE (post-hook). -#}
+-- depends_on: {{ ref('int_patient_spine') }}
+-- depends_on: {{ ref('stg_omics__genome_files') }}
 select
     cast(v.variant_clinvar_id as varchar) as variant_clinvar_id,
     cast(v.variant_call_id as varchar) as variant_call_id,
@@ -28,6 +32,7 @@ select
     cast(v.disease_names as varchar) as disease_names,
     cast(v.clinvar_variation_id as varchar) as clinvar_variation_id,
     cast(v.source_lake_run as varchar) as source_lake_run,
+    cast(v.source_file as varchar) as source_file,
     cast(v.annotation_lake_run as varchar) as annotation_lake_run
 from {{ ref('int_variant_clinvar') }} as v
 {%- if not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() %}

@@ -33,6 +33,21 @@ def contigs(path: Path) -> Iterator[Contig]:
             yield Contig(rec.name, len(seq), hashlib.md5(seq.encode()).hexdigest())
 
 
+def count_sequences(path: Path) -> tuple[int, str | None]:
+    """Sequences ('>' lines) in a FASTA pysam cannot read, and why counting stopped early (None: whole file)."""
+    from mmhealth.ingest.vcf_header import first_line, open_text, raise_if_truncated
+
+    n = 0
+    try:
+        with open_text(path) as fh:
+            for line in fh:
+                n += line.startswith(">")
+            raise_if_truncated(fh)
+    except (OSError, EOFError, ValueError) as exc:
+        return n, first_line(exc)
+    return n, None
+
+
 def _alt_name(name: str) -> str:
     return name[3:] if name.startswith("chr") else "chr" + name
 

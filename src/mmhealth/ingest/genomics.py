@@ -1,5 +1,9 @@
 """The genomics modality: VCF -> omics.variants, sites-only (ClinVar-style) VCF -> omics.annotations,
-FASTA -> omics.reference_contigs; REF alleles checked against the reference when there is one."""
+FASTA -> omics.reference_contigs; REF alleles checked against the reference when there is one.
+
+Every VCF record has one fate: loaded, or quarantined with its line and reason. A file that cannot be read at
+all is quarantined whole with the number of records it held. What was loaded but tolerated (undeclared keys,
+repaired headers, type mismatches, POS 0) goes to `lake_meta.warnings`, one row per file and kind."""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from typing import Iterator
 
 from mmhealth.ingest import fasta as fa
 from mmhealth.ingest import vcf
-from mmhealth.ingest.records import FileDone, Output, ParquetPart, Quarantined, ReadContext, SourceFile, TableBatch
+from mmhealth.ingest.records import (FileDone, Output, ParquetPart, Quarantined, ReadContext, SourceFile, TableBatch,
+                                     warnings_batch)
+from mmhealth.ingest.vcf_header import open_text
 
 DATABASE = "omics"
 
@@ -47,9 +53,13 @@ class GenomicsReader:
 
         try:
             contigs = list(fa.contigs(f.path))
-        except (OSError, ValueError) as exc:
-            yield Quarantined(f.rel, "file", self.name, f"unreadable-fasta: {exc}")
-            yield FileDone(f.rel, read=1, loaded=0, quarantined=1, skipped=0)
+        except (OSError, ValueError, EOFError) as exc:
+            # a FASTA record is a sequence: count the '>' lines the file holds (read is records, not files)
+            n, problem = fa.count_sequences(f.path)
+            counted = f"{n} sequences not loaded" if problem is None else \
+                f"at least {n} sequences not loaded; counting stopped: {problem}"
+            yield Quarantined(f.rel, "file", self.name, f"unreadable-fasta: {vcf.first_line(exc)} ({counted})")
+            yield FileDone(f.rel, read=n, loaded=0, quarantined=n, skipped=0)
             return
         data = pa.table({
             "name": pa.array([c.name for c in contigs], pa.string()),
@@ -63,42 +73,41 @@ class GenomicsReader:
         try:
             header = vcf.read_header(f.path)
         except (OSError, EOFError) as exc:
-            yield Quarantined(f.rel, "file", self.name, f"unreadable-file: {exc}")
-            yield FileDone(f.rel, read=1, loaded=0, quarantined=1, skipped=0)
+            yield from _rejected(f, f"unreadable-file: {vcf.first_line(exc)}")
             return
         if header.problem:
-            yield Quarantined(f.rel, "file", self.name, header.problem, _head(f.path))
-            yield FileDone(f.rel, read=1, loaded=0, quarantined=1, skipped=0)
+            yield from _rejected(f, header.problem)
             return
         out = ctx.part_path(DATABASE, header.table)
         try:
-            result = vcf.convert(f.path, f.rel, header, out, reference)
-            extra: list[Quarantined] = []
-        except Exception as first:  # oxbow raises bare Arrow/IO errors for malformed lines
+            result = vcf.load(f.path, f.rel, header, out, reference, ctx.staging_dir / "vcf-clean")
+        except vcf.Rejected as exc:
             out.unlink(missing_ok=True)
-            clean = ctx.staging_dir / "vcf-clean" / (Path(f.rel).name + ".clean.vcf")
-            clean.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                line_of, extra = vcf.clean_copy(f.path, f.rel, header, clean)
-                result = vcf.convert(clean, f.rel, header, out, reference, line_of=line_of)
-            except Exception as exc:
-                out.unlink(missing_ok=True)
-                reason = f"unreadable-vcf: {str(exc or first).splitlines()[0][:300]}"
-                yield Quarantined(f.rel, "file", self.name, reason, _head(f.path))
-                yield FileDone(f.rel, read=1, loaded=0, quarantined=1, skipped=0)
-                return
-            finally:
-                clean.unlink(missing_ok=True)
-        quarantined = extra + result.quarantined
-        yield from quarantined
+            yield from _rejected(f, exc.reason)
+            return
+        yield from result.quarantined
+        warnings = result.warnings.rows()
+        if warnings:
+            yield warnings_batch(f.rel, self.name, [(w.position, w.warning, w.records) for w in warnings])
         yield ParquetPart(DATABASE, header.table, out, result.rows, (f.rel,))
-        read = result.records + len(extra)
-        yield FileDone(f.rel, read=read, loaded=result.loaded_sites, quarantined=len(quarantined), skipped=0)
+        yield FileDone(f.rel, read=result.records, loaded=result.loaded_sites,
+                       quarantined=len(result.quarantined), skipped=0)
+
+
+def _rejected(f: SourceFile, reason: str) -> Iterator[Output]:
+    """The whole file quarantined: one row, and every record it holds counted (read is records, not files)."""
+    n, problem = vcf.count_records(f.path)
+    if problem is None:
+        reason = f"{reason} ({n} records not loaded)"
+    else:
+        reason = f"{reason} (at least {n} records not loaded; counting stopped: {problem})"
+    yield Quarantined(f.rel, "file", vcf.MODALITY, reason, _head(f.path))
+    yield FileDone(f.rel, read=n, loaded=0, quarantined=n, skipped=0)
 
 
 def _head(path: Path) -> str:
     try:
-        with vcf._open_text(path) as fh:
+        with open_text(path) as fh:
             return fh.read(1024)
-    except (OSError, EOFError):
+    except (OSError, EOFError, ValueError):
         return ""

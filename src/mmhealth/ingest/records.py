@@ -113,6 +113,31 @@ class FileDone:
 
 Output = Union[TableBatch, ParquetPart, Quarantined, Skipped, Note, FileDone]
 
+# Input a reader loaded but had to tolerate (a key the header does not declare, a header repaired as htslib
+# reads it, ...): rows of `lake_meta.warnings`, one per source file and kind, yielded as a TableBatch built by
+# `warnings_batch`. Like every table, its rows are replaced when the file is read again. (`lake/meta.py` lists it
+# with the other lake_meta tables, so its view exists before any warning.) Column -> DuckDB type.
+WARNINGS_TABLE = ("lake_meta", "warnings")
+WARNING_COLUMNS = {
+    SOURCE_COLUMN: "VARCHAR",
+    "position": "VARCHAR",  # where it was first seen: `line N`, or `file`
+    "modality": "VARCHAR",
+    "warning": "VARCHAR",  # a stable kind, then the detail: `undeclared-info-key: XX ...`
+    "records": "BIGINT",  # records it concerns (NULL for a header matter)
+}
+
+
+def warnings_batch(source: str, modality: str, rows: list[tuple[str, str, int | None]]) -> TableBatch:
+    """`lake_meta.warnings` rows of one source file from (position, warning, records) tuples."""
+    import pyarrow as pa
+
+    types = {"VARCHAR": pa.string(), "BIGINT": pa.int64()}
+    schema = pa.schema([(name, types[t]) for name, t in WARNING_COLUMNS.items()])
+    data = pa.Table.from_pylist(
+        [{SOURCE_COLUMN: source, "position": p, "modality": modality, "warning": w, "records": n} for p, w, n in rows],
+        schema=schema)
+    return TableBatch(*WARNINGS_TABLE, source, data)
+
 
 @dataclass
 class ReadContext:

@@ -1,7 +1,9 @@
-"""`lake_meta` tables: the quarantine, the skipped input and the ingest log. Their schemas are fixed (dbt and
-dashboards read them)."""
+"""`lake_meta` tables: the quarantine, the skipped input, the ingest log and the warnings. Their schemas are
+fixed (dbt and dashboards read them)."""
 
 from __future__ import annotations
+
+from mmhealth.ingest.records import WARNING_COLUMNS, WARNINGS_TABLE
 
 QUARANTINE = "lake_meta.quarantine"
 INGEST_LOG = "lake_meta.ingest_log"
@@ -41,7 +43,10 @@ INGEST_LOG_COLUMNS = {
     "duration_s": "DOUBLE",
     "ingested_at": "TIMESTAMP WITH TIME ZONE",
 }
-META_COLUMNS = {QUARANTINE: QUARANTINE_COLUMNS, SKIPPED: SKIPPED_COLUMNS, INGEST_LOG: INGEST_LOG_COLUMNS}
+# Written by readers (as TableBatch rows, see ingest/records.py); listed here so its view exists before any warning.
+WARNINGS = ".".join(WARNINGS_TABLE)
+META_COLUMNS = {QUARANTINE: QUARANTINE_COLUMNS, SKIPPED: SKIPPED_COLUMNS, INGEST_LOG: INGEST_LOG_COLUMNS,
+                WARNINGS: WARNING_COLUMNS}
 
 # Classification of the lake's own tables (phi | internal | public), as dbt YAML classifies the marts; governance
 # (`mmhealth govern`) tags and guards them from it. Per table: "*" for every column, then exceptions. Quarantine

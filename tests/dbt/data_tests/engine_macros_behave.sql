@@ -54,6 +54,13 @@ with cases as (
     union all
     select 'mmh_element out of range is null', {{ mmh_element("array[10, 20, 30]", 5) }} is null
     union all
+    select 'mmh_row_key equal tuples', {{ mmh_row_key(["'a'", "cast(null as varchar)", "3"]) }} = {{ mmh_row_key(["'a'", "cast(null as varchar)", "3"]) }}
+    union all
+    select 'mmh_row_key different tuples', {{ mmh_row_key(["'a'", "'b'"]) }} <> {{ mmh_row_key(["'a'", "'c'"]) }}
+    union all
+    select 'mmh_transform + mmh_list_join',
+        {{ mmh_list_join(mmh_transform("array[1, -1, 2]", 'x', "case when x < 0 then '.' else cast(x as varchar) end"), '/') }} = '1/./2'
+    union all
     select 'mmh_filter + mmh_length', {{ mmh_length(mmh_filter("array[1, 2, 3, 4]", 'x', 'x > 2')) }} = 2
     union all
     select 'mmh_list_type', {{ mmh_length("cast(array[1, 2] as " ~ mmh_list_type('integer') ~ ")") }} = 2

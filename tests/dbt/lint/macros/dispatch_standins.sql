@@ -7,6 +7,8 @@
 {% macro mmh_first(list_expr) %}{{ athena__mmh_first(list_expr) }}{% endmacro %}
 {% macro mmh_element(list_expr, i) %}{{ athena__mmh_element(list_expr, i) }}{% endmacro %}
 {% macro mmh_filter(list_expr, var, predicate) %}{{ athena__mmh_filter(list_expr, var, predicate) }}{% endmacro %}
+{% macro mmh_row_key(exprs) %}{{ athena__mmh_row_key(exprs) }}{% endmacro %}
+{% macro mmh_transform(list_expr, var, expr) %}{{ athena__mmh_transform(list_expr, var, expr) }}{% endmacro %}
 {% macro mmh_length(list_expr) %}{{ athena__mmh_length(list_expr) }}{% endmacro %}
 {% macro mmh_explode(from_sql, alias, list_expr, value_name, index_name) %}{{ athena__mmh_explode(from_sql, alias, list_expr, value_name, index_name) }}{% endmacro %}
 {% macro mmh_list_join(list_expr, sep) %}{{ athena__mmh_list_join(list_expr, sep) }}{% endmacro %}
