@@ -8,6 +8,13 @@
     every patient's index date - and so their features - until the data reaches a new year. -#}
 {%- set extract_date = var('extract_date', none) -%}
 {%- set index_cutoff = var('cv_index_cutoff_date', none) -%}
+{%- if extract_date %}
+with data_end as (
+    select
+        cast('{{ extract_date }}' as date) as data_end_date,
+        'extract_date var' as data_end_source
+)
+{%- else %}
 with events as (
     select max(cast(started_at as date)) as event_date from {{ ref('stg_fhir__encounter') }}
     union all
@@ -21,17 +28,12 @@ with events as (
 ),
 
 data_end as (
-    {%- if extract_date %}
-    select
-        cast('{{ extract_date }}' as date) as data_end_date,
-        'extract_date var' as data_end_source
-    {%- else %}
     select
         max(event_date) as data_end_date,
         'latest clinical event' as data_end_source
     from events
-    {%- endif %}
 )
+{%- endif %}
 
 select
     data_end_date,
