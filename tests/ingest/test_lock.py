@@ -90,17 +90,17 @@ def _check_race(results_per_trial: list[list[dict]], min_contended: float) -> No
     assert contended >= min_contended * len(results_per_trial), f"only {contended} contended trials"
 
 
-def test_local_lock_100_races_after_a_stale_lock_never_both_hold(tmp_path):
+def test_local_lock_200_races_after_a_stale_lock_never_both_hold(tmp_path):
     lock = tmp_path / "lake" / "_lake" / "lock"
     lock.parent.mkdir(parents=True)
     racers = Contenders("local")
     try:
         results = []
-        for trial in range(100):
+        for trial in range(200):
             # What a killed run leaves: its name in the lock file (this project's format or the old bare pid).
             stale = _stale_owner(f"killed-{trial}") if trial % 2 else {"pid": DEAD_PID}
             lock.write_text(json.dumps(stale) if "run_id" in stale else str(stale["pid"]))
-            results.append(racers.trial(path=str(lock), lake=str(lock.parents[1]), hold=0.1))
+            results.append(racers.trial(path=str(lock), lake=str(lock.parents[1]), hold=0.05))
     finally:
         racers.close()
     _check_race(results, min_contended=0.5)
