@@ -41,7 +41,7 @@ from vcf_awkward import data_lines, write_awkward_vcf  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MODALITIES = ("fhir", "genomics", "imaging")
-# Index files: they describe a VCF, they are no records of their own; no modality loads them (docs/ingest.md).
+# Index files describe another file (a VCF, a FASTA) and hold no records: no modality reads them (docs/ingest.md).
 INDEX_SUFFIXES = (".tbi", ".csi", ".fai", ".gzi")
 
 
