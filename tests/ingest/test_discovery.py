@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from mmhealth.lake.ingest import run_ingest
 from mmhealth.lake.modalities import DEFAULT_MODALITIES, load_reader
+
+from .conftest import connect
 
 # name -> the modality that must read it (None: an index, read by no modality - docs/ingest.md)
 FILES = {
@@ -22,6 +25,9 @@ FILES = {
     "ref/r.fa.gz": "genomics",
     "ref/r.fasta.gz": "genomics",
     "ref/r.fna.gz": "genomics",
+    "dna/b.bcf": "genomics",  # not read, but skipped with a reason (not in no count at all)
+    "aligned/s.bam": "genomics",
+    "aligned/s.cram": "genomics",
     "dicom/IM000001": "imaging",
     "dicom/1.dcm": "imaging",
     "dicom/volume.nii.gz": "imaging",
@@ -58,3 +64,18 @@ def test_imaging_leaves_alone_every_suffix_the_other_readers_claim():
 
     claimed = {".ndjson", ".ndjson.gz", ".json", *VCF_SUFFIXES, *FASTA_SUFFIXES}
     assert claimed - set(OTHER_MODALITY_SUFFIXES) == set()
+
+
+def test_files_the_lake_does_not_read_are_skipped_with_what_to_do(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("calls.bcf", "reads.bam", "reads.cram", "reads.bam.bai"):
+        (src / name).write_bytes(b"BCF\x02\x02" if name.endswith(".bcf") else b"\x1f\x8b")
+    report = run_ingest(src, str(tmp_path / "lake"), list(DEFAULT_MODALITIES), {}, progress=False)
+    g = report.modalities["genomics"]
+    assert (g.read, g.loaded, g.quarantined, g.skipped) == (3, 0, 0, 3)
+    rows = dict(connect(tmp_path / "lake").execute(
+        "SELECT lake_source, reason FROM lake_meta.skipped WHERE modality = 'genomics'").fetchall())
+    assert set(rows) == {"calls.bcf", "reads.bam", "reads.cram"}
+    assert rows["calls.bcf"].startswith("other-format: BCF") and "bcftools view" in rows["calls.bcf"]
+    assert rows["reads.bam"].startswith("other-format: BAM")
