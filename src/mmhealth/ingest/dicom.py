@@ -30,9 +30,12 @@ PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # Pixel Data, Float Pixe
 # unparseable README in the same folder is simply not DICOM (skipped).
 DICOM_EXTENSIONS = (".dcm", ".dicom", ".dic", ".ima")
 # Files that belong to the other modalities or to the generator; the imaging reader does not even look at them,
-# so a mixed SOURCE folder does not count every NDJSON line as a skipped "not DICOM" file.
+# so a mixed SOURCE folder does not count every NDJSON line as a skipped "not DICOM" file. Every suffix the FHIR
+# and genomics readers claim must be here, else a file is read twice and has two fates (tests/ingest/
+# test_discovery.py). A literal, so that this module imports nothing of those readers.
 OTHER_MODALITY_SUFFIXES = (
-    ".ndjson", ".json", ".vcf", ".vcf.gz", ".bcf", ".fa", ".fasta", ".fa.gz", ".fai", ".gzi", ".tbi", ".csi",
+    ".ndjson", ".ndjson.gz", ".json", ".vcf", ".vcf.gz", ".vcf.bgz", ".bcf",
+    ".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz", ".fai", ".gzi", ".tbi", ".csi",
     ".bam", ".cram", ".parquet", ".duckdb", ".csv",
 )
 # Images in formats other than DICOM are imaging input all the same: the reader claims them so that they are

@@ -72,16 +72,6 @@ def is_ndjson(path: Path) -> bool:
     return name.endswith(".ndjson") or name.endswith(".ndjson.gz")
 
 
-def _looks_like_fhir_json(path: Path) -> bool:
-    """A `.json` file is FHIR if it opens as an object naming a resourceType near its start."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return True  # claim it, so the unreadable file is quarantined rather than silently ignored
-    return head.removeprefix(BOM).lstrip()[:1] == b"{" and b'"resourceType"' in head
-
-
 class FhirReader:
     name = MODALITY
 
@@ -92,7 +82,9 @@ class FhirReader:
                 path = Path(dirpath) / fn
                 if is_ndjson(path):
                     yield path
-                elif fn.lower().endswith(".json") and fn not in NON_FHIR_JSON and _looks_like_fhir_json(path):
+                elif fn.lower().endswith(".json") and fn not in NON_FHIR_JSON:
+                    # Every .json is claimed, FHIR or not: no other reader takes it, so a document that is no
+                    # resource (a JSON schema, a tool's config) must end here as `not-fhir`, never unaccounted for.
                     yield path
 
     def read(self, files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:

@@ -13,11 +13,22 @@ from typing import Iterator
 
 from mmhealth.ingest import fasta as fa
 from mmhealth.ingest import vcf
-from mmhealth.ingest.records import (FileDone, Output, ParquetPart, Quarantined, ReadContext, SourceFile, TableBatch,
-                                     warnings_batch)
+from mmhealth.ingest.records import (FileDone, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile,
+                                     TableBatch, warnings_batch)
 from mmhealth.ingest.vcf_header import open_text
 
 DATABASE = "omics"
+# Genomics files the lake does not read. They are claimed all the same (the imaging reader leaves them alone), so
+# that each is skipped with a reason that says what to do, instead of being in no count at all.
+NOT_READ = {
+    ".bcf": "other-format: BCF (binary VCF) is not read - convert it to VCF: bcftools view -Oz -o FILE.vcf.gz FILE",
+    ".bam": "other-format: BAM holds read alignments, not variants - call variants into a VCF first",
+    ".cram": "other-format: CRAM holds read alignments, not variants - call variants into a VCF first",
+}
+
+
+def _not_read(path: Path) -> str | None:
+    return next((reason for suffix, reason in NOT_READ.items() if path.name.lower().endswith(suffix)), None)
 
 
 class GenomicsReader:
@@ -28,7 +39,7 @@ class GenomicsReader:
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for fn in sorted(filenames):
                 path = Path(dirpath) / fn
-                if vcf.is_vcf(path) or fa.is_fasta(path):
+                if vcf.is_vcf(path) or fa.is_fasta(path) or _not_read(path):
                     yield path
 
     def read(self, files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
@@ -39,6 +50,9 @@ class GenomicsReader:
         for f in files:
             if vcf.is_vcf(f.path):
                 yield from self._vcf(f, ctx, reference)
+            elif (reason := _not_read(f.path)) is not None:
+                yield Skipped(f.rel, "file", reason)
+                yield FileDone(f.rel, read=1, loaded=0, quarantined=0, skipped=1)
             if ctx.progress is not None:
                 ctx.progress.update(f.size)
 
