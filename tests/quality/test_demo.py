@@ -18,7 +18,7 @@ def demo(tmp_path_factory):
     run(lake, MMHEALTH, "generate", "--out", str(data), "--patients", "1300", "--genomes", "800", "--imaging", "300",
         "--seed", "7")
     run(lake, MMHEALTH, "ingest", str(data), "--lake", str(lake), "--reference", str(data / "reference" / "panel.fa"),
-        "--no-progress", "--workers", "2")
+        "--quiet", "--jobs", "2")
     dbt_build(lake, target)
     return lake, target / "manifest.json"
 
