@@ -53,6 +53,16 @@ def resolve_project_path(path: str | os.PathLike) -> Path:
     return p if p.is_absolute() else in_project(str(p))
 
 
+def shown(path: str | os.PathLike) -> str:
+    """A path as output shows it: relative to the project when inside it, so a generated file or a message says
+    the same from every working directory."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(project_root()))
+    except ValueError:
+        return str(p)
+
+
 def policy_file() -> Path:
     return in_project("governance", "policy.yml")
 

@@ -122,7 +122,7 @@ def cmd_validate(args) -> int:
     delegation = (f"; {len(exceptions)} grant(s) may re-grant or change tables with phi columns, by explicit exception "
                   f"({', '.join(exceptions)}; see `govern access`)" if exceptions else
                   "; no grant option or write permission reaches a table with phi columns")
-    print(f"{policy.file}: valid - {len(policy.principals)} principals, {len(policy.grants)} grants, "
+    print(f"{paths.shown(policy.file)}: valid - {len(policy.principals)} principals, {len(policy.grants)} grants, "
           f"{len(policy.filters)} data cells filters over {len(catalog.tables)} tables / {n_cols} columns "
           f"({catalog.source}); no principal below phi clearance reaches a phi column{delegation}")
     return EXIT_OK
@@ -163,7 +163,7 @@ def build_plan(args):
     with progress.bar(getattr(args, "quiet", False), total=len(scope.tables), desc="read LF-Tags", unit="table") as bar:
         live = read_live(gw, scope, progress=bar.update)
     names = {p.identifier: p.name for p in policy.principals.values()}
-    return make_plan(desired, live, scope, policy.file, names), gw, policy
+    return make_plan(desired, live, scope, paths.shown(policy.file), names), gw, policy
 
 
 @_aws_errors
