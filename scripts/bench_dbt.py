@@ -107,7 +107,7 @@ def bench(size: int, out: Path, seed: int, increments: int, drop_scratch: bool) 
     env = {**os.environ, "DBT_PROFILES_DIR": str(REPO), "MMHEALTH_LAKE": str(lake), "TQDM_DISABLE": "1",
            KEY_FILE_ENV: str(key_file), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     t_gen = generate(data, size, seed, env)
-    ingest = [str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"]
+    ingest = [str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"]
     t_ingest = run(ingest, env)
     # A parse first, so every timed command pays the same (partial) parse cost.
     dbt(env, target, "parse")

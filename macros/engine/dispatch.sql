@@ -156,3 +156,10 @@ concat_ws('|', {% for e in exprs %}coalesce(cast({{ e }} as varchar), ''){{ ', '
 {% macro mmh_is_integer_text(text) %}{{ return(adapter.dispatch('mmh_is_integer_text', 'mmhealth')(text)) }}{% endmacro %}
 {% macro duckdb__mmh_is_integer_text(text) %}regexp_full_match({{ text }}, '[+-]?[0-9]+'){% endmacro %}
 {% macro athena__mmh_is_integer_text(text) %}regexp_like({{ text }}, '^[+-]?[0-9]+$'){% endmacro %}
+
+{#- The partition columns of a big fact table: Athena (Iceberg) partitions it; a DuckDB table has no partitions,
+    and dbt-duckdb warns "partitioned_by ... is only supported for DuckLake relations; ignoring" on each build
+    when it is given some. Used in config(), so it returns a value instead of SQL. -#}
+{% macro mmh_partitioned_by(columns) %}{{ return(adapter.dispatch('mmh_partitioned_by', 'mmhealth')(columns)) }}{% endmacro %}
+{% macro default__mmh_partitioned_by(columns) %}{{ return(columns) }}{% endmacro %}
+{% macro duckdb__mmh_partitioned_by(columns) %}{{ return(none) }}{% endmacro %}

@@ -18,7 +18,7 @@ from .conftest import cli, connect
 
 
 def ingest(source, lake, *extra: str) -> dict:
-    proc = cli("ingest", str(source), "--lake", str(lake), "--modality", "fhir", "--json", "--no-progress", *extra,
+    proc = cli("ingest", str(source), "--lake", str(lake), "--modality", "fhir", "--json", "--quiet", *extra,
                check=False)
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     assert "Traceback" not in proc.stderr

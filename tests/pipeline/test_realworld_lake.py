@@ -73,7 +73,7 @@ def world(testdata, tmp_path_factory) -> RealWorldLake:
         warnings.simplefilter("ignore")
         write_awkward(w.source / "imaging" / "awkward")
     w.ingest = w.run(str(BIN / "mmhealth"), "ingest", str(w.source), "--lake", str(w.lake), "--json",
-                     "--no-progress", "--workers", "2")
+                     "--quiet", "--jobs", "2")
     w.summary = json.loads(w.ingest.stdout) if w.ingest.returncode == 0 else None
     dbt_paths = ("--target-path", str(w.target), "--log-path", str(w.root / "logs"))
     w.build = w.run(str(BIN / "dbt"), "build", *dbt_paths) if w.summary else None

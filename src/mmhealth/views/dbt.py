@@ -44,7 +44,9 @@ def model_name(view: ViewDefinition) -> str:
 
 
 def _declared_sources(project: Path | None) -> set[str]:
-    path = (project or Path.cwd()) / _DECLARED_SOURCES_FILE
+    from mmhealth.paths import project_root
+
+    path = (project or project_root()) / _DECLARED_SOURCES_FILE
     if not path.is_file():
         return set()
     doc = yaml.safe_load(path.read_text()) or {}
