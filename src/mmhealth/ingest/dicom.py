@@ -847,19 +847,3 @@ def slice_normal(orientation: tuple[float, ...]) -> tuple[float, float, float]:
     n = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
     norm = math.sqrt(sum(v * v for v in n)) or 1.0
     return (n[0] / norm, n[1] / norm, n[2] / norm)
-
-
-# ---------------------------------------------------------------------------------------------------- reader
-class ImagingReader:
-    """`--modality imaging`: the lake's entry point (see `mmhealth.lake`). The work is in `imaging_reader`,
-    imported on use so that importing this module stays cheap."""
-
-    name = "imaging"
-
-    def discover(self, root: Path) -> Iterator[Path]:
-        return discover(root)
-
-    def read(self, files, ctx):
-        from mmhealth.ingest.imaging_reader import read_imaging
-
-        return read_imaging(files, ctx)

@@ -31,6 +31,7 @@ from mmhealth.ingest.dicom import (
     DicomHeader, NotLoaded, Rejection, choose_copies, group_series, image_set_id, instance_key,
     radiomics_refusal, read_header,
 )
+from mmhealth.ingest.dicom import discover as discover_dicom
 from mmhealth.ingest.radiomics import (
     ImageSetTask, decode_failures, default_workers, make_pool, run_image_sets,
 )
@@ -40,6 +41,18 @@ from mmhealth.ingest.records import (
 from mmhealth.ingest.volume import SliceSource
 
 MODALITY = "imaging"
+
+
+class ImagingReader:
+    """`--modality imaging`: the lake's entry point (see `mmhealth.lake`), beside the run it drives."""
+
+    name = MODALITY
+
+    def discover(self, root: Path) -> Iterator[Path]:
+        return discover_dicom(root)
+
+    def read(self, files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
+        return read_imaging(files, ctx)
 
 
 def read_imaging(files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:

@@ -87,6 +87,35 @@ class IngestReport:
         }
 
 
+@dataclass
+class RunContext:
+    """What every step of one locked run shares, instead of a long positional list through each of them."""
+
+    store: object  # LocalStore | S3Store
+    lock: object  # the held lock: `confirm()` before the commit
+    run_id: str
+    source: Path  # the folder or file given as SOURCE
+    root: Path  # the folder file identities are relative to: SOURCE, or the folder of a single file
+    options: dict
+    report: IngestReport
+    progress: bool = True  # show a progress bar per modality
+    committed: list[str] = field(default_factory=list)  # modalities committed: a later failure leaves them in
+
+
+@dataclass
+class _ModalityRead:
+    """One modality's read, staged and ready to commit."""
+
+    modality: str
+    collector: "_Collector"
+    changed: list[SourceFile]  # files read because they are new, changed or asked for again
+    touched: dict[str, FileEntry]  # unchanged files whose manifest entry gets a new mtime or origin
+    seen: dict[str, tuple[int, int]]  # (size, mtime_ns) when discovered: what the manifest records
+    started: dict[str, float]  # monotonic time each changed file's read began
+    staging: Path
+    report: ModalityReport
+
+
 def new_run_id() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
@@ -238,9 +267,11 @@ def run_ingest(
         with store.lock(Owner.this_process(run_id)) as lock:
             failpoints.hit("locked")
             staging_root = store.work / "staging"
+            run = RunContext(store=store, lock=lock, run_id=run_id, source=source,
+                             root=source if source.is_dir() else source.parent, options=options, report=report,
+                             progress=progress, committed=committed)
             try:
-                manifest = _run_locked(store, lock, source, requested, modalities, options, run_id, report,
-                                       committed, progress)
+                manifest = _run_locked(run, requested, explicit=bool(modalities))
             finally:
                 remove_tree(staging_root / run_id)  # this run's own files only, and only while it holds the lock
     except MMHealthError:
@@ -261,30 +292,31 @@ def run_ingest(
 REPROCESS = (None, "quarantined", "all")
 
 
-def _run_locked(store, lock, source, requested, modalities, options, run_id, report, committed, progress) -> Manifest:
+def _run_locked(run: RunContext, requested: list[str], *, explicit: bool) -> Manifest:
+    """The run inside the lock. `explicit`: the modalities were asked for by name, so a missing reader is an
+    error rather than a modality this build leaves out."""
+    store, report, options = run.store, run.report, run.options
     manifest = store.read_manifest()
     spare = set()
-    if lock.taken_over is not None:
+    if run.lock.taken_over is not None:
         # The stale lock's run may only have stalled: keep its objects out of this run's garbage collection.
-        spare.add(lock.taken_over.run_id)
-        report.notes.append(f"took over the lake lock of {lock.taken_over.describe()}: its lease had run out")
+        spare.add(run.lock.taken_over.run_id)
+        report.notes.append(f"took over the lake lock of {run.lock.taken_over.describe()}: its lease had run out")
     remove_tree(store.work / "staging")  # parts of killed runs: no other run can be writing, this one holds the lock
     store.collect_garbage(manifest.keys(), DATABASES, spare)
-    root = source if source.is_dir() else source.parent
     if not options.get("source_moved"):
-        _refuse_foreign_replacements(manifest, requested, source, root)
+        _refuse_foreign_replacements(manifest, requested, run.source, run.root)
     for modality in requested:
         reader = load_reader(modality)
         if reader is None:
-            if modalities:
+            if explicit:
                 raise MMHealthError(f"--modality {modality}: its reader is not installed in this build")
             continue
         mreport = report.modalities[modality] = ModalityReport()
         t0 = time.monotonic()
-        manifest = _ingest_modality(store, manifest, reader, source, root, run_id, options, mreport, progress,
-                                    lock=lock)
+        manifest = _ingest_modality(run, manifest, reader, mreport)
         mreport.seconds = time.monotonic() - t0
-        committed.append(modality)
+        run.committed.append(modality)
         if mreport.files_reprocessed:
             report.notes.append(f"{modality}: {mreport.files_reprocessed} unchanged file(s) read again "
                                 f"(--reprocess {options['reprocess']})")
@@ -359,14 +391,14 @@ def _refuse_foreign_replacements(manifest: Manifest, modalities: list[str], sour
         )
 
 
-def _ingest_modality(store, manifest, reader, source, root, run_id, options, mreport, progress, *, lock) -> Manifest:
-    modality = reader.name
+def _ingest_modality(run: RunContext, manifest: Manifest, reader, mreport: ModalityReport) -> Manifest:
+    modality, root, run_id, options = reader.name, run.root, run.run_id, run.options
     changed: list[SourceFile] = []
     unchanged: list[SourceFile] = []
     touched: dict[str, FileEntry] = {}  # unchanged files whose manifest entry gets a new mtime or origin
     seen: dict[str, tuple[int, int]] = {}  # (size, mtime_ns) when discovered: what the manifest records
     again = _reprocess_filter(manifest, options.get("reprocess"))
-    for path in _discover(reader, source):
+    for path in _discover(reader, run.source):
         rel = _rel(root, path)
         st = path.stat()
         seen[rel] = (st.st_size, st.st_mtime_ns)
@@ -389,10 +421,10 @@ def _ingest_modality(store, manifest, reader, source, root, run_id, options, mre
     mreport.files_seen = len(changed) + len(unchanged)
     mreport.files_unchanged = len(unchanged)
     mreport.files_read = len(changed)
-    staging = store.work / "staging" / run_id / modality
+    staging = run.store.work / "staging" / run_id / modality
     staging.mkdir(parents=True, exist_ok=True)
     bar = None
-    if progress and changed:
+    if run.progress and changed:
         from tqdm import tqdm
 
         bar = tqdm(total=sum(f.size for f in changed), unit="B", unit_scale=True, desc=f"ingest {modality}",
@@ -420,8 +452,9 @@ def _ingest_modality(store, manifest, reader, source, root, run_id, options, mre
         mreport.loaded += done.loaded
         mreport.quarantined += done.quarantined
         mreport.skipped += done.skipped
-    return _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched, mreport,
-                   str(root), lock=lock, seen=seen)
+    read = _ModalityRead(modality=modality, collector=collector, changed=changed, touched=touched, seen=seen,
+                         started=started, staging=staging, report=mreport)
+    return _commit(run, manifest, read)
 
 
 def _reprocess_filter(manifest: Manifest, what: str | None):
@@ -466,8 +499,10 @@ def _check_still_there(done: dict, files: dict[str, SourceFile], seen: dict[str,
             raise vanished(str(f.path), modality, how="changed")
 
 
-def _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched, mreport, origin, *,
-            lock, seen):
+def _commit(run: RunContext, manifest: Manifest, read: _ModalityRead) -> Manifest:
+    store, run_id, origin = run.store, run.run_id, str(run.root)
+    modality, collector, changed, staging = read.modality, read.collector, read.changed, read.staging
+    started, touched, seen, mreport = read.started, read.touched, read.seen, read.report
     now = dt.datetime.now(dt.timezone.utc)
     # Files closed by a FileDone were read in this run: usually the changed ones, but a reader may also re-read
     # unchanged files it needs (e.g. the other slices of a series that gained one). Either way their rows from
@@ -537,11 +572,11 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
                 dropped_keys.append(part.key)
             new_tables[table] = keep_parts
     schemas = {t: s for t, s in manifest.schemas.items()}
-    read = {local: schema_of_parquet(local) for _, local, _, _ in staged}
-    staged_parts = coalesce([(t, local, rows, sources, read[local][1]) for t, local, rows, sources in staged],
+    footers = {local: schema_of_parquet(local) for _, local, _, _ in staged}
+    staged_parts = coalesce([(t, local, rows, sources, footers[local][1]) for t, local, rows, sources in staged],
                             staging / "_coalesced")
     for table, local, rows, sources, fingerprint in staged_parts:
-        part_schema = read[local][0] if local in read else schema_of_parquet(local)[0]
+        part_schema = footers[local][0] if local in footers else schema_of_parquet(local)[0]
         schemas[table] = merge_fields(schemas[table], part_schema) if table in schemas else part_schema
         key = _part_key(table, run_id, local)
         store.publish(local, key)
@@ -557,7 +592,7 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
     )
     if staged or touched or dropped_keys:
         failpoints.hit("commit")
-        lock.confirm()  # S3: this run still holds the lake (it may have stalled past its lease)
+        run.lock.confirm()  # S3: this run still holds the lake (it may have stalled past its lease)
         store.write_manifest(committed)  # the commit point
         _publish_catalog(store, committed)
         store.delete(dropped_keys)

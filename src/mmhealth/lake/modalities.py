@@ -8,7 +8,7 @@ import importlib
 READERS: dict[str, str] = {
     "fhir": "mmhealth.ingest.fhir:FhirReader",
     "genomics": "mmhealth.ingest.genomics:GenomicsReader",
-    "imaging": "mmhealth.ingest.dicom:ImagingReader",
+    "imaging": "mmhealth.ingest.imaging_reader:ImagingReader",
 }
 DEFAULT_MODALITIES = ("fhir", "genomics", "imaging")
 
