@@ -340,7 +340,7 @@ def _reference_note(manifest: Manifest, run_id: str, options: dict) -> str | Non
     """Say so when VCFs were loaded without their REF alleles checked: nothing checks them by default."""
     if options.get("reference"):
         return None
-    from mmhealth.ingest.vcf import is_vcf
+    from mmhealth.ingest.genomics.vcf import is_vcf
 
     vcfs = [rel for rel, e in manifest.files.items() if e.run == run_id and is_vcf(Path(rel))]
     if not vcfs:

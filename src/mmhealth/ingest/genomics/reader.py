@@ -11,12 +11,12 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from mmhealth.ingest import fasta as fa
-from mmhealth.ingest import vcf, vcf_tolerant
-from mmhealth.ingest.fasta import Reference
+from mmhealth.ingest.genomics import fasta as fa
+from mmhealth.ingest.genomics import vcf, vcf_tolerant
+from mmhealth.ingest.genomics.fasta import Reference
+from mmhealth.ingest.genomics.vcf_header import VcfHeader, open_text
 from mmhealth.ingest.records import (FileDone, Output, ParquetPart, Quarantined, ReadContext, SourceFile, TableBatch,
                                      warnings_batch)
-from mmhealth.ingest.vcf_header import VcfHeader, open_text
 
 DATABASE = "omics"
 
