@@ -98,14 +98,15 @@ class FhirReader:
     def read(self, files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
         from concurrent.futures import ThreadPoolExecutor
 
-        conn = connect(ctx.staging_dir, ctx.options.get("duckdb_memory", "1GB"))
+        conn = connect(ctx.staging_dir, ctx.options.duckdb_memory)
         spool = _Spool(ctx.staging_dir / "fhir-spool")
         # A small pipeline keeps both cores busy: while file i is copied (DuckDB, multi-threaded), file i+1's
         # schema is inferred and its key counted (thread 1), and file i-1's Parquet keys are counted (thread 2).
         # Files finish one step late; the lake does not care about the order of outputs across files.
         bulk = [f for f in files if is_ndjson(f.path) and f.path.name.lower() not in LOG_FILE_NAMES]
         position = {f.rel: i for i, f in enumerate(bulk)}
-        sample = int(ctx.options.get("fhir_schema_sample", SCHEMA_SAMPLE)) or None
+        sample = ctx.options.fhir_schema_sample
+        sample = SCHEMA_SAMPLE if sample is None else (int(sample) or None)  # 0: infer from every record
         infer_pool = ThreadPoolExecutor(max_workers=1)
         check_pool = ThreadPoolExecutor(max_workers=1)
         pending = {}

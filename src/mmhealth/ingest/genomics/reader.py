@@ -46,7 +46,7 @@ class GenomicsReader:
     def _reference(self, files: list[SourceFile], ctx: ReadContext):
         # Only an explicit --reference checks REF alleles: a FASTA that merely sits in the source folder may
         # be for another build or another region, and would quarantine every site it does not cover.
-        path = ctx.options.get("reference")
+        path = ctx.options.reference
         return fa.Reference(Path(path)) if path else None
 
     def _fasta(self, f: SourceFile) -> Iterator[Output]:

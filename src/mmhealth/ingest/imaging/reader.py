@@ -59,11 +59,11 @@ def read_imaging(files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
 
     if not files:
         return
-    options = ctx.options or {}
-    segmenter = options.get("segmenter")
+    options = ctx.options
+    segmenter = options.segmenter
     resolve(segmenter)  # an unknown --segmenter is a user error: fail before reading anything
 
-    workers = max(1, options.get("workers") or default_workers())
+    workers = max(1, options.workers or default_workers())
     pool = make_pool(workers) if workers > 1 else None
     try:
         outcomes = read_headers(files, pool, ctx.progress)
@@ -73,9 +73,9 @@ def read_imaging(files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
                 if isinstance(o, DicomHeader) and o.study_uid in changed_studies:
                     outcomes[source] = o
         yield from run_outcomes(outcomes, ctx, segmenter=segmenter, workers=workers,
-                                radiomics=options.get("radiomics", True), pool=pool,
+                                radiomics=options.radiomics, pool=pool,
                                 # the lake passes a progress bar only when it shows one; ours follows suit
-                                progress=options.get("progress", ctx.progress is not None))
+                                progress=ctx.progress is not None if options.progress is None else options.progress)
     finally:
         if pool is not None:
             pool.shutdown()
