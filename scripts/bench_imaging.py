@@ -52,7 +52,7 @@ def plain_loop(paths: list[Path]) -> tuple[float, float]:
 
 
 def metadata_ingest(root: Path, paths: list[Path], staging: Path, workers: int = 1) -> tuple[float, dict]:
-    from mmhealth.ingest.imaging_reader import read_imaging, summarize
+    from mmhealth.ingest.imaging.reader import read_imaging, summarize
     from mmhealth.ingest.records import ReadContext, SourceFile
 
     # The file list is prepared outside the clock, as the plain loop gets its list ready-made too (the lake
@@ -66,9 +66,9 @@ def metadata_ingest(root: Path, paths: list[Path], staging: Path, workers: int =
 
 
 def radiomics_per_set(root: Path, n_sets: int, workers: int) -> tuple[float, float, int, float]:
-    from mmhealth.ingest.dicom import DicomHeader, discover, group_series, image_set_id, read_header
-    from mmhealth.ingest.imaging_reader import _slice_source
-    from mmhealth.ingest.radiomics import ImageSetTask, run_image_sets
+    from mmhealth.ingest.imaging.header import DicomHeader, discover, group_series, image_set_id, read_header
+    from mmhealth.ingest.imaging.reader import _slice_source
+    from mmhealth.ingest.imaging.radiomics import ImageSetTask, run_image_sets
 
     headers = [h for p in discover(root) if isinstance(h := read_header(p, p.relative_to(root).as_posix()),
                                                        DicomHeader)]
@@ -104,7 +104,7 @@ def main() -> int:
 
     data, lake = args.scratch / "data", args.scratch / "lake"
     gen_s = generate(data, args.studies)
-    from mmhealth.ingest.dicom import discover
+    from mmhealth.ingest.imaging.header import discover
 
     dicom_root = data / "dicom"
     paths = list(discover(dicom_root))

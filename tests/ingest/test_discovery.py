@@ -58,9 +58,9 @@ def test_every_file_is_read_by_exactly_one_modality(claims):
 def test_imaging_leaves_alone_every_suffix_the_other_readers_claim():
     """The imaging reader claims whatever is not another reader's; its list of their suffixes must not fall behind
     theirs (a `.vcf.bgz` or `.ndjson.gz` once had a genomics or FHIR fate and a `not-dicom` one)."""
-    from mmhealth.ingest.dicom import OTHER_MODALITY_SUFFIXES
-    from mmhealth.ingest.fasta import FASTA_SUFFIXES
-    from mmhealth.ingest.vcf import VCF_SUFFIXES
+    from mmhealth.ingest.imaging.header import OTHER_MODALITY_SUFFIXES
+    from mmhealth.ingest.genomics.fasta import FASTA_SUFFIXES
+    from mmhealth.ingest.genomics.vcf import VCF_SUFFIXES
 
     claimed = {".ndjson", ".ndjson.gz", ".json", *VCF_SUFFIXES, *FASTA_SUFFIXES}
     assert claimed - set(OTHER_MODALITY_SUFFIXES) == set()

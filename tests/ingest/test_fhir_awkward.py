@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from fhir_awkward import BOM, SAMPLE, dumps, independent_fates, patient, write_awkward_fhir
-from mmhealth.ingest.fhir_verify import raw_key_count
+from mmhealth.ingest.fhir.verify import raw_key_count
 
 from .conftest import cli, connect
 

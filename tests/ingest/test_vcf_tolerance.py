@@ -60,7 +60,7 @@ def test_every_file_htslib_reads_loads_every_record_it_reads(awkward, name):
 
 
 def test_escaped_quotes_in_a_format_description_load_with_a_warning(awkward):
-    from mmhealth.ingest.vcf_header import oxbow_refuses, read_header
+    from mmhealth.ingest.genomics.vcf_header import oxbow_refuses, read_header
 
     src, lake, _ = awkward
     header = read_header(src / "escaped_quotes.vcf")
@@ -208,7 +208,7 @@ def _reference_split(info: str) -> dict[str, str]:
 
 
 def test_info_split_agrees_with_a_plain_python_reading_of_random_text():
-    from mmhealth.ingest.vcf_raw import attributes, info_entries
+    from mmhealth.ingest.genomics.vcf_raw import attributes, info_entries
 
     rng = random.Random(15)
     alphabet = ["A", "B", "DP", "END", ".", "=", ";", "1", ",", "x", "=="]
@@ -220,7 +220,7 @@ def test_info_split_agrees_with_a_plain_python_reading_of_random_text():
 
 
 def test_structured_header_lines_read_like_htslib():
-    from mmhealth.ingest.vcf_header import VcfHeader, parse_structured
+    from mmhealth.ingest.genomics.vcf_header import VcfHeader, parse_structured
 
     kind, fields = parse_structured(r'##FORMAT=<ID=AD,Number=R,Type=Integer,Description="a \"b\", c > d">')
     assert kind == "FORMAT" and fields == {"ID": "AD", "Number": "R", "Type": "Integer", "Description": 'a "b", c > d'}
