@@ -166,5 +166,5 @@ concat_ws('|', {% for e in exprs %}coalesce(cast({{ e }} as varchar), ''){{ ', '
     and dbt-duckdb warns "partitioned_by ... is only supported for DuckLake relations; ignoring" on each build
     when it is given some. Used in config(), so it returns a value instead of SQL. -#}
 {% macro mmh_partitioned_by(columns) %}{{ return(adapter.dispatch('mmh_partitioned_by', 'mmhealth')(columns)) }}{% endmacro %}
-{% macro default__mmh_partitioned_by(columns) %}{{ return(columns) }}{% endmacro %}
+{% macro athena__mmh_partitioned_by(columns) %}{{ return(columns) }}{% endmacro %}
 {% macro duckdb__mmh_partitioned_by(columns) %}{{ return(none) }}{% endmacro %}

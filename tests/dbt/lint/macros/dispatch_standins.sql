@@ -23,3 +23,4 @@
 {% macro mmh_engine_sql(duckdb_sql, athena_sql) %}{{ athena__mmh_engine_sql(duckdb_sql, athena_sql) }}{% endmacro %}
 {% macro mmh_is_integer_text(text) %}{{ athena__mmh_is_integer_text(text) }}{% endmacro %}
 {% macro mmh_try_cast(expr, type) %}{{ default__mmh_try_cast(expr, type) }}{% endmacro %}
+{% macro mmh_partitioned_by(columns) %}{{ athena__mmh_partitioned_by(columns) }}{% endmacro %}
