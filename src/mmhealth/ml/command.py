@@ -60,7 +60,10 @@ def register(subparsers) -> None:
     p.add_argument("--export", choices=("sagemaker",),
                    help="also write RUN/sagemaker/model.tar.gz for SageMaker's scikit-learn container")
     p.add_argument("--export-modalities", default="all", help="modality set to export (default: all)")
-    p.add_argument("--export-model-type", default="stacked", choices=("stacked", "logistic", "lightgbm"))
+    p.add_argument("--export-model-type", default="selected", choices=("selected", "stacked", "logistic", "lightgbm"),
+                   help="model family to export (default: selected - per outcome, the family nested CV chose)")
+    p.add_argument("--oracle", help="the generator's evaluation/oracle.csv (or the generated data folder): score "
+                                    "the true probabilities beside the models - the ceiling (evaluation only)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_train)
 
@@ -87,8 +90,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="a run folder written by `mmhealth train`")
     p.add_argument("--modalities", default="all",
                    help="which modality set's models to use, e.g. clinical or clinical+imaging (default: all)")
-    p.add_argument("--model-type", default="stacked", choices=("stacked", "logistic", "lightgbm"),
-                   help="model family (default: stacked; the stack's fitted members serve the other two)")
+    p.add_argument("--model-type", default="selected", choices=("selected", "stacked", "logistic", "lightgbm"),
+                   help="model family (default: selected - per outcome, the family training's nested CV chose; "
+                        "the stack's fitted members serve logistic and lightgbm)")
 
 
 def _note_missing(model, command: str) -> None:
@@ -164,12 +168,20 @@ def _train(args) -> int:
     if args.repeats < 1 or args.folds < 2 or args.bootstrap < 1:
         raise MMHealthError("--repeats must be >= 1, --folds >= 2 and --bootstrap >= 1")
     data = _load(args)
-    missing = [o for o in outcomes if o not in data.schema.labels]
-    if missing:
-        print(f"train: no label column for {', '.join(missing)} in the features; skipped", file=sys.stderr)
+    if args.oracle:
+        from mmhealth.ml.ceiling import load_oracle
+
+        data.oracle = load_oracle(args.oracle)
+        matched = int(data.frame[data.schema.id_column].astype(str).isin(data.oracle.index).sum())
+        data.provenance.extra["oracle"] = str(args.oracle)
+        print(f"train: oracle {args.oracle}: {matched} of {len(data.frame)} feature rows matched by patient "
+              "(evaluation only, never a feature)")
     config = TrainConfig(outcomes=outcomes, modality_sets=sets, folds=args.folds, repeats=args.repeats,
                          seed=args.seed, n_boot=args.bootstrap,
                          params=ModelParams(n_estimators=args.trees, threads=args.threads))
+    missing = [o for o in outcomes if o not in data.schema.labels]
+    if missing:
+        print(f"train: no label column for {', '.join(missing)} in the features; skipped", file=sys.stderr)
     out = Path(args.out or f"ml-runs/{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}")
     for line in _window_lines(data):
         print(line)
