@@ -72,7 +72,11 @@ def test_one_record_and_a_list(server, features_frame):
     assert all(0 < p < 1 for p in pred["probabilities"].values())
     status, many = _call(f"{server}/predict", recs)
     assert status == 200 and len(many["predictions"]) == 5
-    assert many["predictions"][0] == pred
+    # the same record alone or in a batch: equal up to the last bits (BLAS sums a batch in another order)
+    first = many["predictions"][0]
+    assert {k: v for k, v in first.items() if k != "probabilities"} == \
+        {k: v for k, v in pred.items() if k != "probabilities"}
+    assert first["probabilities"] == pytest.approx(pred["probabilities"], rel=1e-12)
     # Rows without every modality of the set are scored but flagged: the models never saw such patients.
     expected = [bool(r["has_genomics"] and r["has_imaging"]) for r in recs]
     assert [p["complete_modalities"] for p in many["predictions"]] == expected

@@ -62,3 +62,12 @@ def stable_order(rows: pd.DataFrame, id_column: str) -> tuple[pd.DataFrame, np.n
     hashes = hashes[order]
     first = pd.Series(hashes, index=rows[id_column].astype(str).to_numpy()).groupby(level=0).transform("min")
     return rows, first.to_numpy()
+
+
+def above_ceiling(cell) -> list[str]:
+    """Model families whose AUROC lies above the full-information oracle's 95% interval on the same rows: a model
+    cannot know more than the generator did, so this means a leak (or a broken oracle)."""
+    if "oracle" not in getattr(cell, "oracle", {}):
+        return []
+    high = cell.oracle["oracle"]["auroc"].high
+    return [m for m, est in cell.metrics.items() if est["auroc"].value > high]

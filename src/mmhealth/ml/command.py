@@ -103,6 +103,12 @@ def _note_missing(model, command: str) -> None:
               file=sys.stderr)
 
 
+def _families(model) -> str:
+    from mmhealth.ml.inference import family
+
+    return ", ".join(f"{o} {family(model.spec, model.spec['model_type'], o)}" for o in sorted(model.estimators))
+
+
 def _load(args):
     from mmhealth.ml import dataset
 
@@ -192,6 +198,14 @@ def _train(args) -> int:
           f"results.md), {len(result['models'])} models saved, {result['run']['seconds']['total']} s")
     for line in _limits(cells):
         print(line)
+    from mmhealth.ml.ceiling import above_ceiling
+
+    for c in cells:
+        beat = above_ceiling(c)
+        if beat:
+            print(f"train: warning: {c.outcome} {'+'.join(c.modalities)} ({c.population}): {', '.join(beat)} beat the "
+                  "oracle's 95% interval - no model can know more than the generator did: look for a leak",
+                  file=sys.stderr)
     print(f"train: data {data.provenance.feature_group} version {data.provenance.version}, "
           f"{data.provenance.rows} rows, hash {data.provenance.data_hash[:16]}")
     if args.export == "sagemaker":
@@ -241,7 +255,7 @@ def _predict(args) -> int:
     else:
         out.to_parquet(dst, index=False)
     print(f"predict: read {len(frame)} rows, wrote {len(out)} rows x {len(model.estimators)} outcomes to {dst} "
-          f"(models: {'+'.join(model.spec['modalities'])}, {model.spec['model_type']})")
+          f"(models: {'+'.join(model.spec['modalities'])}, {model.spec['model_type']}: {_families(model)})")
     return 0
 
 
@@ -253,8 +267,8 @@ def _serve(args) -> int:
     _note_missing(model, "serve")
     server = make_server(model, args.port, log=args.verbose)
     host, port = server.server_address[:2]
-    print(f"serve: {'+'.join(model.spec['modalities'])} {model.spec['model_type']} models for "
-          f"{', '.join(sorted(model.estimators))} on http://{host}:{port} (POST /predict, GET /health); "
+    print(f"serve: {'+'.join(model.spec['modalities'])} {model.spec['model_type']} models "
+          f"({_families(model)}) on http://{host}:{port} (POST /predict, GET /health); "
           "Ctrl-C stops", flush=True)
     try:
         server.serve_forever()
