@@ -44,8 +44,8 @@ def two_keys(small_pipeline, tmp_path_factory):
     lake, target = root / "lake", root / "target"
     env = {**small_pipeline.env, "MMHEALTH_LAKE": str(lake), KEY_FILE_ENV: str(key)}
     _run(env, str(BIN / "mmhealth"), "ingest", str(small_pipeline.data), "--lake", str(lake), "--workers", "2")
-    _run(env, str(BIN / "dbt"), "run", "--select", "+features_cardiovascular", "--target-path", str(target),
-         "--log-path", str(root / "logs"))
+    for step in (["seed"], ["run", "--select", "+features_cardiovascular"]):
+        _run(env, str(BIN / "dbt"), *step, "--target-path", str(target), "--log-path", str(root / "logs"))
     first = _publish(small_pipeline.warehouse, small_pipeline.manifest, root / "store-a")
     second = _publish(lake / "warehouse.duckdb", target / "manifest.json", root / "store-b")
     return root, key, first, second
