@@ -1,12 +1,12 @@
 """A training run: evaluate the table, refit the models, and write the run folder.
 
 RUN/
-  results.md, results.json      the table (results.json also holds config and provenance)
-  plots/roc_<outcome>.png        ROC of the stacked model per modality set, patients with all three modalities
-                                 (each set on its own patients when no all-three cell could be evaluated)
-  plots/calibration_<outcome>.png  its calibration (deciles of predicted probability)
+  results.md, results.json      the table, the oracle beside it and the paired comparisons (results.json also holds
+                                 config and provenance)
+  plots/*.html                   plotly charts (plots.py): AUROC vs oracle, paired deltas, ROC and calibration
   importances.csv                per outcome x modality set x model family
-  models/<outcome>/<set>.joblib  the stack refit on the set's whole population (holds LR and LightGBM)
+  models/<outcome>/<set>.joblib  the stack refit on the set's whole population (holds LR and LightGBM); the manifest
+                                 names the family nested CV selected, which serve/predict use by default
   schema.json                    column roles; serving validates input against it
   manifest.json                  what each model file is, and the data it came from
 """
