@@ -75,7 +75,7 @@ step "7/8 dashboards"
 $BIN/mmhealth dashboards build --out "$LAKE/dashboards" --manifest target/manifest.json
 
 step "8/8 baseline models per outcome x modality set"
-$BIN/mmhealth train --out "$LAKE/runs/demo" --repeats 1
+$BIN/mmhealth train --out "$LAKE/runs/demo" --repeats 2 --oracle "$DATA/evaluation/oracle.csv"
 
 cat <<TXT
 

@@ -8,7 +8,6 @@ import pytest
 
 from mmhealth.cli import main
 from mmhealth.ml.dataset import frame_hash
-from mmhealth.ml.png import decode_png
 
 
 def test_results_cover_every_requested_cell(trained_run):
@@ -21,7 +20,9 @@ def test_results_cover_every_requested_cell(trained_run):
     }
     for r in results["results"]:
         assert r["status"] == "ok"
-        assert set(r["models"]) == {"logistic", "lightgbm", "stacked"}
+        assert set(r["models"]) == {"logistic", "lightgbm", "stacked", "selected"}
+        assert sum(r["selected_in_folds"].values()) == 5  # one nested choice per outer fold (1 repeat x 5 folds)
+        assert set(r["oracle"]) == {"oracle"}  # the synthetic table's oracle has no per-set column
         for m in r["models"].values():
             lo, hi = m["auroc"]["ci95"]
             assert lo <= m["auroc"]["value"] <= hi
@@ -37,10 +38,13 @@ def test_markdown_table_has_a_row_per_model_and_the_baselines(trained_run):
     md = (trained_run / "results.md").read_text()
     assert "## stroke" in md and "## alzheimers" in md
     rows = [line for line in md.splitlines() if line.startswith("| clinical")]
-    assert len(rows) == 2 * 3 * 3  # outcomes x cells x models
+    assert len(rows) == 2 * 3 * 5  # outcomes x cells x (three families, the selected one, the oracle)
     assert "Brier of prevalence" in md and "AUPRC = prevalence" in md
-    summary = md.split("## Summary", 1)[1].split("## stroke", 1)[0]
+    summary = md.split("## Summary", 1)[1].split("## Paired", 1)[0]
     assert len([line for line in summary.splitlines() if line.startswith("| stroke |")]) == 3
+    paired = md.split("## Paired", 1)[1].split("## stroke", 1)[0]
+    # all three over clinical alone on the all-three patients, per outcome, with a verdict
+    assert len([line for line in paired.splitlines() if line.startswith("| stroke | clinical+genomic+imaging |")]) == 1
 
 
 def test_provenance_names_the_feature_group_version_and_data_hash(trained_run, local_store):
@@ -53,13 +57,18 @@ def test_provenance_names_the_feature_group_version_and_data_hash(trained_run, l
     assert prov["data_hash"] != frame_hash(published.iloc[1:])
 
 
-def test_plots_are_real_pngs_with_curves(trained_run):
-    for outcome in ("stroke", "alzheimers"):
-        for kind in ("roc", "calibration"):
-            img = decode_png((trained_run / "plots" / f"{kind}_{outcome}.png").read_bytes())
-            assert img.shape == (480, 640, 3)
-            coloured = ((img.max(axis=2).astype(int) - img.min(axis=2)) > 60).sum()
-            assert coloured > 500  # the palette's lines, not only black axes on white
+def test_plots_are_plotly_html_with_intervals_n_and_cases(trained_run):
+    plots = trained_run / "plots"
+    assert (plots / "plotly.min.js").stat().st_size > 1_000_000  # written once beside the charts: no network to view
+    names = ["auroc.html", "paired.html"] + [f"{k}_{o}.html" for k in ("roc", "calibration")
+                                             for o in ("stroke", "alzheimers")]
+    for name in names:
+        html = (plots / name).read_text()
+        assert 'src="plotly.min.js"' in html and "cdn.plot.ly" not in html, name
+        assert "n=" in html and "cases" in html, name  # every panel and curve says its n and cases
+    for name in ["auroc.html", "paired.html"] + [f"calibration_{o}.html" for o in ("stroke", "alzheimers")]:
+        assert '"error_x"' in (plots / name).read_text() or '"error_y"' in (plots / name).read_text(), name
+    assert not list(plots.glob("*.png"))
 
 
 def test_importances_and_models(trained_run):

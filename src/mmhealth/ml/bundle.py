@@ -13,15 +13,15 @@ from mmhealth.ml.estimators import MODEL_TYPES
 from mmhealth.ml.schema import FeatureSchema, modality_sets, set_name
 
 
-def model_spec(run: str | Path, modalities: str = "all", model_type: str = "stacked") -> dict:
+def model_spec(run: str | Path, modalities: str = "all", model_type: str = "selected") -> dict:
     """The inference spec (see inference.py) of one modality set of a run."""
     run = Path(run)
     manifest_path = run / "manifest.json"
     if not manifest_path.is_file():
         raise MMHealthError(f"{run}: not a training run (no manifest.json) - pass the --out folder of "
                             "`mmhealth train`")
-    if model_type not in MODEL_TYPES:
-        raise MMHealthError(f"--model-type {model_type}: choose one of {', '.join(MODEL_TYPES)}")
+    if model_type not in (*MODEL_TYPES, "selected"):
+        raise MMHealthError(f"--model-type {model_type}: choose one of selected, {', '.join(MODEL_TYPES)}")
     try:
         (mods,) = modality_sets([modalities])
     except ValueError as exc:
@@ -46,6 +46,10 @@ def model_spec(run: str | Path, modalities: str = "all", model_type: str = "stac
         "features": features,
         "known_columns": sorted(set(known)),
         "outcomes": {m["outcome"]: m["path"] for m in chosen},
+        # The family that serves each outcome: training's nested-CV choice for "selected" (runs written before
+        # selection existed have none and serve the stack).
+        "families": {m["outcome"]: (m.get("selected", "stacked") if model_type == "selected" else model_type)
+                     for m in chosen},
         "provenance": manifest.get("provenance", {}),
         "versions": manifest.get("versions", {}),
         # Outcomes with a model in another set but not this one (too few cases among these patients).
@@ -54,19 +58,19 @@ def model_spec(run: str | Path, modalities: str = "all", model_type: str = "stac
     }
 
 
-def open_model(run: str | Path, modalities: str = "all", model_type: str = "stacked") -> inference.Model:
+def open_model(run: str | Path, modalities: str = "all", model_type: str = "selected") -> inference.Model:
     import joblib
 
     spec = model_spec(run, modalities, model_type)
     estimators = {}
     for outcome, rel in spec["outcomes"].items():
         stack = joblib.load(Path(run) / rel)
-        estimators[outcome] = stack if model_type == "stacked" else stack.named_estimators_[model_type]
+        estimators[outcome] = inference.member(stack, inference.family(spec, model_type, outcome))
     return inference.Model(spec, estimators)
 
 
 def export_sagemaker(run: str | Path, out: str | Path, modalities: str = "all",
-                     model_type: str = "stacked") -> Path:
+                     model_type: str = "selected") -> Path:
     """model.tar.gz for SageMaker's scikit-learn container: the models and inference.json at the root, the
     handler script and the extra requirement (LightGBM, absent from that image) under code/."""
     run, out = Path(run), Path(out)

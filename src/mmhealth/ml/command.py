@@ -55,7 +55,10 @@ def register(subparsers) -> None:
     p.add_argument("--export", choices=("sagemaker",),
                    help="also write RUN/sagemaker/model.tar.gz for SageMaker's scikit-learn container")
     p.add_argument("--export-modalities", default="all", help="modality set to export (default: all)")
-    p.add_argument("--export-model-type", default="stacked", choices=("stacked", "logistic", "lightgbm"))
+    p.add_argument("--export-model-type", default="selected", choices=("selected", "stacked", "logistic", "lightgbm"),
+                   help="model family to export (default: selected - per outcome, the family nested CV chose)")
+    p.add_argument("--oracle", help="the generator's evaluation/oracle.csv (or the generated data folder): score "
+                                    "the true probabilities beside the models - the ceiling (evaluation only)")
     cli_options.add_quiet(p)
     p.set_defaults(func=_train)
 
@@ -82,8 +85,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="a run folder written by `mmhealth train`")
     p.add_argument("--modalities", default="all",
                    help="which modality set's models to use, e.g. clinical or clinical+imaging (default: all)")
-    p.add_argument("--model-type", default="stacked", choices=("stacked", "logistic", "lightgbm"),
-                   help="model family (default: stacked; the stack's fitted members serve the other two)")
+    p.add_argument("--model-type", default="selected", choices=("selected", "stacked", "logistic", "lightgbm"),
+                   help="model family (default: selected - per outcome, the family training's nested CV chose; "
+                        "the stack's fitted members serve logistic and lightgbm)")
 
 
 def _note_missing(model, command: str) -> None:
@@ -92,6 +96,12 @@ def _note_missing(model, command: str) -> None:
         print(f"{command}: note: the {'+'.join(model.spec['modalities'])} set has no model for "
               f"{', '.join(missing)} (too few cases among its patients); other --modalities have one",
               file=sys.stderr)
+
+
+def _families(model) -> str:
+    from mmhealth.ml.inference import family
+
+    return ", ".join(f"{o} {family(model.spec, model.spec['model_type'], o)}" for o in sorted(model.estimators))
 
 
 def _load(args):
@@ -160,12 +170,20 @@ def _train(args) -> int:
     if args.repeats < 1 or args.folds < 2 or args.bootstrap < 1:
         raise MMHealthError("--repeats must be >= 1, --folds >= 2 and --bootstrap >= 1")
     data = _load(args)
-    missing = [o for o in outcomes if o not in data.schema.labels]
-    if missing:
-        print(f"train: no label column for {', '.join(missing)} in the features; skipped", file=sys.stderr)
+    if args.oracle:
+        from mmhealth.ml.ceiling import load_oracle
+
+        data.oracle = load_oracle(args.oracle)
+        matched = int(data.frame[data.schema.id_column].astype(str).isin(data.oracle.index).sum())
+        data.provenance.extra["oracle"] = str(args.oracle)
+        print(f"train: oracle {args.oracle}: {matched} of {len(data.frame)} feature rows matched by patient "
+              "(evaluation only, never a feature)")
     config = TrainConfig(outcomes=outcomes, modality_sets=sets, folds=args.folds, repeats=args.repeats,
                          seed=args.seed, n_boot=args.bootstrap,
                          params=ModelParams(n_estimators=args.trees, threads=args.jobs))
+    missing = [o for o in outcomes if o not in data.schema.labels]
+    if missing:
+        print(f"train: no label column for {', '.join(missing)} in the features; skipped", file=sys.stderr)
     out = Path(args.out or f"ml-runs/{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}")
     for line in _window_lines(data):
         print(line)
@@ -176,6 +194,14 @@ def _train(args) -> int:
           f"results.md), {len(result['models'])} models saved, {result['run']['seconds']['total']} s")
     for line in _limits(cells):
         print(line)
+    from mmhealth.ml.ceiling import above_ceiling
+
+    for c in cells:
+        beat = above_ceiling(c)
+        if beat:
+            print(f"train: warning: {c.outcome} {'+'.join(c.modalities)} ({c.population}): {', '.join(beat)} beat the "
+                  "oracle's 95% interval - no model can know more than the generator did: look for a leak",
+                  file=sys.stderr)
     print(f"train: data {data.provenance.feature_group} version {data.provenance.version}, "
           f"{data.provenance.rows} rows, hash {data.provenance.data_hash[:16]}")
     if args.export == "sagemaker":
@@ -225,7 +251,7 @@ def _predict(args) -> int:
     else:
         out.to_parquet(dst, index=False)
     print(f"predict: read {len(frame)} rows, wrote {len(out)} rows x {len(model.estimators)} outcomes to {dst} "
-          f"(models: {'+'.join(model.spec['modalities'])}, {model.spec['model_type']})")
+          f"(models: {'+'.join(model.spec['modalities'])}, {model.spec['model_type']}: {_families(model)})")
     return 0
 
 
@@ -237,8 +263,8 @@ def _serve(args) -> int:
     _note_missing(model, "serve")
     server = make_server(model, args.port, log=args.verbose)
     host, port = server.server_address[:2]
-    print(f"serve: {'+'.join(model.spec['modalities'])} {model.spec['model_type']} models for "
-          f"{', '.join(sorted(model.estimators))} on http://{host}:{port} (POST /predict, GET /health); "
+    print(f"serve: {'+'.join(model.spec['modalities'])} {model.spec['model_type']} models "
+          f"({_families(model)}) on http://{host}:{port} (POST /predict, GET /health); "
           "Ctrl-C stops", flush=True)
     try:
         server.serve_forever()

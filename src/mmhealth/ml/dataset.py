@@ -37,6 +37,7 @@ class FeatureData:
     frame: pd.DataFrame
     schema: FeatureSchema
     provenance: Provenance
+    oracle: pd.DataFrame | None = None  # evaluation only (ceiling.py): true probabilities by patient_key
 
 
 def frame_hash(frame: pd.DataFrame) -> str:

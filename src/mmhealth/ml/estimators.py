@@ -122,3 +122,32 @@ def importances(stack) -> list[dict]:
     for name, coef in zip(("logistic", "lightgbm"), stack.final_estimator_.coef_[0]):
         rows.append({"model": "stacked", "feature": f"<{name} probability>", "importance": float(coef)})
     return rows
+
+
+SELECTABLE = ("logistic", "lightgbm", "stacked")  # in order of preference when inner scores tie (simplest first)
+
+
+def fit_and_select(features: list[Feature], seed: int, params: ModelParams, X, y) -> tuple[object, str, dict]:
+    """Fit the stack (which holds the other two) and choose a family by inner cross-validation on these rows
+    only - nested inside whatever outer split produced them, so the choice never sees the rows it is scored on.
+
+    The inner folds are the stack's own (same StratifiedKFold and seed), so the members' inner out-of-fold
+    probabilities are the ones the stack's meta-model learns from; the stack's own inner score cross-validates
+    that meta-model on them. Returns (fitted stack, chosen family, inner AUROC per family)."""
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    stack = stacked(features, seed, params).fit(X, y)
+    cv = StratifiedKFold(params.stack_folds, shuffle=True, random_state=seed)
+    inner = np.column_stack([
+        cross_val_predict(clone(dict(stack.estimators)[m]), X, y, cv=cv, method="predict_proba")[:, 1]
+        for m in ("logistic", "lightgbm")])
+    meta = cross_val_predict(LogisticRegression(max_iter=1000), inner, y,
+                             cv=StratifiedKFold(params.stack_folds, shuffle=True, random_state=seed + 1),
+                             method="predict_proba")[:, 1]
+    scores = {"logistic": float(roc_auc_score(y, inner[:, 0])), "lightgbm": float(roc_auc_score(y, inner[:, 1])),
+              "stacked": float(roc_auc_score(y, meta))}
+    best = max(SELECTABLE, key=lambda m: (round(scores[m], 6), -SELECTABLE.index(m)))
+    return stack, best, scores

@@ -7,7 +7,8 @@ predict_fn / output_fn. `mmhealth predict` and `mmhealth serve` use the same fun
 SageMaker give the same probabilities for the same records.
 
 A model folder holds `inference.json` (the spec below) and the joblib files it names:
-  {"modalities": [...], "model_type": "stacked|logistic|lightgbm", "id_column": "patient_key",
+  {"modalities": [...], "model_type": "selected|stacked|logistic|lightgbm", "id_column": "patient_key",
+   "families": {"stroke": "logistic", ...} (with "selected": the family training's nested CV chose per outcome),
    "features": [{"name", "modality", "kind": "numeric|categorical"}], "known_columns": [...],
    "outcomes": {"stroke": "models/stroke/clinical.joblib", ...}, "presence": {"imaging": "has_imaging..."},
    "provenance": {...}}
@@ -90,9 +91,20 @@ def load(model_dir: str, model_type: str | None = None) -> Model:
     estimators = {}
     for outcome, rel in spec["outcomes"].items():
         stack = joblib.load(os.path.join(model_dir, rel))
-        # The stack holds the fitted logistic and LightGBM members: any family serves from one file.
-        estimators[outcome] = stack if kind == "stacked" else stack.named_estimators_[kind]
+        estimators[outcome] = member(stack, family(spec, kind, outcome))
     return Model({**spec, "model_type": kind}, estimators)
+
+
+def family(spec: dict, kind: str, outcome: str) -> str:
+    """The model family that serves `outcome`: the one named, or for "selected" the one training chose."""
+    if kind == "selected":
+        return (spec.get("families") or {}).get(outcome, "stacked")
+    return kind
+
+
+def member(stack, kind: str):
+    """The stack holds the fitted logistic and LightGBM members: any family serves from one file."""
+    return stack if kind == "stacked" else stack.named_estimators_[kind]
 
 
 def check_records(records, spec: dict) -> pd.DataFrame:

@@ -176,6 +176,8 @@ def make_server(model: inference.Model, port: int = 8080, *, log: bool = False, 
         "status": "ok",
         "modalities": model.spec["modalities"],
         "model_type": model.spec["model_type"],
+        # the family scoring each outcome (for "selected": the one training's nested CV chose)
+        "families": {o: inference.family(model.spec, model.spec["model_type"], o) for o in sorted(model.estimators)},
         "outcomes": sorted(model.estimators),
         "feature_group": model.spec.get("provenance", {}).get("feature_group"),
         "feature_group_version": model.spec.get("provenance", {}).get("version"),

@@ -22,7 +22,9 @@ def _sigmoid(x):
 
 
 def synthetic_features(n: int = 1300, *, seed: int = 0, p_genomic: float = 0.7, p_imaging: float = 0.5,
-                       rows_per_patient: int = 1) -> pd.DataFrame:
+                       rows_per_patient: int = 1, oracle: bool = False):
+    """The table; with oracle=True, (table, its true probabilities by patient_key) - the ceiling, shaped like the
+    generator's evaluation/oracle.csv (ml/ceiling.py), for tests and never a column of the table."""
     rng = np.random.default_rng(seed)
     m = n * rows_per_patient
     pid = np.repeat(np.arange(n), rows_per_patient)
@@ -86,6 +88,8 @@ def synthetic_features(n: int = 1300, *, seed: int = 0, p_genomic: float = 0.7, 
         frame.loc[~has_imaging, col] = np.nan
     for outcome, logit in logits.items():
         frame[outcome] = rng.random(m) < _sigmoid(logit)
+    if oracle:
+        return frame, pd.DataFrame({"patient_key": keys, **{f"p_{o}": _sigmoid(v) for o, v in logits.items()}})
     return frame
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mmhealth.ml import estimators
+from mmhealth.ml.ceiling import oracle_scores, stable_order
 from mmhealth.ml.cv import grouped_splits
 from mmhealth.ml.dataset import FeatureData
 from mmhealth.ml.metrics import baselines, bootstrap_metrics
@@ -32,6 +33,7 @@ class TrainConfig:
     n_boot: int = 1000
     params: estimators.ModelParams = estimators.ModelParams()
     model_types: tuple[str, ...] = estimators.MODEL_TYPES
+    compare: bool = True  # paired deltas of clinical+X over clinical alone (paired.py)
 
 
 @dataclass
@@ -48,6 +50,9 @@ class CellResult:
     baselines: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)  # model type -> {auroc, auprc, brier: Estimate}
     notes: dict = field(default_factory=dict)  # model type -> caveat shown beside its numbers
+    selected: dict = field(default_factory=dict)  # family -> in how many outer folds inner CV chose it
+    oracle: dict = field(default_factory=dict)  # "oracle" / "oracle_set" -> {auroc, auprc, brier: Estimate}
+    oracle_scores: dict = field(default_factory=dict)  # the same, per-row probabilities (not serialized)
     oof: dict = field(default_factory=dict)  # model type -> (R, n) out-of-fold probabilities (not serialized)
     y: np.ndarray | None = None
     seconds: float = 0.0
@@ -65,9 +70,18 @@ class CellResult:
             "status": self.status,
             "baselines": {k: (round(v, 4) if np.isfinite(v) else None) for k, v in self.baselines.items()},
             "models": {m: {k: e.to_json() for k, e in ms.items()} for m, ms in self.metrics.items()},
+            "selected_in_folds": self.selected,
+            "oracle": {m: {k: e.to_json() for k, e in ms.items()} for m, ms in self.oracle.items()},
+            "gap_auroc": self.gap(),
             "notes": self.notes,
             "seconds": round(self.seconds, 2),
         }
+
+    def gap(self) -> float | None:
+        """Selected model's AUROC minus the full-information oracle's on the same rows (<= 0 up to noise)."""
+        if "selected" not in self.metrics or "oracle" not in self.oracle:
+            return None
+        return round(self.metrics["selected"]["auroc"].value - self.oracle["oracle"]["auroc"].value, 4)
 
 
 @dataclass
@@ -78,6 +92,8 @@ class FittedModel:
     model: object  # fitted StackingClassifier (holds the logistic and LightGBM members)
     n_patients: int
     importances: list[dict]
+    selected: str = "stacked"  # the family inner CV on the whole population chose: what serve/predict use
+    inner_auroc: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,7 @@ class Population:
     rows: pd.DataFrame
     excluded_prevalent: int  # already had the condition at the index date
     excluded_unobserved: int  # the data ends inside the label window: a false label there means "not seen yet"
+    groups: np.ndarray | None = None  # key-independent patient ids (ceiling.stable_order)
 
 
 def population(data: FeatureData, outcome: str, modalities: tuple[str, ...], which: str) -> Population:
@@ -92,7 +109,8 @@ def population(data: FeatureData, outcome: str, modalities: tuple[str, ...], whi
     whose window the data fully covers, and not already having the condition at the index date (incidence, not
     prevalence, is what the label means for them)."""
     schema = data.schema
-    wanted = modalities if which == "has_set" else MODALITIES
+    wanted = (modalities if which == "has_set" else MODALITIES if which == "all_three"
+              else tuple(which.removeprefix("has:").split("+")))
     rows = data.frame[presence_mask(data.frame, schema, wanted)]
     rows = rows[rows[schema.labels[outcome]].notna()]
     unobserved = 0
@@ -101,10 +119,12 @@ def population(data: FeatureData, outcome: str, modalities: tuple[str, ...], whi
         unobserved = int((~seen).sum())
         rows = rows[seen]
     prior = schema.prevalent.get(outcome)
-    if prior is None:
-        return Population(rows, 0, unobserved)
-    prevalent = rows[prior].fillna(0).astype(bool)
-    return Population(rows[~prevalent], int(prevalent.sum()), unobserved)
+    prevalent = 0
+    if prior is not None:
+        flag = rows[prior].fillna(0).astype(bool)
+        rows, prevalent = rows[~flag], int(flag.sum())
+    rows, groups = stable_order(rows, schema.id_column)
+    return Population(rows, prevalent, unobserved, groups)
 
 
 def evaluate_cell(data: FeatureData, outcome: str, modalities: tuple[str, ...], which: str,
@@ -131,7 +151,7 @@ def _evaluate_cell(data: FeatureData, outcome: str, modalities: tuple[str, ...],
     rows = pop.rows
     label_col = schema.labels[outcome]
     y = rows[label_col].astype(bool).to_numpy()
-    groups = rows[schema.id_column].astype(str).to_numpy()
+    groups = pop.groups
     features = schema.features_of(modalities)
     cell = CellResult(outcome, modalities, which, n_patients=int(pd.unique(groups).size), n_rows=len(rows),
                       positives=int(y.sum()), status="ok", excluded_prevalent=pop.excluded_prevalent,
@@ -146,31 +166,30 @@ def _evaluate_cell(data: FeatureData, outcome: str, modalities: tuple[str, ...],
                       f"{config.folds}-fold CV"
         return cell
     X = estimators.model_input(rows, features)
-    oof = {m: np.full((config.repeats, len(y)), np.nan) for m in config.model_types}
+    kinds = (*config.model_types, "selected")
+    oof = {m: np.full((config.repeats, len(y)), np.nan) for m in kinds}
     for split in grouped_splits(y, groups, folds=config.folds, repeats=config.repeats, seed=config.seed):
-        fitted = _fit_families(features, config, config.seed + split.repeat, X.iloc[split.train], y[split.train])
-        for name, model in fitted.items():
-            oof[name][split.repeat, split.test] = model.predict_proba(X.iloc[split.test])[:, 1]
-    cell.oof = {m: oof[m] for m in config.model_types}
-    for m in config.model_types:
+        stack, chosen, _ = estimators.fit_and_select(features, config.seed + split.repeat,
+                                                     config.params.sized_for(len(split.train)),
+                                                     X.iloc[split.train], y[split.train])
+        fitted = estimators.members(stack)
+        cell.selected[chosen] = cell.selected.get(chosen, 0) + 1
+        for name in config.model_types:
+            oof[name][split.repeat, split.test] = fitted[name].predict_proba(X.iloc[split.test])[:, 1]
+        oof["selected"][split.repeat, split.test] = fitted[chosen].predict_proba(X.iloc[split.test])[:, 1]
+    cell.oof = oof
+    for m in kinds:
         # A model that gives (nearly) everyone the same probability has learnt nothing: say so.
         if np.nanmax(oof[m].std(axis=1)) < 1e-9:
             cell.notes[m] = "constant predictions"
-    cell.metrics = {m: bootstrap_metrics(y, oof[m], n_boot=config.n_boot, seed=config.seed)
-                    for m in config.model_types}
+    cell.metrics = {m: bootstrap_metrics(y, oof[m], n_boot=config.n_boot, seed=config.seed) for m in kinds}
+    # The same bootstrap resamples (same n and seed) score the oracle, so model and ceiling are paired.
+    cell.oracle_scores = oracle_scores(data.oracle, rows[schema.id_column].astype(str).to_numpy(), outcome,
+                                       set_name(modalities))
+    cell.oracle = {k: bootstrap_metrics(y, v[None, :], n_boot=config.n_boot, seed=config.seed)
+                   for k, v in cell.oracle_scores.items()}
     cell.seconds = time.perf_counter() - start
     return cell
-
-
-def _fit_families(features, config: TrainConfig, seed: int, X: pd.DataFrame, y: np.ndarray) -> dict:
-    """Fitted models of the requested families. The stack's members are the base models refit on the same
-    rows, so when the stack is wanted one fit yields all three; otherwise each family is fit on its own."""
-    params = config.params.sized_for(len(y))
-    if "stacked" in config.model_types:
-        stack = estimators.stacked(features, seed, params).fit(X, y)
-        return {m: e for m, e in estimators.members(stack).items() if m in config.model_types}
-    makers = {"logistic": estimators.logistic, "lightgbm": estimators.lightgbm}
-    return {m: makers[m](features, seed, params).fit(X, y) for m in config.model_types}
 
 
 def fit_final(data: FeatureData, outcome: str, modalities: tuple[str, ...], config: TrainConfig) -> FittedModel | None:
@@ -180,10 +199,10 @@ def fit_final(data: FeatureData, outcome: str, modalities: tuple[str, ...], conf
     features = schema.features_of(modalities)
     if not features or min(y.sum(), (~y).sum()) < config.params.stack_folds:
         return None
-    stack = estimators.stacked(features, config.seed, config.params.sized_for(len(y)))
-    stack.fit(estimators.model_input(rows, features), y)
+    stack, chosen, scores = estimators.fit_and_select(features, config.seed, config.params.sized_for(len(y)),
+                                                      estimators.model_input(rows, features), y)
     return FittedModel(outcome, modalities, features, stack, int(rows[schema.id_column].nunique()),
-                       estimators.importances(stack))
+                       estimators.importances(stack), chosen, scores)
 
 
 def unobserved_rows(data: FeatureData) -> int | None:

@@ -18,13 +18,14 @@ import numpy as np
 
 from mmhealth import __version__
 from mmhealth.errors import MMHealthError
-from mmhealth.synth import genome, panel
+from mmhealth.synth import genome, oracle, panel
 from mmhealth.synth.fhir import RESOURCE_TYPES, patient_resources
 from mmhealth.synth.imaging_plan import plan_study
 from mmhealth.synth.model import REFERENCE_DATE, DEFAULT_PARAMS, ModelParams
 from mmhealth.synth.patients import PatientProfile, sample_patient
 
-OWNED = ("fhir", "dna", "annotation", "reference", "dicom", "manifest.json", "corruptions.json")
+# evaluation/ holds the oracle (synth/oracle.py): for `train --oracle` only, never ingested.
+OWNED = ("fhir", "dna", "annotation", "reference", "dicom", "evaluation", "manifest.json", "corruptions.json")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class _ChunkResult:
     vcf_files: int
     bundle_files: int
     patients: int
+    oracle: list[dict] = field(default_factory=list)
 
 
 _REF = re.compile(rb'"reference":"[A-Za-z]+/([0-9a-f-]{36})"')
@@ -84,6 +86,7 @@ def _render_chunk(task) -> _ChunkResult:
     out, seed, params, profiles, bundles = task
     lines: dict[str, list[str]] = {t: [] for t in RESOURCE_TYPES}
     imaging, dicom_files, vcf_files, bundle_files = [], 0, 0, 0
+    oracle_rows = []
     for p in profiles:
         study = plan_study(seed, p, params) if p.has_imaging else None
         seq_ord = genome.sequencing_ord(seed, p) if p.has_genome else None
@@ -96,6 +99,7 @@ def _render_chunk(task) -> _ChunkResult:
         if p.has_genome:
             genome.write_vcf(out / "dna" / f"{p.id}_dna.vcf.gz", seed, p)
             vcf_files += 1
+        rendered = None
         if study is not None:
             rendered = dicom.write_study(out, seed, study, p)
             dicom_files += len(rendered.files)
@@ -108,9 +112,14 @@ def _render_chunk(task) -> _ChunkResult:
                 "slice_thickness_mm": study.slice_thickness, "study_date": REFERENCE_DATE.fromordinal(
                     study.study_ord).isoformat(),
             })
+        row = oracle.patient_row(p, [e["period"]["start"] for e in resources["Encounter"]],
+                                 study.study_ord if study is not None else None,
+                                 rendered.lesion_volume_mm3 if rendered is not None else None)
+        if row is not None:
+            oracle_rows.append(row)
     ndjson = {t: ("\n".join(v) + "\n").encode() if v else b"" for t, v in lines.items()}
     return _ChunkResult(ndjson, {t: len(v) for t, v in lines.items()}, imaging, dicom_files, vcf_files,
-                        bundle_files, len(profiles))
+                        bundle_files, len(profiles), oracle_rows)
 
 
 def _prepare(out: Path) -> None:
@@ -182,6 +191,7 @@ def generate(cfg: GenerateConfig) -> Summary:
     files = {"fhir_ndjson": len(RESOURCE_TYPES), "fhir_bundles": 0, "vcf": 0, "dicom": 0, "annotation": 1,
              "reference": 2}
     imaging: list[dict] = []
+    oracle_rows: list[dict] = []
     handles = {t: open(out / "fhir" / f"{t}.ndjson", "wb") for t in RESOURCE_TYPES}
     bar = tqdm(total=cfg.patients, unit="patient", desc="generate", disable=not cfg.progress)
     pool = None
@@ -210,6 +220,7 @@ def generate(cfg: GenerateConfig) -> Summary:
                 handles[t].write(res.ndjson[t])
                 counts[t] += res.counts[t]
             imaging.extend(res.imaging)
+            oracle_rows.extend(res.oracle)
             files["dicom"] += res.dicom_files
             files["vcf"] += res.vcf_files
             files["fhir_bundles"] += res.bundle_files
@@ -222,6 +233,7 @@ def generate(cfg: GenerateConfig) -> Summary:
             pool.shutdown(wait=True, cancel_futures=True)
 
     genome.write_clinvar(out / "annotation" / "clinvar.vcf.gz")
+    oracle.write(oracle_rows, out / oracle.ORACLE_FILE)
     panel.write_fasta(out / "reference" / "panel.fa")
 
     summary = Summary(out, cfg.patients, cfg.genomes, cfg.imaging, counts, files)
@@ -248,6 +260,9 @@ def generate(cfg: GenerateConfig) -> Summary:
             "lesion": "voxels whose rescaled value (HU for CT) is >= lesion_threshold are the lesion, and "
                       "only they are; lesion_volume_mm3 = lesion_voxels * pixel_spacing^2 * slice_thickness",
             "corrupt_records": "counts above exclude records added by --corrupt; see corruptions.json",
+            "evaluation": f"{oracle.ORACLE_FILE}: each indexed patient's true probability of a new diagnosis "
+                          "in the label window (and per modality set), for `mmhealth train --oracle` only - not "
+                          "input data, never ingested (docs/ml.md#the-ceiling)",
         },
         "model": params.to_manifest(),
         "imaging": imaging,

@@ -74,6 +74,10 @@ class PatientProfile:
     treated: dict[str, bool] = field(default_factory=dict)
     has_genome: bool = False
     has_imaging: bool = False
+    # Evaluation only (synth/oracle.py): the model's probability of having each outcome by the reference date,
+    # and the age at the reference date it was drawn with (`age` becomes the age at death for the deceased).
+    risk: dict[str, float] = field(default_factory=dict)
+    age_at_reference: float = 0.0
 
     @property
     def end_ord(self) -> int:
@@ -233,6 +237,13 @@ def sample_patient(seed: int, index: int, params: ModelParams) -> PatientProfile
     for outcome in ("chd", "stroke", "alzheimers"):
         has[outcome] = age >= MIN_ONSET_AGE[outcome] and rng.random() < getattr(params, outcome).probability(x)
 
+    # The probability behind each outcome draw above, kept for the evaluation-only oracle (never rendered).
+    risk = {"hypertension": float(age >= MIN_ONSET_AGE["hypertension"]) * (
+        params.hypertension_detected if high_bp else params.hypertension_borderline if sbp >= 130 else 0.0)}
+    for outcome in ("chd", "stroke", "alzheimers"):
+        risk[outcome] = float(age >= MIN_ONSET_AGE[outcome]) * getattr(params, outcome).probability(x)
+    age_at_reference = age
+
     onsets: dict[str, int] = {}
     for key in CONDITION_KEYS:
         if not has[key]:
@@ -262,4 +273,4 @@ def sample_patient(seed: int, index: int, params: ModelParams) -> PatientProfile
         smoke_quit_ord=smoke_quit, height_cm=float(height), bmi=bmi, sbp=sbp, dbp=dbp, ldl=ldl, hdl=hdl,
         triglycerides=trig, hba1c=hba1c, small_vessel_latent=latent, genotype=genotype, apoe=apoe,
         onsets=onsets, hypertension_alt_code=bool(rng.random() < params.hypertension_alt_code_share),
-        treated=treated)
+        treated=treated, risk=risk, age_at_reference=age_at_reference)
