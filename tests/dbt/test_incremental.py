@@ -110,6 +110,8 @@ def test_scheduled_run_leaves_out_views_seeds_and_unit_tests(incremental_vs_full
     ("fct_variant_clinvar", "source_lake_run > '"),
     ("patient_timeline", "source_lake_run > '"),
     ("patient_genomic_summary", "patient_key in (select patient_key from"),
+    ("int_patient_clinical_history", "patient_key in (select patient_key from"),
+    ("int_cv_history_features", "patient_key in (select patient_key from"),
 ])
 def test_patient_marts_merge_only_what_changed(incremental_vs_full, mart, incremental_sql):
     """The marts ran as incremental models: the SQL of their MERGE selects only newer rows / changed patients."""
