@@ -87,7 +87,7 @@ def run_breakdown(target: Path) -> dict:
         entry["nodes"] += 1
         entry["node_s"] += node["execution_time"]
     # The slowest nodes say where the data work is (the scratch folder, and with it this file, may be deleted).
-    slowest = sorted(results["results"], key=lambda n: -n["execution_time"])[:8]
+    slowest = sorted(results["results"], key=lambda n: -n["execution_time"])[:12]
     return {"graph_s": results["elapsed_time"], "by_type": by_type,
             "slowest": {n["unique_id"].split(".")[-1]: round(n["execution_time"], 2) for n in slowest}}
 
@@ -158,6 +158,8 @@ def bench(size: int, out: Path, seed: int, increments: int, drop_scratch: bool, 
             "mart_rows": counts}
 
 
+TARGET_SHARE = 0.10
+
 # Everything below this line in the report is written by hand and kept when the benchmark is run again.
 NOTES_MARKER = "<!-- notes below this line are kept when scripts/bench_dbt.py rewrites the report -->"
 
@@ -209,9 +211,10 @@ def write_report(results: list[dict], path: Path) -> None:
                      f"{r['new_patients_per_increment']:,} | {r['incremental_build_s']:.1f} | "
                      f"{r['incremental_share']:.0%} | {r['dbt_floor_s']:.1f} | "
                      f"{r['dbt_floor_s'] / r['full_build_s']:.0%} |")
-    met = [f"{r['patients']:,}" for r in results if r["incremental_share"] <= 0.25]
-    missed = [f"{r['patients']:,}" for r in results if r["incremental_share"] > 0.25]
-    lines += ["", f"Target (incremental run at most 25% of a full build): met at {', '.join(met) or 'no size'}; "
+    met = [f"{r['patients']:,}" for r in results if r["incremental_share"] <= TARGET_SHARE]
+    missed = [f"{r['patients']:,}" for r in results if r["incremental_share"] > TARGET_SHARE]
+    lines += ["", f"Target (issue 19: a scheduled run after +1% patients at most {TARGET_SHARE:.0%} of a full build at "
+                  f"100,000 patients, and a share that falls with size): met at {', '.join(met) or 'no size'}; "
                   f"missed at {', '.join(missed) or 'no size'} patients.", ""]
     lines += ["Where the last incremental run's time went (its `run_results.json`): wall time, the part dbt spent "
               "running the graph, and per kind of node the count and summed node time (2 threads, so node time "

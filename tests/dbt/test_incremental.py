@@ -315,7 +315,7 @@ def test_the_same_sample_in_several_vcfs_builds_and_counts_once(genome_versions)
 
 
 @pytest.fixture(scope="module")
-def existing_patient_news(genome_versions, dbt_scratch, alt_lakes):
+def existing_patient_news(incremental_vs_full, dbt_scratch, alt_lakes):
     """An existing, indexed patient gets new data in a later ingest: an encounter and an observation on the index
     date (features as of the index date change), and a stroke diagnosis a month after it (a label, patient_360's
     outcome flags and the population counts change). Ingested into the lake above; then the scheduled run, then a
