@@ -88,14 +88,9 @@ def _suppressed(snapshot: dict[str, list[tuple]]) -> dict[tuple, bool]:
     return {(mart, *row[:cell]): row[flag] for mart, (cell, flag) in CELLS.items() for row in snapshot[mart]}
 
 
-def test_cells_that_cross_the_small_cell_threshold_follow_the_new_patients(incremental_vs_full):
-    """The new patients move population cells across small_cell_threshold (a count shown before is now hidden, or
-    the other way round; new cells appear); the scheduled run suppresses exactly as a full refresh does."""
-    before, incremental, full, _ = incremental_vs_full
-    was, now = _suppressed(before), _suppressed(incremental)
-    crossed = {cell for cell in was.keys() & now.keys() if was[cell] != now[cell]}
-    assert crossed, "the increment moved no cell across the threshold: the fixture does not test suppression"
-    assert now == _suppressed(full)
+def test_population_cells_are_suppressed_as_a_full_refresh_suppresses(incremental_vs_full):
+    _, incremental, full, _ = incremental_vs_full
+    assert _suppressed(incremental) == _suppressed(full)
 
 
 def test_scheduled_run_leaves_out_views_seeds_and_unit_tests(incremental_vs_full):
@@ -316,10 +311,10 @@ def test_the_same_sample_in_several_vcfs_builds_and_counts_once(genome_versions)
 
 @pytest.fixture(scope="module")
 def existing_patient_news(incremental_vs_full, dbt_scratch, alt_lakes):
-    """An existing, indexed patient gets new data in a later ingest: an encounter and an observation on the index
-    date (features as of the index date change), and a stroke diagnosis a month after it (a label, patient_360's
-    outcome flags and the population counts change). Ingested into the lake above; then the scheduled run, then a
-    full refresh."""
+    """An existing, indexed patient without a stroke gets new data in a later ingest: an encounter and an
+    observation on the index date (features as of the index date change), and a stroke diagnosis a month after it
+    (a label, patient_360's outcome flags and the population counts change). Ingested into the lake above; then the
+    scheduled run, then a full refresh, both with a small-cell threshold the stroke cell crosses."""
     from datetime import date, timedelta
 
     root = dbt_scratch / "incremental"
@@ -327,8 +322,11 @@ def existing_patient_news(incremental_vs_full, dbt_scratch, alt_lakes):
     con = connect(lake / "warehouse.duckdb")
     try:
         patient_id, index_date = con.execute(
-            "select patient_id, index_date from mmhealth_intermediate.int_cv_index_dates order by patient_id "
-            "limit 1").fetchone()
+            "select i.patient_id, i.index_date from mmhealth_intermediate.int_cv_index_dates i "
+            "join mmhealth_marts.dim_patient d using (patient_id) join mmhealth_marts.patient_360 p using (patient_key) "
+            "where not p.has_stroke order by i.patient_id limit 1").fetchone()
+        strokes = con.execute("select count(distinct patient_key) from mmhealth_marts.fct_condition "
+                              "where condition_group = 'stroke'").fetchone()[0]
         before = con.execute(
             "select f.n_encounters_before_index, f.n_observations_before_index, f.stroke, p.n_encounters "
             "from mmhealth_marts.features_cardiovascular f join mmhealth_marts.dim_patient d using (patient_key) "
@@ -358,18 +356,33 @@ def existing_patient_news(incremental_vs_full, dbt_scratch, alt_lakes):
     for name, resource in (("Encounter", encounter), ("Observation", observation), ("Condition", condition)):
         (news / f"{name}.ndjson").write_text(json.dumps(resource) + "\n")
     _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"], lake)
-    alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
+    # A threshold the stroke cell crosses: its `strokes` patients were below it, with this patient it reaches it.
+    assert strokes >= 1
+    threshold = ("--vars", f"{{data_tests_scope: new_rows, small_cell_threshold: {strokes + 1}}}")
+    alt_lakes.dbt(lake, "build", "--selector", "scheduled", *threshold)
     scheduled = _snapshot(lake)
     con = connect(lake / "warehouse.duckdb")
     try:
+        stroke_cell = con.execute(
+            "select patient_count, is_suppressed from mmhealth_marts.population_clinical "
+            "where section = 'outcomes' and dimension = 'condition_group' and category = 'stroke'").fetchone()
         after = con.execute(
             "select f.n_encounters_before_index, f.n_observations_before_index, f.stroke, p.n_encounters "
             "from mmhealth_marts.features_cardiovascular f join mmhealth_marts.dim_patient d using (patient_key) "
             "join mmhealth_marts.patient_360 p using (patient_key) where d.patient_id = ?", [patient_id]).fetchone()
     finally:
         con.close()
-    alt_lakes.dbt(lake, "build", "--full-refresh", "--selector", "deploy", *NEW_ROW_TESTS)
-    return {"before": before, "after": after, "scheduled": scheduled, "full": _snapshot(lake)}
+    alt_lakes.dbt(lake, "build", "--full-refresh", "--selector", "deploy", *threshold)
+    return {"before": before, "after": after, "scheduled": scheduled, "full": _snapshot(lake), "strokes": strokes,
+            "stroke_cell": stroke_cell}
+
+
+def test_a_cell_crossing_the_small_cell_threshold_is_shown_as_a_full_refresh_shows_it(existing_patient_news):
+    """The stroke cell held `strokes` patients, below small_cell_threshold (strokes + 1): hidden. The new diagnosis
+    brings it to the threshold: the scheduled run shows it, as a full refresh does."""
+    r = existing_patient_news
+    assert r["stroke_cell"] == (r["strokes"] + 1, False)
+    assert _suppressed(r["scheduled"]) == _suppressed(r["full"])
 
 
 def test_an_existing_patient_with_new_data_is_recomputed(existing_patient_news):
