@@ -42,6 +42,8 @@ BIN = Path(sys.executable).parent
 STAGES = ["generate", "ingest", "dbt", "baseline", "gate", "publish", "train"]
 MEMORY_LIMIT_GB = 24
 RATIO_LIMIT = 12
+# Everything below this line in the report is written by hand and kept when the benchmark is run again.
+NOTES_MARKER = "<!-- notes below this line are kept when scripts/bench_scale.py rewrites the report -->"
 
 
 def measured(argv: list[str], env: dict[str, str], log: Path) -> dict:
@@ -146,6 +148,8 @@ def write_report(results: list[dict], path: Path) -> None:
     else:
         lines.append("- time(100,000) / time(10,000): not measured yet (both sizes are needed).")
     lines += ["", "Raw results:", "", "```json", json.dumps(results, indent=1), "```", ""]
+    notes = path.read_text().split(NOTES_MARKER, 1)[1].strip() if path.exists() and NOTES_MARKER in path.read_text() else ""
+    lines += [NOTES_MARKER, "", notes, ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
 
