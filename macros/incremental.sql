@@ -30,14 +30,6 @@ where not exists (select 1 from {{ this }} as existing where existing.{{ id_colu
   {{ return(conditions) }}
 {%- endmacro %}
 
-{#- Small-cell suppression for population marts: counts from 1 to threshold-1 are nulled (0 is not identifying). -#}
-{% macro suppress(count_expr) -%}
-case when {{ count_expr }} > 0 and {{ count_expr }} < {{ var('small_cell_threshold') }} then null else {{ count_expr }} end
-{%- endmacro %}
-{% macro is_small_cell(count_expr) -%}
-({{ count_expr }} > 0 and {{ count_expr }} < {{ var('small_cell_threshold') }})
-{%- endmacro %}
-
 {#- Patient-grain incremental marts (one row per patient, merged on patient_key): a condition on `key_expr` that
     keeps the patients with a row newer than this table's newest `source_lake_run` in any of `inputs` (pairs of
     relation and watermark columns), so an incremental run recomputes only them. The mart's own source_lake_run

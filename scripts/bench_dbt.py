@@ -106,7 +106,7 @@ def bench(size: int, out: Path, seed: int, increments: int, drop_scratch: bool, 
     key_file = root / "pseudonym.key"
     env = {**os.environ, "DBT_PROFILES_DIR": str(REPO), "MMHEALTH_LAKE": str(lake), "TQDM_DISABLE": "1",
            KEY_FILE_ENV: str(key_file), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    ingest = [str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"]
+    ingest = [str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"]
     # A lake left by --prepare-only (generate + ingest of a large size take most of an hour, and do not depend on
     # the dbt code being measured). It is used once: the increments below change it, so the marker goes first.
     prepared = root / "prepared.json"

@@ -8,7 +8,7 @@ Measures, on `mmhealth generate --imaging N` output (one MR/CT series per imaged
    checks, duplicate and geometry checks, the five tables as zstd Parquet) against a plain pydicom loop
    `dcmread(path, stop_before_pixels=True)` over the same files; each run twice, alternating, best of two;
 2. radiomics (volume assembly, segmentation, pyradiomics) in seconds per image set at 1 and 2 workers;
-3. `mmhealth ingest SOURCE --lake LAKE --modality imaging --workers 2` end to end on all N studies
+3. `mmhealth ingest SOURCE --lake LAKE --modality imaging --jobs 2` end to end on all N studies
    (discovery, checksums, headers, radiomics, commit, DuckDB catalog).
 The machine is shared: figures are wall-clock seconds of one run and vary with the load of the moment.
 """
@@ -52,7 +52,7 @@ def plain_loop(paths: list[Path]) -> tuple[float, float]:
 
 
 def metadata_ingest(root: Path, paths: list[Path], staging: Path, workers: int = 1) -> tuple[float, dict]:
-    from mmhealth.ingest.imaging_reader import read_imaging, summarize
+    from mmhealth.ingest.imaging.reader import read_imaging, summarize
     from mmhealth.ingest.records import ReadContext, SourceFile
 
     # The file list is prepared outside the clock, as the plain loop gets its list ready-made too (the lake
@@ -66,9 +66,9 @@ def metadata_ingest(root: Path, paths: list[Path], staging: Path, workers: int =
 
 
 def radiomics_per_set(root: Path, n_sets: int, workers: int) -> tuple[float, float, int, float]:
-    from mmhealth.ingest.dicom import DicomHeader, discover, group_series, image_set_id, read_header
-    from mmhealth.ingest.imaging_reader import _slice_source
-    from mmhealth.ingest.radiomics import ImageSetTask, run_image_sets
+    from mmhealth.ingest.imaging.header import DicomHeader, discover, group_series, image_set_id, read_header
+    from mmhealth.ingest.imaging.reader import _slice_source
+    from mmhealth.ingest.imaging.radiomics import ImageSetTask, run_image_sets
 
     headers = [h for p in discover(root) if isinstance(h := read_header(p, p.relative_to(root).as_posix()),
                                                        DicomHeader)]
@@ -88,7 +88,7 @@ def end_to_end(data: Path, lake: Path) -> tuple[float, dict]:
     shutil.rmtree(lake, ignore_errors=True)
     t = time.perf_counter()
     out = subprocess.run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--modality", "imaging",
-                          "--workers", "2", "--no-progress", "--json"], check=True, capture_output=True, text=True)
+                          "--jobs", "2", "--quiet", "--json"], check=True, capture_output=True, text=True)
     return time.perf_counter() - t, json.loads(out.stdout)
 
 
@@ -104,7 +104,7 @@ def main() -> int:
 
     data, lake = args.scratch / "data", args.scratch / "lake"
     gen_s = generate(data, args.studies)
-    from mmhealth.ingest.dicom import discover
+    from mmhealth.ingest.imaging.header import discover
 
     dicom_root = data / "dicom"
     paths = list(discover(dicom_root))
@@ -153,7 +153,7 @@ times say more about the load of the moment than about the code; CPU times are g
 |---|---:|---:|---:|
 | plain loop `pydicom.dcmread(p, stop_before_pixels=True)` | {plain_w:.2f} | {plain_c:.2f} | {n / plain_w:,.0f} |
 | imaging reader, 1 process, radiomics off (headers, quarantine checks, tables, zstd Parquet) | {ours_w:.2f} | {ours_c:.2f} | {n / ours_w:,.0f} |
-| imaging reader, `--workers 2` (header chunks of 256 files in a spawned pool) | {ours2_w:.2f} | | {n / ours2_w:,.0f} |
+| imaging reader, `--jobs 2` (header chunks of 256 files in a spawned pool) | {ours2_w:.2f} | | {n / ours2_w:,.0f} |
 
 Speed relative to the plain loop (its time / ours): **{plain_c / ours_c:.2f}x by CPU time, {plain_w / ours_w:.2f}x
 by wall time** in one process; {plain_w / ours2_w:.2f}x by wall time with 2 workers. Best of three alternating
@@ -177,13 +177,13 @@ work itself (plus the pool's start-up: two interpreters importing SimpleITK and 
 
 ## 3. {args.studies} demo studies end to end
 
-`mmhealth ingest DATA --lake LAKE --modality imaging --workers 2`: discovery, checksums, headers, radiomics,
+`mmhealth ingest DATA --lake LAKE --modality imaging --jobs 2`: discovery, checksums, headers, radiomics,
 Parquet, commit and DuckDB catalog in one run.
 
 | step | seconds |
 |---|---:|
 | `mmhealth generate` ({args.studies} imaging patients) | {f"{gen_s:.1f}" if gen_s == gen_s else "not timed (reused an earlier generation)"} |
-| `mmhealth ingest --modality imaging --workers 2` (load average after: {load_e2e:.1f}) | {e2e_s:.1f} |
+| `mmhealth ingest --modality imaging --jobs 2` (load average after: {load_e2e:.1f}) | {e2e_s:.1f} |
 
 Run summary: read {im['read']:,}, loaded {im['loaded']:,}, quarantined {im['quarantined']}, skipped
 {im['skipped']}; rows: {json.dumps({k: v for k, v in report['tables'].items() if k.startswith('imaging.')})}.

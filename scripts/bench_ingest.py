@@ -174,7 +174,7 @@ def bench_memory(big: Path, scratch: Path) -> dict:
     shutil.rmtree(lake, ignore_errors=True)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "mmhealth.cli", "ingest", str(big), "--lake", str(lake),
-                             "--modality", "fhir", "--no-progress", "--json"], stdout=subprocess.PIPE)
+                             "--modality", "fhir", "--quiet", "--json"], stdout=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     out = proc.stdout.read().decode()

@@ -61,7 +61,7 @@ def build_lake(root: Path, patients: int) -> tuple[Path, Path]:
     for argv in ([str(bin_ / "mmhealth"), "generate", "--out", str(data), "--patients", str(patients),
                   "--genomes", str(round(patients * 800 / 1300)), "--imaging", str(round(patients * 300 / 1300)),
                   "--seed", "7"],
-                 [str(bin_ / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress",
+                 [str(bin_ / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet",
                   "--reference", str(data / "reference" / "panel.fa")],
                  [str(bin_ / "dbt"), "build", "--quiet", "--target-path", str(target), "--log-path", str(root / "logs")]):
         subprocess.run(argv, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)

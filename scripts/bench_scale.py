@@ -80,7 +80,7 @@ def bench(size: int, out: Path, seed: int, drop_scratch: bool) -> dict:
     commands = {
         "generate": [mm, "generate", "--out", str(data), "--patients", str(size), "--genomes", str(genomes),
                      "--imaging", str(imaging), "--seed", str(seed), "--quiet"],
-        "ingest": [mm, "ingest", str(data), "--lake", str(lake), "--no-progress",
+        "ingest": [mm, "ingest", str(data), "--lake", str(lake), "--quiet",
                    "--reference", str(data / "reference" / "panel.fa")],
         "dbt": [str(BIN / "dbt"), "build", "--full-refresh", "--selector", "deploy", "--quiet", "--target-path",
                 str(target), "--log-path", str(root / "logs"), "--vars", "{data_tests_scope: new_rows}"],
@@ -89,7 +89,7 @@ def bench(size: int, out: Path, seed: int, drop_scratch: bool) -> dict:
         "gate": [mm, "quality", "check", "--checkpoint", "pre_feature_store", "--lake", str(lake),
                  "--project", str(project), "--manifest", manifest],
         "publish": [mm, "features", "publish", "--to", "local", "--lake", str(lake), "--manifest", manifest],
-        "train": [mm, "train", "--store", str(lake / "feature_store"), "--dbt-manifest", manifest,
+        "train": [mm, "train", "--store", str(lake / "feature_store"), "--manifest", manifest,
                   "--out", str(root / "runs"), "--repeats", "1", "--quiet"],
     }
     stages = {}

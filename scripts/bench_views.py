@@ -100,7 +100,7 @@ def make_lake(out: Path, patients: int, seed: int) -> tuple[Path, float, float]:
     run([str(BIN / "mmhealth"), "generate", "--out", str(data), "--patients", str(patients), "--genomes", "0",
          "--imaging", "0", "--seed", str(seed), "--quiet"])
     t1 = time.perf_counter()
-    run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--modality", "fhir", "--no-progress"])
+    run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--modality", "fhir", "--quiet"])
     return lake, t1 - t0, time.perf_counter() - t1
 
 

@@ -25,10 +25,30 @@ def walk(parser: argparse.ArgumentParser, path: list[str]):
                 yield from walk(sub, path + [name])
 
 
+def conventions() -> list[str]:
+    from mmhealth.cli_options import RENAMED
+
+    old = ", ".join(f"`{o}` ({n})" for o, n in RENAMED.items())
+    return [
+        "## Conventions", "",
+        "- **One name per concept.** `--quiet`: no progress bars (bars are drawn only when stderr is a terminal, "
+        "so logs never get them); `--jobs N`: parallel workers or threads; `--manifest`: dbt's manifest.json; "
+        f"`--json`: machine-readable output on stdout. Older spellings still parse, with a warning: {old}.",
+        "- **Any working directory.** Defaults resolve from the project (`src/mmhealth/paths.py`): "
+        "`$MMHEALTH_PROJECT`, else the nearest folder at or above the working directory holding `dbt_project.yml`, "
+        "else the checkout mmhealth runs from. The lake is `--lake`, else `$MMHEALTH_LAKE`, else "
+        "`<project>/demo-lake`; its dbt warehouse `<lake>/warehouse.duckdb`; the local feature store "
+        "`$MMHEALTH_FEATURE_STORE`, else `<lake>/feature_store`; the manifest `<project>/target/manifest.json`; "
+        "the policy `<project>/governance/policy.yml`. A path you type is relative to where you type it.",
+        "",
+    ]
+
+
 def render() -> str:
     os.environ["COLUMNS"] = "110"  # argparse wraps help to the terminal; fix it so the file is stable
     lines = ["# `mmhealth` command reference", "",
              "Generated from the parser by `scripts/cli_reference.py`; do not edit by hand.", ""]
+    lines += conventions()
     for path, parser in walk(build_parser(), ["mmhealth"]):
         lines += [f"## `{' '.join(path)}`", "", "```", parser.format_help().rstrip(), "```", ""]
     return "\n".join(lines)

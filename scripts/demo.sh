@@ -55,7 +55,9 @@ step "2/8 ingest into the lake ($LAKE)"
 $BIN/mmhealth ingest "$DATA" --lake "$LAKE" --reference "$DATA/reference/panel.fa"
 
 step "3/8 dbt build (staging -> intermediate -> marts, with every test) and docs"
-$BIN/dbt build --quiet --target-path target ${FULL_REFRESH[@]+"${FULL_REFRESH[@]}"}
+# dbt prints a line per model and test: scripts/dbt_progress.py keeps its header, every WARN / ERROR line and its
+# summary (Done. PASS=... WARN=... ERROR=...), with a progress line on a terminal; logs/dbt.log has all of it.
+$BIN/dbt build --target-path target ${FULL_REFRESH[@]+"${FULL_REFRESH[@]}"} | $BIN/python scripts/dbt_progress.py
 $BIN/dbt docs generate --quiet --target-path target
 $BIN/python scripts/mart_counts.py "$LAKE/warehouse.duckdb"
 

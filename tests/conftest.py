@@ -151,7 +151,7 @@ def small_data(tmp_path_factory) -> Pipeline:
 def small_lake(small_data) -> Pipeline:
     """Generated data ingested into a local lake."""
     small_data.run(str(BIN / "mmhealth"), "ingest", str(small_data.data), "--lake", str(small_data.lake),
-                   "--workers", "2")
+                   "--jobs", "2")
     return small_data
 
 

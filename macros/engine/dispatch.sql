@@ -1,8 +1,13 @@
 {#-
-  Engine differences, and only here. Every macro dispatches to `duckdb__` and `athena__` implementations
-  (and a `default__` where the ANSI form is right for both). Models never test `target.type`.
-  Each macro is exercised by a singular data test in tests/dbt/data_tests/ (run on DuckDB by `dbt build`, and on
-  the Athena-compiled SQL transpiled to DuckDB by tests/dbt/test_athena_compile.py).
+  Engine differences, and only here (with mmh_try_cast in types.sql; the one exception is the lake's default
+  catalog, `lake` or the target's, which models/sources/sources.yml and macros/views/view_paths.sql read from
+  target.type). Every dispatching macro has a `duckdb__` and an `athena__` implementation and no `default__`: a
+  third engine must say how it does each thing instead of silently inheriting one engine's dialect
+  (tests/dbt/test_lint.py holds every macro here to that). Where one ANSI form is right for both engines the macro
+  does not dispatch at all (mmh_years_between). Models never test `target.type`.
+  Each macro has literal cases in tests/dbt/data_tests/engine_macros_behave.sql, run on DuckDB by `dbt build` and,
+  compiled for Athena and transpiled to DuckDB, by tests/dbt/test_athena.py - except mmh_timestamp_type (exercised
+  through mmh_cast) and mmh_catalog_readable (exercised by every build and by the offline Athena compile).
 -#}
 
 {#- A FHIR instant/dateTime/date string (or an already typed timestamp) as a UTC timestamp.
@@ -156,3 +161,10 @@ concat_ws('|', {% for e in exprs %}coalesce(cast({{ e }} as varchar), ''){{ ', '
 {% macro mmh_is_integer_text(text) %}{{ return(adapter.dispatch('mmh_is_integer_text', 'mmhealth')(text)) }}{% endmacro %}
 {% macro duckdb__mmh_is_integer_text(text) %}regexp_full_match({{ text }}, '[+-]?[0-9]+'){% endmacro %}
 {% macro athena__mmh_is_integer_text(text) %}regexp_like({{ text }}, '^[+-]?[0-9]+$'){% endmacro %}
+
+{#- The partition columns of a big fact table: Athena (Iceberg) partitions it; a DuckDB table has no partitions,
+    and dbt-duckdb warns "partitioned_by ... is only supported for DuckLake relations; ignoring" on each build
+    when it is given some. Used in config(), so it returns a value instead of SQL. -#}
+{% macro mmh_partitioned_by(columns) %}{{ return(adapter.dispatch('mmh_partitioned_by', 'mmhealth')(columns)) }}{% endmacro %}
+{% macro default__mmh_partitioned_by(columns) %}{{ return(columns) }}{% endmacro %}
+{% macro duckdb__mmh_partitioned_by(columns) %}{{ return(none) }}{% endmacro %}

@@ -38,26 +38,6 @@ coalesce(({{ fhir_coding(cc_expr, fhir_system(system) if system else none) }}).d
 {{ mmh_json_scalar(mmh_first(mmh_filter(ext_list_expr, 'e', mmh_json_scalar('e', '$.url') ~ " = '" ~ url ~ "'")), json_path) }}
 {%- endmacro %}
 
-{#- Pseudonymous patient key: a keyed hash of the FHIR patient id, nested so it is not open to length extension:
-    sha256(K ':' sha256(K ':' id)), K the key's hex text. The SQL names where the key is kept (a file locally, a
-    restricted one-row table on Athena; macro mmh_pseudonym_key_relation) and the warehouse reads it at run time, so
-    the key itself never appears in compiled SQL, dbt's artifacts or logs, or the query history. Both engines hash
-    the same text the same way: one key gives one patient_key per id on DuckDB and Athena. -#}
-{% macro mmh_patient_key(id_expr) -%}
-{%- set key = "(select pk.key_hex from " ~ mmh_pseudonym_key_relation() ~ " as pk)" -%}
-case when {{ id_expr }} is null then null
-     else {{ mmh_sha256(key ~ " || ':' || " ~ mmh_sha256(key ~ " || ':' || cast(" ~ id_expr ~ " as varchar)")) }} end
-{%- endmacro %}
-
-{#- Contig name without the `chr` prefix, `M` for mitochondria: `chr1` and `1` compare equal. -#}
-{% macro normalize_contig(expr) -%}
-case
-    when upper({{ expr }}) in ('CHRM', 'CHRMT', 'MT', 'M') then 'M'
-    when lower({{ expr }}) like 'chr%' then upper(substr({{ expr }}, 4))
-    else upper({{ expr }})
-end
-{%- endmacro %}
-
 {#- US Core race / ethnicity: the OMB category display, else the free-text sub-extension. -#}
 {% macro us_core_category(ext_list_expr, url) -%}
 coalesce(

@@ -20,6 +20,7 @@ ladder, ranks as `phi`: what nobody classified is treated as the most sensitive 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -174,7 +175,10 @@ def parse_manifest(raw: Mapping[str, Any], path: Path) -> Manifest:
 
 def models_from_yaml(models_dir: Path) -> Manifest:
     """The models the YAML under `models_dir` documents, for commands run without a parsed project. Same merge
-    rule; what only dbt knows (resolved schemas, relation names, `+meta` set in dbt_project.yml) is absent."""
+    rule; descriptions that name a doc block (`{{ doc('patient_key') }}`) read the block's text from the `.md` files
+    beside the YAML, as dbt renders them; what only dbt knows (resolved schemas, relation names, `+meta` set in
+    dbt_project.yml) is absent."""
+    docs = doc_blocks(models_dir)
     models: dict[str, Model] = {}
     for path in sorted(models_dir.rglob("*.yml")):
         try:
@@ -188,13 +192,40 @@ def models_from_yaml(models_dir: Path) -> Manifest:
             models[entry["name"]] = Model(
                 unique_id=f"model.{entry['name']}", name=entry["name"], database=None, schema="",
                 configured_schema=(entry.get("config") or {}).get("schema"), alias=entry["name"],
-                relation_name=None, description=entry.get("description") or "",
-                columns=tuple(_column(c["name"], c) for c in entry.get("columns") or [] if "name" in c),
+                relation_name=None, description=render_doc_refs(entry.get("description") or "", docs),
+                columns=tuple(_column(c["name"], c, docs) for c in entry.get("columns") or [] if "name" in c),
                 meta=merged_meta(entry), path=rel, yaml_path=rel, fqn=(entry["name"],),
             )
     return Manifest(path=models_dir, models=models, every_model=tuple(models.values()))
 
 
-def _column(name: str, col: Mapping[str, Any]) -> Column:
-    return Column(name=name, data_type=col.get("data_type"), description=col.get("description") or "",
+_DOC_BLOCK = re.compile(r"\{%-?\s*docs\s+(\w+)\s*-?%\}(.*?)\{%-?\s*enddocs\s*-?%\}", re.S)
+_DOC_REF = re.compile(r"""\{\{\s*doc\(\s*['"](\w+)['"]\s*\)\s*\}\}""")
+
+
+def doc_blocks(models_dir: Path) -> dict[str, str]:
+    """Name -> text of every `{% docs name %}...{% enddocs %}` block in the .md files under models_dir, stripped as
+    dbt strips them."""
+    blocks: dict[str, str] = {}
+    for path in sorted(Path(models_dir).rglob("*.md")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        blocks.update((name, body.strip()) for name, body in _DOC_BLOCK.findall(text))
+    return blocks
+
+
+def render_doc_refs(text: str, blocks: Mapping[str, str]) -> str:
+    """`{{ doc('name') }}` replaced by the block's text; a name without a block stays as written (dbt parse fails
+    on it, with the name)."""
+    return _DOC_REF.sub(lambda m: blocks.get(m.group(1), m.group(0)), str(text))
+
+
+def _column(name: str, col: Mapping[str, Any], docs: Mapping[str, str] | None = None) -> Column:
+    """A column; `docs` (the YAML fallback) resolves doc-block references that a manifest holds already rendered."""
+    description = col.get("description") or ""
+    if docs is not None:
+        description = render_doc_refs(description, docs)
+    return Column(name=name, data_type=col.get("data_type"), description=description,
                   meta=merged_meta(col), conflicts=meta_conflicts(col))

@@ -99,3 +99,13 @@ def test_athena_key_table_without_a_row_fails_the_key_test(athena_compiled):
     con.execute("delete from mmhealth_secrets.main.pseudonym_key")
     con.execute("insert into mmhealth_secrets.main.pseudonym_key values (?)", ["ab" * 32])
     assert con.execute(athena_to_duckdb(sql)).fetchall() == []
+
+
+def test_athena_partitions_the_big_facts(athena_compiled):
+    import json
+
+    manifest = json.loads((athena_compiled.parents[1] / "manifest.json").read_text())
+    parts = {n["name"]: n["config"].get("partitioned_by") for n in manifest["nodes"].values()
+             if n["resource_type"] == "model"}
+    assert parts["fct_observation"] == ["year(effective_at)"] and parts["fct_encounter"] == ["year(started_at)"]
+    assert parts["fct_variant_call"] == ["contig"]

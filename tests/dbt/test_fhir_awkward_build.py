@@ -17,7 +17,7 @@ from fhir_awkward import independent_fates, write_awkward_fhir
 
 def _ingest(source, lake) -> None:
     proc = subprocess.run([str(BIN / "mmhealth"), "ingest", str(source), "--lake", str(lake), "--modality", "fhir",
-                           "--no-progress"], cwd=REPO, env=dbt_env(lake), capture_output=True, text=True)
+                           "--quiet"], cwd=REPO, env=dbt_env(lake), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 

@@ -46,7 +46,7 @@ def incremental_vs_full(dbt_scratch, alt_lakes):
     data, lake = root / "data", root / "lake"
     _run([str(BIN / "mmhealth"), "generate", "--out", str(data), "--patients", "40", "--genomes", "20",
           "--imaging", "0", "--seed", "5", "--quiet"], lake)
-    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"], lake)
+    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"], lake)
     alt_lakes.dbt(lake, "build", "--selector", "deploy", *NEW_ROW_TESTS)
     before = _snapshot(lake)
     # new patients in a sub-folder of the same source: the ingest reads only the new files (a new lake_run)
@@ -55,7 +55,7 @@ def incremental_vs_full(dbt_scratch, alt_lakes):
           "--imaging", "0", "--seed", "6", "--quiet"], lake)
     for shared in ("annotation", "reference"):
         shutil.rmtree(increment / shared)
-    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"], lake)
+    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"], lake)
     # the scheduled job: data tests of incremental models read only the newest lake run
     alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
     incremental = _snapshot(lake)
@@ -139,7 +139,7 @@ def clinvar_release(incremental_vs_full, dbt_scratch, alt_lakes):
     release = text.replace("CLNSIG=Benign;", "CLNSIG=Pathogenic;")
     assert release != text
     clinvar.write_bytes(bgzf.compress(release.encode()))
-    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"], lake)
+    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"], lake)
     alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
     scheduled = _snapshot(lake)
     alt_lakes.dbt(lake, "build", "--full-refresh", "--selector", "deploy", *NEW_ROW_TESTS)
@@ -168,7 +168,7 @@ def resent_resources(clinvar_release, dbt_scratch, alt_lakes):
     update.mkdir(parents=True)
     (update / "Patient.ndjson").write_text(json.dumps(patient) + "\n")
     (update / "Encounter.ndjson").write_text(json.dumps(encounter) + "\n")
-    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"], lake)
+    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"], lake)
     alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
     scheduled = _snapshot(lake)
     con = connect(lake / "warehouse.duckdb")
@@ -254,7 +254,7 @@ def genome_versions(resent_resources, dbt_scratch, alt_lakes, testdata):
             (quirks / "real" / real.parent.name / real.name).symlink_to(real)
     clinvar = bgzf.decompress((data / "annotation" / "clinvar.vcf.gz").read_bytes()).decode()
     (more / "clinvar-next-release.vcf").write_text(clinvar.replace("CLNSIG=Pathogenic;", "CLNSIG=Likely_pathogenic;"))
-    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"], lake)
+    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"], lake)
     alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
     scheduled = _snapshot(lake)
     con = connect(lake / "warehouse.duckdb")
@@ -355,7 +355,7 @@ def existing_patient_news(incremental_vs_full, dbt_scratch, alt_lakes):
     news.mkdir(parents=True)
     for name, resource in (("Encounter", encounter), ("Observation", observation), ("Condition", condition)):
         (news / f"{name}.ndjson").write_text(json.dumps(resource) + "\n")
-    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--no-progress"], lake)
+    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"], lake)
     # A threshold the stroke cell crosses: its `strokes` patients were below it, with this patient it reaches it.
     assert strokes >= 1
     threshold = ("--vars", f"{{data_tests_scope: new_rows, small_cell_threshold: {strokes + 1}}}")

@@ -39,3 +39,17 @@ def test_every_engine_macro_has_both_implementations_a_standin_and_a_case():
 def test_models_never_branch_on_the_engine():
     offenders = [p for p in (REPO / "models").rglob("*.sql") if "target.type" in p.read_text()]
     assert offenders == []
+
+
+def test_every_dispatched_macro_resolves_on_both_engines():
+    """Anywhere under macros/: adapter.dispatch finds duckdb__ and athena__ implementations, or a default__ both
+    share. In dispatch.sql itself there is no default__ (its header says so: each engine states its own form)."""
+    sources = {p: p.read_text() for p in (REPO / "macros").rglob("*.sql")}
+    every = "\n".join(sources.values())
+    dispatched = {name for text in sources.values()
+                  for name in re.findall(r"adapter\.dispatch\('(\w+)', 'mmhealth'\)", text)}
+    assert set(dispatching_macros()) <= dispatched and "mmh_try_cast" in dispatched
+    for name in dispatched:
+        both = f"macro duckdb__{name}(" in every and f"macro athena__{name}(" in every
+        assert both or f"macro default__{name}(" in every, f"{name} has no implementation for one engine"
+    assert "macro default__" not in DISPATCH.read_text()

@@ -34,7 +34,7 @@ def _independent_ids(folder, resource_type: str) -> set[str]:
 def real_lake(testdata, dbt_scratch, alt_lakes):
     lake = dbt_scratch / "real-fhir-lake"
     proc = subprocess.run([str(BIN / "mmhealth"), "ingest", str(testdata / "fhir"), "--lake", str(lake),
-                           "--modality", "fhir", "--no-progress"],
+                           "--modality", "fhir", "--quiet"],
                           cwd=REPO, env=dbt_env(lake), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = alt_lakes.dbt(lake, "build", "--exclude", "path:models/semantic")

@@ -83,6 +83,17 @@ def test_republishing_the_same_content_is_a_no_op_and_new_content_is_a_new_versi
     assert v2.loc[first, "bmi_last"] == 29.5 and v1.loc[first, "bmi_last"] != 29.5
 
 
+def test_a_new_gate_run_over_the_same_content_publishes_no_new_version(lake, features_frame, gate_project,
+                                                                      small_pipeline):
+    # What a re-run of the demo does: the gate runs again (a new run id) over marts whose content did not change.
+    first = publish(opts(lake), features_frame)
+    assert run_check(options(gate_project, lake, small_pipeline.manifest, checkpoint="features_only")).success
+    again = publish(opts(lake), features_frame)
+    assert again.quality_run_id != first.quality_run_id
+    assert (again.version, again.written, again.group_action) == (1, 0, "v1 unchanged")
+    assert versions(lake / "feature_store", "mmhealth-features-cardiovascular") == [1]
+
+
 def test_definition_rejects_names_sagemaker_cannot_store():
     df = pd.DataFrame({"patient_key": ["a"], "write_time": [1]})
     with pytest.raises(MMHealthError, match="cannot be SageMaker feature names"):

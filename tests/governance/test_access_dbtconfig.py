@@ -15,7 +15,7 @@ BASE = ["--policy", str(FIXTURES / "policy.yml"), "--manifest", str(FIXTURES / "
 
 
 def test_access_json_matrix(capsys):
-    assert main(["govern", "access", *BASE, "--format", "json"]) == 0
+    assert main(["govern", "access", *BASE, "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["access"]
     by = {(r["principal"], r["table"].split(".")[1], r["column"]): r for r in rows}
     # clinicians read phi, data scientists read none, analysts only population marts, partner only consented rows

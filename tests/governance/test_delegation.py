@@ -68,7 +68,7 @@ def test_the_exception_with_a_reason_passes_and_access_shows_the_re_granter(tmp_
         grant_option=["SELECT"], allow_phi_regrant=True, reason=REASON))
     _, _, found = validate(path)
     assert not [f for f in found if f.level == "error"]
-    assert main(["govern", "access", "--policy", str(path), "--format", "json"]) == 0
+    assert main(["govern", "access", "--policy", str(path), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["delegation"]
     dim = next(r for r in rows if r["principal"] == "clinicians" and r["table"] == "mmhealth_marts.dim_patient")
     assert dim["kind"] == "regrant" and dim["permissions"] == ["SELECT"] and dim["via"] == ["clinicians_all_marts"]
@@ -95,7 +95,7 @@ def test_the_exception_cannot_lift_a_principal_below_phi(tmp_path):
 def test_grant_option_on_tables_without_phi_columns_is_fine_and_listed(tmp_path, capsys):
     path = write(tmp_path, lambda d: grant(d, "analysts_population_clinical").update(grant_option=["SELECT"]))
     validate(path)
-    assert main(["govern", "access", "--policy", str(path), "--format", "json"]) == 0
+    assert main(["govern", "access", "--policy", str(path), "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)["delegation"]
     assert row["principal"] == "quicksight_analysts" and row["table"] == "mmhealth_marts.population_clinical"
     assert row["phi_columns"] == [] and row["reasons"] == []

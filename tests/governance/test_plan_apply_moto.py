@@ -204,3 +204,36 @@ def test_plan_without_an_account_refuses(tmp_path, cli_env, capsys):
     assert main(["govern", "plan", "--policy", str(path)]) == 1
     assert "no catalog_id - set `catalog_id:` in the policy or pass --catalog-id" in capsys.readouterr().err
     assert main(["govern", "plan", "--policy", str(path), "--catalog-id", ACCOUNT]) == 2
+
+
+def test_a_saved_plan_applies_without_a_prompt_and_shows_full_arns(tmp_path, cli_env, capsys, monkeypatch):
+    """The saved, reviewed plan is the approval (as `terraform apply plan.tfplan`): no terminal, no prompt,
+    no --auto-approve. A plan made on the spot still needs one of them."""
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # no terminal: input() would hit EOF
+    path = write_policy(tmp_path)
+    clinicians = f"arn:aws:iam::{ACCOUNT}:role/mmhealth/clinicians"  # an IAM role with a path
+    assert main(["govern", "apply", "--policy", str(path)]) == 1
+    assert "not a terminal" in capsys.readouterr().err
+
+    saved = tmp_path / "plan.json"
+    assert main(["govern", "plan", "--policy", str(path), "--out", str(saved)]) == 2
+    text = capsys.readouterr().out
+    assert f"Principal clinicians ({clinicians})" in text
+    assert f":role/clinicians" not in text  # never the path-less form LF compares on
+    data = json.loads(saved.read_text())
+    assert data["principal_names"][clinicians] == "clinicians"
+    assert {c["group"] for c in data["changes"] if c["kind"] == "permission"} >= {clinicians, DS}
+
+    assert main(["govern", "apply", "--policy", str(path), "--plan", str(saved)]) == 0
+    out = capsys.readouterr().out
+    assert f"Principal clinicians ({clinicians})" in out and "0 failed" in out
+    assert any(p["Principal"]["DataLakePrincipalIdentifier"] == clinicians for p in all_permissions_at(cli_env))
+    assert main(["govern", "plan", "--policy", str(path)]) == 0
+
+
+def all_permissions_at(endpoint):
+    from .conftest import lf_client
+
+    return all_permissions(lf_client(endpoint))

@@ -138,7 +138,7 @@ def test_govern_local_names_lake_tables_instead_of_asking_for_dbt(tmp_path, caps
 
 
 def test_access_json_lists_the_quarantine_reader(tmp_path, capsys):
-    assert main(["govern", "access", "--policy", str(write(tmp_path)), "--format", "json"]) == 0
+    assert main(["govern", "access", "--policy", str(write(tmp_path)), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["access"]
     q = [r for r in rows if r["table"] == "mmhealth_lake_meta.quarantine"]
     assert {r["principal"] for r in q} == {"clinicians"} and {r["classification"] for r in q} == {"phi"}

@@ -61,8 +61,8 @@ def demo_lake(tmp_path_factory):
     lake = data.parent / "lake"
     assert main(["generate", "--out", str(data), "--patients", "30", "--genomes", "0", "--imaging", "15",
                  "--seed", "4", "--jobs", "1", "--quiet"]) == 0
-    assert main(["ingest", str(data), "--lake", str(lake), "--modality", "fhir,imaging", "--workers", "2",
-                 "--no-progress"]) == 0
+    assert main(["ingest", str(data), "--lake", str(lake), "--modality", "fhir,imaging", "--jobs", "2",
+                 "--quiet"]) == 0
     manifest = json.loads((data / "manifest.json").read_text())["imaging"]
     return manifest, lake
 

@@ -163,7 +163,7 @@ def read_folder(root: Path, staging: Path, **options):
     """Run the imaging reader over every file under `root`; returns (outputs, {table: pyarrow.Table})."""
     import pyarrow.parquet as pq
 
-    from mmhealth.ingest.dicom import ImagingReader
+    from mmhealth.ingest.imaging.reader import ImagingReader
     from mmhealth.ingest.records import ParquetPart, ReadContext, SourceFile
 
     reader = ImagingReader()

@@ -19,8 +19,8 @@ def test_injected_dicom_corruptions_get_their_fate(tmp_path):
     truncated = {c["file"] for c in injected if c["kind"] == "dicom_truncated"}
     no_patient = {c["file"] for c in injected if c["kind"] == "dicom_missing_patient_id"}
     assert len(truncated) == len(no_patient) == 2
-    assert main(["ingest", str(data), "--lake", str(lake), "--modality", "imaging", "--workers", "1",
-                 "--no-progress"]) == 0
+    assert main(["ingest", str(data), "--lake", str(lake), "--modality", "imaging", "--jobs", "1",
+                 "--quiet"]) == 0
     con = duckdb.connect(str(lake / "lake.duckdb"), read_only=True)
     quarantined = dict(con.sql("select lake_source, reason from lake_meta.quarantine "
                                "where modality = 'imaging'").fetchall())

@@ -14,8 +14,8 @@ import pytest
 import SimpleITK as sitk
 
 from imaging_testkit import read_folder, write_volume
-from mmhealth.ingest import segment
-from mmhealth.ingest.radiomics import ImageSetTask, process_image_set
+from mmhealth.ingest.imaging import segment
+from mmhealth.ingest.imaging.radiomics import ImageSetTask, process_image_set
 
 SLICES, SIZE = 128, 128
 
@@ -139,8 +139,8 @@ def _like(arr: np.ndarray, image: sitk.Image) -> sitk.Image:
 
 
 def test_process_image_set_records_the_fallback_reason(tmp_path):
-    from mmhealth.ingest.dicom import read_header
-    from mmhealth.ingest.volume import SliceSource
+    from mmhealth.ingest.imaging.header import read_header
+    from mmhealth.ingest.imaging.volume import SliceSource
 
     # One slice (a scout, say) whose brightest voxel is a lone hot pixel: the default finds a structure of one
     # voxel, which pyradiomics would refuse ("mask has too few dimensions").

@@ -35,8 +35,8 @@ def mixed_source(cohort, testdata, tmp_path_factory):
 def test_cli_ingest_writes_queryable_imaging_tables(mixed_source, tmp_path, capsys):
     src, manifest = mixed_source
     lake = tmp_path / "lake"
-    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--workers", "2",
-                 "--no-progress", "--json"]) == 0
+    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--jobs", "2",
+                 "--quiet", "--json"]) == 0
     out = capsys.readouterr().out
     import json
 
@@ -75,7 +75,7 @@ def test_cli_ingest_writes_queryable_imaging_tables(mixed_source, tmp_path, caps
     assert summary["skipped"] == query(lake, "select sum(record_count) from lake_meta.skipped")[0][0]
 
     # The same input again adds nothing.
-    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--no-progress"]) == 0
+    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--quiet"]) == 0
     assert query(lake, "select count(*) from imaging.radiomics")[0][0] == n_rad
     assert query(lake, "select count(*), count(distinct sopinstanceuid) from imaging.instances")[0] == (
         summary["loaded"], summary["loaded"])
@@ -84,7 +84,7 @@ def test_cli_ingest_writes_queryable_imaging_tables(mixed_source, tmp_path, caps
 def test_unknown_segmenter_is_one_clear_error(cohort, tmp_path, capsys):
     root, _ = cohort
     code = main(["ingest", str(root), "--lake", str(tmp_path / "lake"), "--modality", "imaging",
-                 "--segmenter", "no-such-model", "--no-progress"])
+                 "--segmenter", "no-such-model", "--quiet"])
     assert code == 1
     assert "unknown segmenter" in capsys.readouterr().err
 
@@ -98,9 +98,9 @@ def test_added_slice_rebuilds_its_series(tmp_path):
     for p in sorted(full.iterdir())[:5]:
         shutil.copy(p, src / p.name)
     lake = tmp_path / "lake"
-    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--no-progress"]) == 0
+    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--quiet"]) == 0
     shutil.copy(sorted(full.iterdir())[5], src / "6.dcm")
-    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--no-progress"]) == 0
+    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--quiet"]) == 0
     assert query(lake, "select count(*), max(numberofinstances), max(depth) from imaging.image_sets")[0] == (1, 6, 6)
     assert query(lake, "select count(*) from imaging.instances")[0][0] == 6
     assert query(lake, "select count(*) from imaging.radiomics")[0][0] == 1

@@ -9,8 +9,8 @@ import SimpleITK as sitk
 
 from imaging_testkit import read_folder, write_volume
 from mmhealth.errors import MMHealthError
-from mmhealth.ingest import segment
-from mmhealth.ingest.radiomics import FEATURE_CLASSES, ImageSetTask, process_image_set, settings_for
+from mmhealth.ingest.imaging import segment
+from mmhealth.ingest.imaging.radiomics import FEATURE_CLASSES, ImageSetTask, process_image_set, settings_for
 
 
 def spearman(a, b) -> float:
@@ -103,7 +103,7 @@ def test_whole_volume_baseline_has_constant_shape(cohort, tmp_path):
 
 def test_segmenter_resolution():
     assert segment.resolve(None).name == segment.DEFAULT_SEGMENTER
-    by_path = segment.resolve("mmhealth.ingest.segment:otsu_brightest")
+    by_path = segment.resolve("mmhealth.ingest.imaging.segment:otsu_brightest")
     assert by_path.fn is segment.otsu_brightest
     with pytest.raises(MMHealthError, match="unknown segmenter"):
         segment.resolve("no-such-model")
@@ -111,8 +111,8 @@ def test_segmenter_resolution():
 
 def test_flat_image_gives_no_radiomics_row_with_reason(tmp_path):
     from imaging_testkit import SeriesSpec, write_series
-    from mmhealth.ingest.dicom import read_header
-    from mmhealth.ingest.volume import SliceSource
+    from mmhealth.ingest.imaging.header import read_header
+    from mmhealth.ingest.imaging.volume import SliceSource
 
     import pydicom
 
@@ -129,7 +129,7 @@ def test_flat_image_gives_no_radiomics_row_with_reason(tmp_path):
 
 
 def test_complex_feature_values_keep_a_zero_imaginary_part_only():
-    from mmhealth.ingest.radiomics import as_real
+    from mmhealth.ingest.imaging.radiomics import as_real
 
     assert as_real(np.complex128(0.75 + 0j)) == 0.75
     assert as_real(np.array(2.0 + 1e-15j)) == 2.0

@@ -89,7 +89,7 @@ def test_tables_are_consistent(testdata_read):
 def test_fast_header_path_equals_pydicom_dcmread(testdata, monkeypatch):
     """The file meta is parsed by our own code for speed; with it turned off (pydicom's dcmread does the whole
     job) every real test file must give the same outcome, field for field."""
-    from mmhealth.ingest import dicom
+    from mmhealth.ingest.imaging import header as dicom
 
     root = testdata / "dicom"
     paths = list(dicom.discover(root))

@@ -9,8 +9,8 @@ import pytest
 import SimpleITK as sitk
 
 from imaging_testkit import SeriesSpec, phantom, write_enhanced, write_series
-from mmhealth.ingest.dicom import DicomHeader, read_header
-from mmhealth.ingest.volume import SliceSource, assemble
+from mmhealth.ingest.imaging.header import DicomHeader, read_header
+from mmhealth.ingest.imaging.volume import SliceSource, assemble
 
 
 def sources(paths, root):

@@ -12,13 +12,13 @@ from collections import Counter
 import pytest
 
 from fhir_awkward import BOM, SAMPLE, dumps, independent_fates, patient, write_awkward_fhir
-from mmhealth.ingest.fhir_verify import raw_key_count
+from mmhealth.ingest.fhir.verify import raw_key_count
 
 from .conftest import cli, connect
 
 
 def ingest(source, lake, *extra: str) -> dict:
-    proc = cli("ingest", str(source), "--lake", str(lake), "--modality", "fhir", "--json", "--no-progress", *extra,
+    proc = cli("ingest", str(source), "--lake", str(lake), "--modality", "fhir", "--json", "--quiet", *extra,
                check=False)
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     assert "Traceback" not in proc.stderr

@@ -86,7 +86,7 @@ def _ingest_until(source: Path, lake: Path, pause_at: str, tmp: Path) -> None:
     env = {**os.environ, "MMHEALTH_FAILPOINTS": f"{pause_at}=pause", "MMHEALTH_FAILPOINT_DIR": str(tmp)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "mmhealth.cli", "ingest", str(source), "--lake", str(lake), "--modality",
-         ",".join(MODALITIES), "--reference", str(source / "reference/panel.fa"), "--no-progress"],
+         ",".join(MODALITIES), "--reference", str(source / "reference/panel.fa"), "--quiet"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
@@ -225,9 +225,9 @@ def test_cli_names_the_clashing_file_and_both_fixes(tmp_path):
     lake = tmp_path / "lake"
     day1 = _export(tmp_path / "day-1", {"p1": "male"})
     day2 = _export(tmp_path / "day-2", {"p2": "female"})
-    cli("ingest", str(day1), "--lake", str(lake), "--modality", "fhir", "--no-progress")
-    proc = cli("ingest", str(day2), "--lake", str(lake), "--modality", "fhir", "--no-progress", check=False)
+    cli("ingest", str(day1), "--lake", str(lake), "--modality", "fhir", "--quiet")
+    proc = cli("ingest", str(day2), "--lake", str(lake), "--modality", "fhir", "--quiet", check=False)
     assert proc.returncode == 1
     assert "fhir/Patient.ndjson" in proc.stderr and "--source-moved" in proc.stderr and "Traceback" not in proc.stderr
-    ok = cli("ingest", str(day2), "--lake", str(lake), "--modality", "fhir", "--no-progress", "--source-moved")
+    ok = cli("ingest", str(day2), "--lake", str(lake), "--modality", "fhir", "--quiet", "--source-moved")
     assert ok.returncode == 0

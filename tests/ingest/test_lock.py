@@ -143,7 +143,7 @@ def test_cli_loser_exits_4_with_one_line_naming_the_holder(tmp_path):
     lake = tmp_path / "lake"
     env = {**os.environ, "MMHEALTH_FAILPOINTS": "locked=wait", "MMHEALTH_FAILPOINT_DIR": str(tmp_path)}
     cmd = [sys.executable, "-m", "mmhealth.cli", "ingest", str(source), "--lake", str(lake), "--modality", "fhir",
-           "--no-progress"]
+           "--quiet"]
     holder = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         marker = tmp_path / "locked"
@@ -246,7 +246,7 @@ def _cli_env(tmp: Path, cache: str, **extra) -> dict:
 
 def _ingest_cmd(source: Path, lake: str) -> list[str]:
     return [sys.executable, "-m", "mmhealth.cli", "ingest", str(source), "--lake", lake, "--modality", "fhir",
-            "--no-progress"]
+            "--quiet"]
 
 
 def _export(folder: Path, name: str, ids: list[str]) -> Path:

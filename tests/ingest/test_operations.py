@@ -48,15 +48,15 @@ def test_lake_that_is_a_file_is_one_line(tmp_path):
     _patients(src, "Patient.ndjson", 1)
     afile = tmp_path / "lake.txt"
     afile.write_text("not a lake")
-    proc = cli("ingest", str(src), "--lake", str(afile), "--no-progress", check=False)
+    proc = cli("ingest", str(src), "--lake", str(afile), "--quiet", check=False)
     assert proc.returncode == 1
     line = _one_line(proc)
     assert f"{afile}: is a file, not a folder - give --lake a folder" in line
-    proc = cli("ingest", str(src), "--lake", str(afile / "lake"), "--no-progress", check=False)
+    proc = cli("ingest", str(src), "--lake", str(afile / "lake"), "--quiet", check=False)
     assert proc.returncode == 1 and "a part of this path is a file" in _one_line(proc)
     (tmp_path / "lake2").mkdir()
     (tmp_path / "lake2" / "_lake").write_text("")  # the lake's own folder replaced by a file
-    proc = cli("ingest", str(src), "--lake", str(tmp_path / "lake2"), "--no-progress", check=False)
+    proc = cli("ingest", str(src), "--lake", str(tmp_path / "lake2"), "--quiet", check=False)
     assert proc.returncode == 1 and f"{tmp_path / 'lake2' / '_lake'}: is a file" in _one_line(proc)
     assert afile.read_text() == "not a lake"
 
@@ -125,7 +125,7 @@ def test_disk_full_while_writing_the_manifest_is_one_line_and_the_lake_is_unchan
     _patients(src, "More.ndjson", 2, start=10)
     tmp_manifest = lake / "_lake" / "manifest.json.tmp"
     tmp_manifest.symlink_to("/dev/full")
-    proc = cli("ingest", str(src), "--lake", str(lake), "--modality", "fhir", "--no-progress", check=False)
+    proc = cli("ingest", str(src), "--lake", str(lake), "--modality", "fhir", "--quiet", check=False)
     assert proc.returncode == 1
     line = _one_line(proc)
     assert f"{lake / '_lake' / 'manifest.json'}: disk full" in line
@@ -192,7 +192,7 @@ def test_a_disk_that_fills_up_mid_run_is_one_line_and_a_rerun_after_freeing_spac
     src = tmp_path / "src"
     _patients(src, "Patient.ndjson", 20)
     lake = small_disk / "lake"
-    args = ["ingest", str(src), "--lake", str(lake), "--modality", modality, "--no-progress"]
+    args = ["ingest", str(src), "--lake", str(lake), "--modality", modality, "--quiet"]
     proc = cli(*args, check=False)
     assert proc.returncode == 0, proc.stderr
     before = content_hashes(lake)
@@ -233,13 +233,13 @@ def test_permission_denied_on_the_lake_or_a_source_file_is_one_line(tmp_path):
     src = tmp_path / "src"
     _patients(src, "Patient.ndjson", 2)
     lake = tmp_path / "lake"
-    assert _cli_as_user("ingest", str(src), "--lake", str(lake), "--modality", "fhir", "--no-progress").returncode == 0
+    assert _cli_as_user("ingest", str(src), "--lake", str(lake), "--modality", "fhir", "--quiet").returncode == 0
     before = content_hashes(lake)
     _patients(src, "More.ndjson", 1, start=5)
     for folder in (lake, lake / "_lake", lake / "healthlake"):
         folder.chmod(0o555)
     try:
-        proc = _cli_as_user("ingest", str(src), "--lake", str(lake), "--modality", "fhir", "--no-progress")
+        proc = _cli_as_user("ingest", str(src), "--lake", str(lake), "--modality", "fhir", "--quiet")
     finally:
         for folder in (lake, lake / "_lake", lake / "healthlake"):
             folder.chmod(0o755)
@@ -251,7 +251,7 @@ def test_permission_denied_on_the_lake_or_a_source_file_is_one_line(tmp_path):
     secret = src / "More.ndjson"
     secret.chmod(0o000)
     try:
-        proc = _cli_as_user("ingest", str(src), "--lake", str(lake), "--modality", "fhir", "--no-progress")
+        proc = _cli_as_user("ingest", str(src), "--lake", str(lake), "--modality", "fhir", "--quiet")
     finally:
         secret.chmod(0o644)
     assert proc.returncode == 1
@@ -261,7 +261,7 @@ def test_permission_denied_on_the_lake_or_a_source_file_is_one_line(tmp_path):
     assert content_hashes(lake) == before
     no_lake = tmp_path / "ro"
     no_lake.mkdir(mode=0o555)
-    proc = _cli_as_user("ingest", str(src), "--lake", str(no_lake / "lake"), "--no-progress")
+    proc = _cli_as_user("ingest", str(src), "--lake", str(no_lake / "lake"), "--quiet")
     assert proc.returncode == 1 and f"{no_lake / 'lake'}: permission denied writing the lake" in _one_line(proc)
 
 
@@ -271,7 +271,7 @@ def test_permission_denied_on_the_lake_or_a_source_file_is_one_line(tmp_path):
 def _paused_at_read(src: Path, lake: Path, tmp: Path) -> subprocess.Popen:
     env = {**os.environ, "MMHEALTH_FAILPOINTS": "read-fhir=wait", "MMHEALTH_FAILPOINT_DIR": str(tmp)}
     proc = subprocess.Popen([sys.executable, "-m", "mmhealth.cli", "ingest", str(src), "--lake", str(lake),
-                             "--modality", "fhir", "--no-progress"], env=env, stdout=subprocess.PIPE,
+                             "--modality", "fhir", "--quiet"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (tmp / "read-fhir").exists():
@@ -419,7 +419,7 @@ def test_reprocess_quarantined_rereads_only_files_with_quarantined_rows_after_a_
     same = run_ingest(src, str(lake), ["genomics"], {"reference": refs / "right.fa"}, progress=False)
     assert same.modalities["genomics"].files_read == 0
     proc = cli("ingest", str(src), "--lake", str(lake), "--reference", str(refs / "right.fa"), "--reprocess",
-               "quarantined", "--json", "--no-progress")
+               "quarantined", "--json", "--quiet")
     report = json.loads(proc.stdout)
     genomics = report["modalities"]["genomics"]
     assert genomics["files"] == {"seen": 2, "read": 1, "unchanged": 1, "reprocessed": 1}  # only checked.vcf
@@ -473,7 +473,7 @@ def test_without_reference_no_ref_is_checked_and_the_help_and_summary_say_so(tmp
     seq = "".join(random.Random(5).choice("ACGT") for _ in range(200))
     (src / "other_build.fa").write_text(">chr1\n" + seq.translate(str.maketrans("ACGT", "CATG")) + "\n")
     _vcf(src / "calls.vcf", seq, [10, 20])
-    proc = cli("ingest", str(src), "--lake", str(tmp_path / "lake"), "--modality", "genomics", "--no-progress")
+    proc = cli("ingest", str(src), "--lake", str(tmp_path / "lake"), "--modality", "genomics", "--quiet")
     assert "note: genomics: REF alleles of 1 VCF file(s) were not checked - give --reference FASTA" in proc.stdout
     con = connect(tmp_path / "lake")
     assert con.execute("SELECT count(*) FROM omics.variants").fetchone() == (2,)
@@ -517,12 +517,12 @@ def test_s3_refusals_are_one_line(moto_reset, tmp_path):
     src = tmp_path / "src"
     _patients(src, "Patient.ndjson", 1)
     env = {"AWS_ENDPOINT_URL": moto_reset, "MMHEALTH_CACHE": str(tmp_path / "cache")}
-    proc = cli("ingest", str(src), "--lake", "s3://no-such-bucket/lake", "--no-progress", env=env, check=False)
+    proc = cli("ingest", str(src), "--lake", "s3://no-such-bucket/lake", "--quiet", env=env, check=False)
     assert proc.returncode == 1
     assert "s3://no-such-bucket/lake: bucket does not exist - create it first" in _one_line(proc)
     env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # nothing listens on the discard port
     env["AWS_MAX_ATTEMPTS"] = "1"
-    proc = cli("ingest", str(src), "--lake", "s3://bucket/lake", "--no-progress", env=env, check=False)
+    proc = cli("ingest", str(src), "--lake", "s3://bucket/lake", "--quiet", env=env, check=False)
     assert proc.returncode == 1
     assert "s3://bucket/lake: cannot reach S3" in _one_line(proc) and "AWS_ENDPOINT_URL" in proc.stderr
 

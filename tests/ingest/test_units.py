@@ -6,12 +6,12 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from mmhealth.ingest import bundle
-from mmhealth.ingest.fasta import Reference
-from mmhealth.ingest.fhir_schema import read_columns_literal, select_list, shape_columns
+from mmhealth.ingest.fhir import bundle
+from mmhealth.ingest.genomics.fasta import Reference
+from mmhealth.ingest.fhir.schema import read_columns_literal, select_list, shape_columns
 from mmhealth.ingest.records import EXCERPT_LIMIT, Quarantined
-from mmhealth.ingest.vcf import read_header
-from mmhealth.ingest.vcf_raw import attributes, info_entries
+from mmhealth.ingest.genomics.vcf import read_header
+from mmhealth.ingest.genomics.vcf_raw import attributes, info_entries
 from mmhealth.lake.schema import hive_type, merge_fields
 
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pysam
 import pytest
 
-from mmhealth.ingest.vcf import _prefetch
+from mmhealth.ingest.genomics.vcf import _prefetch
 
 from .conftest import connect
 
@@ -124,7 +124,7 @@ def test_phasing_missing_alleles_and_info_of_a_tiny_vcf_match_pysam(tmp_path):
     """Phased and unphased calls, missing alleles and values, INFO END and flags (the GIAB trio has no phasing)."""
     import pyarrow.parquet as pq
 
-    from mmhealth.ingest.vcf import convert, read_header, variants_schema
+    from mmhealth.ingest.genomics.vcf import convert, read_header, variants_schema
 
     src = tmp_path / "tiny.vcf"
     src.write_text(TINY_VCF)

@@ -12,88 +12,15 @@ import pysam
 import pytest
 
 from mmhealth.lake.ingest import run_ingest
+from vcf_awkward import FILES, data_lines, write_awkward_vcf
 
 from .conftest import connect
-
-HEAD = [
-    "##fileformat=VCFv4.2",
-    "##contig=<ID=chr1,length=248956422>",
-    '##INFO=<ID=DP,Number=1,Type=Integer,Description="Total depth">',
-    '##INFO=<ID=ANN,Number=.,Type=String,Description="Functional annotations">',
-    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-    '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Read depth">',
-    '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="Genotype quality">',
-]
-CHROM = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1"
-
-
-def rec(pos, info="DP=5", fmt="GT:DP:GQ", sample="0/1:7:30", ref="A", qual="50", chrom="chr1") -> str:
-    return f"{chrom}\t{pos}\t.\t{ref}\tG\t{qual}\tPASS\t{info}\t{fmt}\t{sample}"
-
-
-def vcf(head: list[str], body: list[str], chrom: str = CHROM) -> str:
-    return "\n".join(head + [chrom] + body) + "\n"
-
-
-# name -> file text. Line numbers: HEAD is 7 lines, #CHROM is line 8, the first record line 9 (plus extra header lines).
-FILES = {
-    # a ##FORMAT Description with backslash escapes: \" and \' (noodles accepts only \" and \\, so oxbow refuses
-    # the header; htslib reads it)
-    "escaped_quotes.vcf": vcf([*HEAD, r'##FORMAT=<ID=AD,Number=R,Type=Integer,'
-                               r'Description="Allelic depths (\"AD\") of the \'ref\' and alt alleles">'],
-                              [rec(10, "DP=5;ANN=x", "GT:AD", "0/1:3,4"), rec(20), rec(30)]),
-    # ##INFO ANN declared twice (line 8): htslib keeps the first definition
-    "duplicate_info.vcf": vcf(HEAD + ['##INFO=<ID=ANN,Number=1,Type=Integer,Description="again">'],
-                              [rec(10, "DP=5;ANN=x|y"), rec(20, "ANN=z"), rec(30)]),
-    # keys the header does not declare: INFO XX (2 records), flag YF (1), FORMAT ZZ (1)
-    "undeclared_keys.vcf": vcf(HEAD, [rec(10, "DP=5;XX=abc;YF"), rec(20, "DP=6;XX=d", "GT:DP:GQ:ZZ", "0/1:7:30:q"),
-                                      rec(30)]),
-    # POS 0: a telomere, legal in VCF
-    "pos_zero.vcf": vcf(HEAD, [rec(0), rec(10)]),
-    # values of another Type than declared, a flag with a value, a header Type htslib reads as String
-    "type_mismatch.vcf": vcf(HEAD + ['##INFO=<ID=FL,Number=0,Type=Flag,Description="a flag">',
-                                     '##INFO=<ID=ZZ,Number=1,Type=Foo,Description="an unknown type">'],
-                             [rec(10, "DP=abc"), rec(20, "DP=1.5;FL=3;ZZ=x"), rec(30, "DP=7;FL")]),
-    # an empty sample name in the #CHROM line: htslib refuses the header too, the file is rejected whole
-    "empty_sample_name.vcf": vcf(HEAD, [rec(10), rec(20), rec(30), rec(40)], CHROM + "\t"),
-    # not a VCF at all
-    "not_a_vcf.vcf": "sample\tvalue\nS1\t3\nS2\t4\n",
-    # record-level problems, each on its own line (9..17); lines 9 and 18 are fine
-    "bad_records.vcf": vcf(HEAD, [
-        rec(10),
-        rec("1x"),  # 10: POS
-        rec(30, qual="high"),  # 11: QUAL
-        rec(40, ref="AZ"),  # 12: REF
-        rec(50, sample="0/x:7:30"),  # 13: GT
-        rec(60, sample="0/1:deep:30"),  # 14: DP not an Integer
-        rec(70, sample="0/1:7:30:5"),  # 15: more values than FORMAT
-        "chr1\t80\t.\tA\tG",  # 16: 5 columns
-        rec(90, sample=""),  # 17: an empty sample column (oxbow cannot parse the file with it)
-        rec(100),
-    ]),
-    # positions beyond 32 bits (htslib keeps 64-bit positions)
-    "long_contig.vcf": vcf(HEAD, [rec(3_000_000_000), rec(3_000_000_100)]),
-    # IUPAC ambiguity code in REF: htslib reads it
-    "iupac_ref.vcf": vcf(HEAD, [rec(10, ref="R"), rec(20)]),
-}
-
-
-def data_lines(text: str) -> list[int]:
-    """Line numbers of the records of a VCF text (the independent count: not '#', not blank)."""
-    return [i for i, line in enumerate(text.splitlines(), start=1) if line.strip() and not line.startswith("#")]
 
 
 @pytest.fixture(scope="module")
 def awkward(tmp_path_factory):
     src = tmp_path_factory.mktemp("awkward-vcf")
-    for name, text in FILES.items():
-        (src / name).write_text(text)
-    records = [rec(1000 + 10 * i, f"DP={i}") for i in range(3000)]
-    text = vcf(HEAD, records)
-    with pysam.BGZFile(str(src / "truncated.vcf.gz"), "wb") as fh:
-        fh.write(text.encode())
-    whole = (src / "truncated.vcf.gz").read_bytes()
-    (src / "truncated.vcf.gz").write_bytes(whole[: len(whole) // 2])
+    write_awkward_vcf(src)
     lake = tmp_path_factory.mktemp("awkward-lake") / "lake"
     report = run_ingest(src, str(lake), ["genomics"], {}, progress=False)
     return src, lake, report
@@ -133,7 +60,7 @@ def test_every_file_htslib_reads_loads_every_record_it_reads(awkward, name):
 
 
 def test_escaped_quotes_in_a_format_description_load_with_a_warning(awkward):
-    from mmhealth.ingest.vcf_header import oxbow_refuses, read_header
+    from mmhealth.ingest.genomics.vcf_header import oxbow_refuses, read_header
 
     src, lake, _ = awkward
     header = read_header(src / "escaped_quotes.vcf")
@@ -281,7 +208,7 @@ def _reference_split(info: str) -> dict[str, str]:
 
 
 def test_info_split_agrees_with_a_plain_python_reading_of_random_text():
-    from mmhealth.ingest.vcf_raw import attributes, info_entries
+    from mmhealth.ingest.genomics.vcf_raw import attributes, info_entries
 
     rng = random.Random(15)
     alphabet = ["A", "B", "DP", "END", ".", "=", ";", "1", ",", "x", "=="]
@@ -293,7 +220,7 @@ def test_info_split_agrees_with_a_plain_python_reading_of_random_text():
 
 
 def test_structured_header_lines_read_like_htslib():
-    from mmhealth.ingest.vcf_header import VcfHeader, parse_structured
+    from mmhealth.ingest.genomics.vcf_header import VcfHeader, parse_structured
 
     kind, fields = parse_structured(r'##FORMAT=<ID=AD,Number=R,Type=Integer,Description="a \"b\", c > d">')
     assert kind == "FORMAT" and fields == {"ID": "AD", "Number": "R", "Type": "Integer", "Description": 'a "b", c > d'}

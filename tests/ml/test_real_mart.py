@@ -61,7 +61,7 @@ def test_the_phi_free_published_store_trains_and_says_the_as_of_check_could_not_
 def test_train_and_predict_on_the_real_mart(real_store, small_pipeline, tmp_path):
     _, frame, root, _ = real_store  # the store as publish writes it by default (no phi columns)
     out = tmp_path / "run"
-    assert main(["train", "--store", str(root), "--dbt-manifest", str(small_pipeline.manifest),
+    assert main(["train", "--store", str(root), "--manifest", str(small_pipeline.manifest),
                  "--outcomes", "hypertension", "--modalities", "clinical,clinical+genomic", "--repeats", "1",
                  "--bootstrap", "100", "--trees", "10", "--out", str(out), "--quiet"]) == 0
     results = json.loads((out / "results.json").read_text())

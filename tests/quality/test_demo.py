@@ -18,7 +18,7 @@ def demo(tmp_path_factory):
     run(lake, MMHEALTH, "generate", "--out", str(data), "--patients", "1300", "--genomes", "800", "--imaging", "300",
         "--seed", "7")
     run(lake, MMHEALTH, "ingest", str(data), "--lake", str(lake), "--reference", str(data / "reference" / "panel.fa"),
-        "--no-progress", "--workers", "2")
+        "--quiet", "--jobs", "2")
     # Ages are "as of today" unless as_of_date is set, so a lake built on another day profiles differently from the
     # one the shipped baseline was made of. Build as of the day that baseline was made (`make demo` builds as of
     # today, the day the baseline is regenerated), so the comparison below depends on the code, not the calendar.

@@ -26,7 +26,7 @@ def real(testdata, tmp_path_factory):
     root = tmp_path_factory.mktemp("real")
     lake, target = root / "lake", root / "target"
     for folder in MODALITY_FOLDERS:
-        run(lake, MMHEALTH, "ingest", str(testdata / folder), "--lake", str(lake), "--no-progress", "--workers", "2")
+        run(lake, MMHEALTH, "ingest", str(testdata / folder), "--lake", str(lake), "--quiet", "--jobs", "2")
     dbt_build(lake, target)
     manifest = target / "manifest.json"
     proj = copy_project(root / "expectations")
@@ -138,7 +138,7 @@ def test_train_on_the_published_real_features_says_what_it_cannot_do(real, tmp_p
     lake = copy_lake(lake, tmp_path / "lake")
     assert _check(lake, proj, manifest).returncode == 0 and _publish(lake, manifest).returncode == 0
     out = run(lake, MMHEALTH, "train", "--out", str(tmp_path / "run"), "--repeats", "1", "--bootstrap", "50",
-              "--trees", "10", "--quiet", "--dbt-manifest", str(manifest), check=False)
+              "--trees", "10", "--quiet", "--manifest", str(manifest), check=False)
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
     assert "no cell could be evaluated" in out.stdout and "too few positives" in out.stdout
     assert "docs/ml.md#labels-and-the-data-end" in out.stdout and "expectations/baseline.yml" in out.stdout

@@ -32,7 +32,7 @@ def sof_suite(testdata) -> Path:
 def synthea_lake(testdata, tmp_path_factory) -> Path:
     lake = tmp_path_factory.mktemp("views") / "synthea-lake"
     mmhealth("ingest", str(testdata / "fhir" / "synthea-bundles"), "--lake", str(lake), "--modality", "fhir",
-             "--no-progress")
+             "--quiet")
     return lake
 
 

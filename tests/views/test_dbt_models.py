@@ -60,7 +60,7 @@ def sparse_lake(tmp_path_factory):
              {"resourceType": "Patient", "id": "p2", "birthDate": "1970-02", "address": [{"city": "X"}]},
              {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "t"}}]
     (root / "src" / "r.ndjson").write_text("\n".join(json.dumps(r) for r in lines) + "\n")
-    mmhealth("ingest", str(root / "src"), "--lake", str(root / "lake"), "--modality", "fhir", "--no-progress")
+    mmhealth("ingest", str(root / "src"), "--lake", str(root / "lake"), "--modality", "fhir", "--quiet")
     return root / "lake"
 
 
@@ -128,7 +128,7 @@ def complete_lake(testdata, tmp_path_factory):
     (root / "extra" / "extra.ndjson").write_text("\n".join(json.dumps(r) for r in extra) + "\n")
     lake = root / "lake"
     for src in (testdata / "fhir" / "synthea-bundles", root / "extra"):
-        mmhealth("ingest", str(src), "--lake", str(lake), "--modality", "fhir", "--no-progress")
+        mmhealth("ingest", str(src), "--lake", str(lake), "--modality", "fhir", "--quiet")
     return lake
 
 

@@ -1,6 +1,6 @@
 {{ config(
     materialized='incremental', incremental_strategy='merge', unique_key='encounter_id',
-    on_schema_change='append_new_columns', partitioned_by=['year(started_at)']
+    on_schema_change='append_new_columns', partitioned_by=mmh_partitioned_by(['year(started_at)'])
 ) }}
 {#- One row per encounter: class, type, start/end and length of stay. -#}
 with s as (

@@ -1,6 +1,6 @@
 {{ config(
     materialized='incremental', incremental_strategy='merge', unique_key='observation_value_id',
-    on_schema_change='append_new_columns', partitioned_by=['year(effective_at)']
+    on_schema_change='append_new_columns', partitioned_by=mmh_partitioned_by(['year(effective_at)'])
 ) }}
 {#- One row per observation value (vitals, labs, social history; panel components unnested), with the value
     converted to the measure's canonical unit and the original value and unit kept. -#}

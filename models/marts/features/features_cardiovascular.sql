@@ -1,5 +1,5 @@
 {#- One row per indexed patient: features from all three modalities as of the patient's index date and the four
-    outcome labels over the horizon after it (design: features_cardiovascular.yml and docs/dbt.md).
+    outcome labels over the horizon after it (design: _features__models.yml and docs/dbt.md).
     Leakage rule: every dated input is filtered to on or before index_date; labels alone look after it.
     Genotype is germline - fixed at conception - so it is used whenever the patient has a genome.
     The features read from the clinical facts (observations, encounters, prescriptions) come from

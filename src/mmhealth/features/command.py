@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mmhealth import cli_options
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -30,28 +32,29 @@ def register(subparsers) -> None:
     pub.add_argument("--offline-store", help="s3:// URI for the SageMaker offline store (Iceberg)")
     pub.add_argument("--checkpoint", default="pre_feature_store", help="gate checkpoint that must have passed")
     pub.add_argument("--target", choices=("local", "athena"), default="local", help="where the mart is read from")
-    pub.add_argument("--lake", help="lake folder (default $MMHEALTH_LAKE or ./demo-lake)")
-    pub.add_argument("--max-workers", type=int, default=4, help="concurrent PutRecord calls (default 4)")
+    pub.add_argument("--lake", help="lake folder (default $MMHEALTH_LAKE, else demo-lake/ in the project)")
+    cli_options.add_jobs(pub, "sagemaker: concurrent PutRecord calls (default 4)", default=4)
+    cli_options.deprecated_option(pub, "--max-workers", "--jobs", "jobs", type=int)
     pub.add_argument("--region", help="AWS region (default from the AWS configuration)")
     pub.add_argument("--endpoint-url", help="AWS endpoint override (tests, VPC endpoints)")
-    pub.add_argument("--manifest", type=Path,
-                     help="dbt manifest.json with meta.sensitivity (default target/manifest.json, else models/*.yml)")
+    cli_options.add_manifest(pub, "dbt manifest.json with meta.sensitivity (default the project's "
+                             "target/manifest.json, else models/*.yml)", type=Path)
     pub.add_argument("--include-phi", action="store_true",
                      help="also publish columns dbt classifies as phi (left in the lake by default)")
+    cli_options.add_quiet(pub)
     pub.set_defaults(func=_publish)
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from mmhealth import progress
     from mmhealth.features.publish import PublishOptions, publish
-    from mmhealth.quality.data import lake_dir
+    from mmhealth.paths import lake_dir
 
     opts = PublishOptions(to=args.to, lake=lake_dir(args.lake), mart=args.mart, feature_group=args.feature_group,
                           role_arn=args.role_arn, offline_store=args.offline_store, checkpoint=args.checkpoint,
-                          target=args.target, max_workers=args.max_workers, region=args.region,
+                          target=args.target, max_workers=args.jobs, region=args.region,
                           endpoint_url=args.endpoint_url, include_phi=args.include_phi, manifest=args.manifest)
-    with tqdm(desc=f"publish {opts.group}", unit="rec", leave=False) as bar:
+    with progress.bar(args.quiet, desc=f"publish {opts.group}", unit="rec", leave=False) as bar:
         report = publish(opts, progress=bar.update)
     rate = report.written / report.seconds if report.seconds else 0.0
     where = report.path or f"SageMaker feature group {report.group}"

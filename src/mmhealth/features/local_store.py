@@ -44,6 +44,10 @@ def read_manifest(root: Path, group: str, version: int) -> dict:
     return json.loads((root / group / f"v{version}" / "manifest.json").read_text())
 
 
+def _schema(d: FeatureGroupDefinition) -> tuple:
+    return d.name, d.record_identifier, d.event_time, tuple(d.features)
+
+
 def publish_local(frame: pd.DataFrame, definition: FeatureGroupDefinition, root: Path, *,
                   content_hash: str, quality_run_id: str, source: str) -> LocalPublish:
     group_dir = root / definition.name
@@ -51,7 +55,8 @@ def publish_local(frame: pd.DataFrame, definition: FeatureGroupDefinition, root:
     if existing:
         latest = existing[-1]
         manifest = read_manifest(root, definition.name, latest)
-        same_def = (group_dir / f"v{latest}" / "feature_group.json").read_text() == definition.to_json()
+        held = FeatureGroupDefinition.from_json((group_dir / f"v{latest}" / "feature_group.json").read_text())
+        same_def = _schema(held) == _schema(definition)  # the description is prose, not content
         if manifest.get("content_hash") == content_hash and same_def:
             return LocalPublish(definition.name, latest, group_dir / f"v{latest}", int(manifest["rows"]), False)
     version = (existing[-1] + 1) if existing else 1

@@ -10,7 +10,8 @@ import pandas as pd
 
 from mmhealth.errors import MMHealthError
 from mmhealth.features.definition import definition_from_frame, prepare_frame, records
-from mmhealth.quality.data import content_hash, quality_dir, read_marts
+from mmhealth.paths import dbt_manifest, feature_store_dir, in_project, quality_dir
+from mmhealth.quality.data import content_hash, read_marts
 from mmhealth.quality.results import require_passed
 
 
@@ -73,13 +74,15 @@ def publish(opts: PublishOptions, frame: pd.DataFrame | None = None, *, sagemake
     prepared = prepare_frame(frame, event_time=gate.finished_at)
     definition = definition_from_frame(
         prepared, opts.group,
-        description=f"{opts.mart} from mmhealth; quality gate run {gate.run_id}",
+        # No run id here: each gate run has a new one, and the definition is part of what makes a new version.
+        # The run that gated a version is in its manifest.json (quality_run_id).
+        description=f"{opts.mart} from mmhealth, gated by quality checkpoint {opts.checkpoint}",
     )
     report = PublishReport(opts.to, opts.group, int(len(prepared)), gate.run_id, excluded=excluded)
     if opts.to == "local":
         from mmhealth.features.local_store import publish_local
 
-        root = opts.store_root or opts.lake / "feature_store"
+        root = opts.store_root or feature_store_dir(opts.lake)
         result = publish_local(prepared, definition, root, content_hash=digest, quality_run_id=gate.run_id,
                                source=opts.mart)
         report.version, report.path = result.version, str(result.path)
@@ -113,10 +116,9 @@ def publish(opts: PublishOptions, frame: pd.DataFrame | None = None, *, sagemake
 def _phi_to_exclude(opts: PublishOptions, columns: list[str]) -> list[str]:
     from mmhealth.features.definition import RECORD_ID
     from mmhealth.features.sensitivity import column_sensitivity, phi_columns
-    from mmhealth.quality.runner import default_project
 
-    manifest = opts.manifest or Path("target") / "manifest.json"
-    models_dir = opts.models_dir or default_project().resolve().parent / "models"
+    manifest = opts.manifest or dbt_manifest()
+    models_dir = opts.models_dir or in_project("models")
     drop = phi_columns(columns, column_sensitivity(opts.mart, manifest, models_dir))
     if RECORD_ID in drop:
         raise MMHealthError(f"{opts.mart}.{RECORD_ID} is classified phi or not classified - the record identifier "

@@ -141,7 +141,7 @@ def ingest(client, group: str, records: list[list[dict[str, str]]], *, max_worke
            sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None,
            progress: Callable[[int], None] | None = None) -> IngestReport:
     if max_workers < 1 or batch_size < 1 or max_attempts < 1:
-        raise MMHealthError("--max-workers, batch size and attempts must be at least 1")
+        raise MMHealthError("--jobs, batch size and attempts must be at least 1")
     rng = rng or random.Random()
     report = IngestReport()
     lock = threading.Lock()

@@ -8,15 +8,16 @@ import os
 import sys
 from pathlib import Path
 
+from mmhealth import cli_options, paths, progress
 from mmhealth.errors import MMHealthError
 
-DEFAULT_POLICY = "governance/policy.yml"
+DEFAULT_POLICY = "governance/policy.yml"  # in the project (mmhealth.paths), whatever the working directory
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--policy", default=DEFAULT_POLICY, help=f"policy YAML (default {DEFAULT_POLICY})")
-    p.add_argument("--manifest", help="dbt target/manifest.json (default: the policy's `manifest:`)")
+    p.add_argument("--policy", help=f"policy YAML (default: the project's {DEFAULT_POLICY})")
+    cli_options.add_manifest(p, "dbt target/manifest.json (default: the policy's `manifest:`, relative to the project)")
 
 
 def _aws(p: argparse.ArgumentParser) -> None:
@@ -52,7 +53,8 @@ def register(subparsers) -> None:
                                    "+/-/~ lines grouped by principal. Exit 0: no change; 2: changes or drift; 1: error.")
     _common(p)
     _aws(p)
-    p.add_argument("--json", action="store_true", help="print the plan as JSON instead of text")
+    cli_options.add_json(p, "print the plan as JSON instead of text")
+    cli_options.add_quiet(p)
     p.add_argument("--out", help="save the plan (JSON) for `govern apply --plan`")
     p.add_argument("--markdown", help="also write a Markdown summary (for a pull-request comment) to this file")
     p.set_defaults(func=cmd_plan)
@@ -62,8 +64,10 @@ def register(subparsers) -> None:
                                    "apply now. Unmanaged principals and resources are never touched.")
     _common(p)
     _aws(p)
-    p.add_argument("--plan", dest="plan_file", help="a plan saved by `govern plan --out`")
-    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--plan", dest="plan_file", help="a plan saved by `govern plan --out`: reviewed, so it is the "
+                   "approval - applied without a prompt (refused if live state changed since)")
+    p.add_argument("--auto-approve", action="store_true", help="without --plan: apply the fresh plan without asking")
+    cli_options.add_quiet(p)
     p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("access", help="effective access matrix: principal x table x columns x row filter, and re-granters",
@@ -72,7 +76,9 @@ def register(subparsers) -> None:
                                    "which table: the artifact reviewers read.")
     _common(p)
     p.add_argument("--principal", action="append", help="only this principal (repeatable)")
-    p.add_argument("--format", choices=["md", "json"], default="md")
+    cli_options.add_json(p, "JSON for tooling instead of Markdown")
+    cli_options.deprecated_option(p, "--format", "--json", "json", choices=["md", "json"],
+                                  convert=lambda v: v == "json")
     p.add_argument("--out", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_access)
 
@@ -82,7 +88,8 @@ def register(subparsers) -> None:
                                    "boundary: whoever opens the warehouse can still read the base tables and ATTACH "
                                    "the lake.")
     _common(p)
-    p.add_argument("--warehouse", help="DuckDB warehouse (default $MMHEALTH_LAKE/warehouse.duckdb, else demo-lake/)")
+    p.add_argument("--warehouse", help="DuckDB warehouse (default $MMHEALTH_LAKE/warehouse.duckdb, else "
+                   "demo-lake/warehouse.duckdb in the project)")
     p.add_argument("--principal", action="append", help="only this principal (repeatable)")
     p.set_defaults(func=cmd_local)
 
@@ -95,10 +102,14 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_dbt_config)
 
 
+def _policy_path(args) -> Path:
+    return Path(args.policy) if args.policy else paths.policy_file()
+
+
 def _load(args, catalog_id=None):
     from mmhealth.governance.validate import validate
 
-    policy, catalog, findings = validate(args.policy, args.manifest, catalog_id)
+    policy, catalog, findings = validate(_policy_path(args), args.manifest, catalog_id)
     for f in findings:
         print(str(f), file=sys.stderr)
     return policy, catalog
@@ -111,7 +122,7 @@ def cmd_validate(args) -> int:
     delegation = (f"; {len(exceptions)} grant(s) may re-grant or change tables with phi columns, by explicit exception "
                   f"({', '.join(exceptions)}; see `govern access`)" if exceptions else
                   "; no grant option or write permission reaches a table with phi columns")
-    print(f"{policy.file}: valid - {len(policy.principals)} principals, {len(policy.grants)} grants, "
+    print(f"{paths.shown(policy.file)}: valid - {len(policy.principals)} principals, {len(policy.grants)} grants, "
           f"{len(policy.filters)} data cells filters over {len(catalog.tables)} tables / {n_cols} columns "
           f"({catalog.source}); no principal below phi clearance reaches a phi column{delegation}")
     return EXIT_OK
@@ -149,12 +160,10 @@ def build_plan(args):
         raise MMHealthError(f"{policy.file}: no catalog_id - set `catalog_id:` in the policy or pass --catalog-id ACCOUNT")
     desired, scope = desired_state(policy, catalog)
     gw = _gateway(args, policy)
-    from tqdm import tqdm
-
-    with tqdm(total=len(scope.tables), desc="read LF-Tags", unit="table", disable=not sys.stderr.isatty()) as bar:
+    with progress.bar(getattr(args, "quiet", False), total=len(scope.tables), desc="read LF-Tags", unit="table") as bar:
         live = read_live(gw, scope, progress=bar.update)
     names = {p.identifier: p.name for p in policy.principals.values()}
-    return make_plan(desired, live, scope, policy.file, names), gw, policy
+    return make_plan(desired, live, scope, paths.shown(policy.file), names), gw, policy
 
 
 @_aws_errors
@@ -175,8 +184,6 @@ def cmd_plan(args) -> int:
 
 @_aws_errors
 def cmd_apply(args) -> int:
-    from tqdm import tqdm
-
     from mmhealth.governance.apply import apply_plan
     from mmhealth.governance.aws import Gateway, make_client, read_live
     from mmhealth.governance.plan import Plan, render_text, scope_from_json, summary_line
@@ -189,8 +196,8 @@ def cmd_apply(args) -> int:
         from mmhealth.governance.policy import load_policy
 
         region = args.region
-        if region is None and Path(args.policy).exists():
-            region = load_policy(args.policy).region
+        if region is None and _policy_path(args).exists():
+            region = load_policy(_policy_path(args)).region
         gw = Gateway(make_client(region or "us-east-1", args.endpoint_url, args.profile), plan.catalog_id)
         live = read_live(gw, scope_from_json(plan.scope))
         now = live.state.digest()
@@ -205,13 +212,15 @@ def cmd_apply(args) -> int:
     print(render_text(plan))
     if not plan.changes:
         return EXIT_OK
-    if not args.auto_approve:
+    # A saved plan was reviewed when it was made (and is refused above if live state moved since): like
+    # `terraform apply plan.tfplan`, it is the approval. A plan made here and now needs a yes or --auto-approve.
+    if not args.auto_approve and not args.plan_file:
         if not sys.stdin.isatty():
             raise MMHealthError("apply: not a terminal, so cannot ask for confirmation - review the plan and pass --auto-approve")
         if input("Apply these changes? Only 'yes' is accepted: ").strip() != "yes":
             print("apply cancelled")
             return EXIT_ERROR
-    with tqdm(total=len(plan.changes), desc="apply", unit="change", disable=not sys.stderr.isatty()) as bar:
+    with progress.bar(args.quiet, total=len(plan.changes), desc="apply", unit="change") as bar:
         outcome = apply_plan(gw, plan, progress=bar.update)
     for c, why in outcome.refused:
         print(f"refused {c.action} {c.text}: {why}", file=sys.stderr)
@@ -226,7 +235,7 @@ def cmd_access(args) -> int:
     from mmhealth.governance.report import access_json, access_markdown
 
     policy, catalog = _load(args)
-    text = access_json(policy, catalog, args.principal) if args.format == "json" else access_markdown(policy, catalog, args.principal)
+    text = access_json(policy, catalog, args.principal) if args.json else access_markdown(policy, catalog, args.principal)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)
@@ -239,7 +248,7 @@ def cmd_local(args) -> int:
     from mmhealth.governance.local import build_local, schema_name
 
     policy, catalog = _load(args)
-    warehouse = args.warehouse or str(Path(os.environ.get("MMHEALTH_LAKE", "demo-lake")) / "warehouse.duckdb")
+    warehouse = args.warehouse or str(paths.warehouse_path())
     result = build_local(policy, catalog, warehouse, args.principal)
     for p, views in result.views.items():
         print(f"{schema_name(p)}: {len(views)} view(s){': ' + ', '.join(views) if views else ''}")

@@ -89,6 +89,8 @@ def desired_state(policy: Policy, catalog: Catalog, tagging: Tagging | None = No
             tuple(sorted(f.exclude_columns or ())),
         )
         state.filters[f"{f.database}.{f.table}/{f.name}"] = spec
+    # Every principal the policy names, granted or not: a revoke from one without grants shows its full ARN too.
+    state.spelling.update({p.identifier: p.as_written for p in policy.principals.values()})
     entries = []
     for g in policy.all_grants():
         res = grant_resource(g, policy)

@@ -22,7 +22,7 @@ GROUP_FILTERS = "Data cells filters"
 class Change:
     action: str  # "+", "-", "~"
     kind: str  # lf_tag | resource_tag | filter | permission
-    group: str  # principal identifier, or one of the GROUP_* names
+    group: str  # principal's full ARN (with any IAM path), or one of the GROUP_* names
     text: str  # what a reviewer reads
     payload: dict = field(default_factory=dict)  # everything apply needs, so a saved plan is self-contained
 
@@ -35,7 +35,7 @@ class Plan:
     scope: dict
     changes: list[Change]
     warnings: list[str] = field(default_factory=list)
-    principal_names: dict[str, str] = field(default_factory=dict)  # identifier -> policy name
+    principal_names: dict[str, str] = field(default_factory=dict)  # full ARN (as in Change.group) -> policy name
     implicit: int = 0
     out_of_scope: int = 0
     created: str = ""
@@ -130,6 +130,12 @@ def _perm_payload(a: Atom, catalog_id: str, spelling: dict[str, str]) -> dict:
             "permission": a.permission, "grantable": a.grantable}
 
 
+def full_arn(canonical: str, desired: State, live: State) -> str:
+    """The principal as a reviewer must see it: the ARN as the policy writes it (with its IAM path, e.g.
+    role/mmhealth/clinicians), else as Lake Formation lists it; states compare on the path-less form."""
+    return desired.spelling.get(canonical) or live.spelling.get(canonical) or canonical
+
+
 def diff(desired: State, live: State, scope: Scope) -> tuple[list[Change], int]:
     """Changes that turn `live` into `desired`, in apply order; and how many implicit rows were ignored."""
     cat = scope.catalog_id
@@ -181,7 +187,8 @@ def diff(desired: State, live: State, scope: Scope) -> tuple[list[Change], int]:
         want, have = want_by.get(k), have_by.get(k)
         if want and have and want.grantable == have.grantable:
             continue
-        principal, res, perm = k
+        canonical, res, perm = k
+        principal = full_arn(canonical, desired, live)
         if want and have:
             flip = "on -> off" if have.grantable else "off -> on"
             changes.append(Change("~", "permission", principal, f"{perm} on {res.key} (grant option {flip})",
@@ -197,10 +204,11 @@ def diff(desired: State, live: State, scope: Scope) -> tuple[list[Change], int]:
 
 def make_plan(desired: State, live_read, scope: Scope, policy_file: str, principal_names: dict[str, str]) -> Plan:
     changes, implicit = diff(desired, live_read.state, scope)
+    names = {full_arn(ident, desired, live_read.state): name for ident, name in principal_names.items()}
     return Plan(
         catalog_id=scope.catalog_id, state_sha256=live_read.state.digest(), policy_file=policy_file,
         scope=scope_to_json(scope), changes=changes, warnings=list(live_read.warnings),
-        principal_names=principal_names, implicit=implicit, out_of_scope=live_read.out_of_scope,
+        principal_names=names, implicit=implicit, out_of_scope=live_read.out_of_scope,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
 

@@ -12,6 +12,7 @@ from mmhealth.governance.lakemeta import governs_quarantine, with_lake_tables
 from mmhealth.governance.manifest import Catalog, catalog_from_manifest, read_manifest
 from mmhealth.governance.policy import ALL_DATABASE, CLEARANCES, Policy, PolicyError, load_policy
 from mmhealth.governance.rowfilter import RowFilter
+from mmhealth.paths import resolve_project_path
 
 TABLE_PERMISSIONS = {"ALL", "SELECT", "ALTER", "DROP", "DELETE", "INSERT", "DESCRIBE"}
 COLUMN_PERMISSIONS = {"SELECT"}
@@ -29,7 +30,8 @@ class Finding:
 
 def load(policy_path: str | Path, manifest_path: str | Path | None = None, catalog_id: str | None = None) -> tuple[Policy, Catalog]:
     policy = load_policy(policy_path, catalog_id=catalog_id)
-    path = Path(manifest_path or policy.manifest)
+    # Given on the command line: as typed. From the policy: relative to the project, so any folder works.
+    path = Path(manifest_path) if manifest_path else resolve_project_path(policy.manifest)
     mapping = {s: db.name for db in policy.databases.values() for s in db.dbt_schemas}
     catalog = catalog_from_manifest(read_manifest(path), mapping, policy.meta_key, str(path))
     return policy, with_lake_tables(policy, catalog)

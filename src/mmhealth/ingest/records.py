@@ -6,9 +6,11 @@ They live in `ingest/` (not `lake/`) because readers produce them and a stage ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Protocol, Union
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol, Union
+
+from mmhealth.errors import MMHealthError
 
 if TYPE_CHECKING:  # pyarrow is heavy; readers import it lazily
     import pyarrow as pa
@@ -139,16 +141,56 @@ def warnings_batch(source: str, modality: str, rows: list[tuple[str, str, int | 
     return TableBatch(*WARNINGS_TABLE, source, data)
 
 
+REPROCESS = (None, "quarantined", "all")  # --reprocess: which unchanged files are read again (None: none)
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """What one ingest run is asked for beyond SOURCE and LAKE, typed (the CLI's flags and the test knobs).
+    The lake reads `reprocess` and `source_moved`; each reader reads its own from `ctx.options`."""
+
+    reference: Path | None = None  # genomics: FASTA to check REF alleles against
+    segmenter: str | None = None  # imaging: name or module:function (None: the default segmenter)
+    workers: int | None = None  # imaging: processes for headers and radiomics (None: one per core)
+    radiomics: bool = True  # imaging: compute radiomic features (off: metadata only)
+    progress: bool | None = None  # imaging: its own per-image-set bar (None: when the lake shows one)
+    fhir_schema_sample: int | None = None  # fhir: records the schema is inferred from (None: the reader's
+    # default; 0: every record)
+    duckdb_memory: str = "1GB"  # fhir: DuckDB memory limit before it spills to the staging folder
+    reprocess: str | None = None  # lake: re-read unchanged files too (REPROCESS)
+    source_moved: bool = False  # lake: SOURCE is the folder the lake was built from, moved or mounted elsewhere
+
+    @classmethod
+    def of(cls, given: "IngestOptions | Mapping[str, Any] | None") -> "IngestOptions":
+        """Options from a mapping (the Python entry point's `options`), refusing names no part of the run reads:
+        a misspelt option would otherwise be ignored without a word."""
+        if isinstance(given, cls):
+            return given
+        given = dict(given or {})
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise MMHealthError(f"ingest options: unknown {', '.join(unknown)} - known: {', '.join(known)}")
+        options = cls(**given)
+        if options.reprocess not in REPROCESS:
+            raise MMHealthError(f"--reprocess {options.reprocess}: choose from "
+                                f"{', '.join(filter(None, REPROCESS))}")
+        return options
+
+
 @dataclass
 class ReadContext:
     """What the lake gives a reader for one run of one modality."""
 
     run_id: str
     staging_dir: Path
-    options: dict = field(default_factory=dict)  # CLI options: reference, segmenter, workers, ...
+    options: IngestOptions = field(default_factory=IngestOptions)  # a mapping is taken too (IngestOptions.of)
     unchanged: list[SourceFile] = field(default_factory=list)  # files already in the lake, not re-read
     progress: "object | None" = None  # a tqdm-like object; readers call progress.update(bytes_done)
     _parts: int = 0
+
+    def __post_init__(self):
+        self.options = IngestOptions.of(self.options)
 
     def part_path(self, database: str, table: str) -> Path:
         """A fresh path for a Parquet part in this run's staging area."""

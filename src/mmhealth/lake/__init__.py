@@ -8,7 +8,7 @@ Layout (local folder LAKE, or the same keys under s3://bucket/prefix)::
     LAKE/_lake/staging/<run-id>/ parts of a run that has not committed yet (deleted on commit or next run)
     LAKE/_lake/lock              one writer per lake: flock'ed by the running ingest (see `mmhealth.lake.lock`)
     LAKE/lake.duckdb             one schema per database (healthlake, omics, imaging, lake_meta) with one view
-                                 per table over exactly the committed parts (rebuilt on every commit)
+                                 per table over exactly the committed parts (rebuilt once per run)
 
 Databases: `healthlake` (FHIR, HealthLake's Athena view shape), `omics` (variants, annotations,
 reference_contigs), `imaging` (owned by the imaging reader), `lake_meta` (quarantine, skipped, ingest_log).
@@ -33,13 +33,19 @@ A modality is a class implementing `mmhealth.ingest.records.ModalityReader` (`na
    - `FileDone(source, read, loaded, quarantined, skipped)`: one per file, read = loaded + quarantined +
      skipped; files without one are not committed at all (a rerun reads them again). A reader may re-read
      files from `ctx.unchanged` too: any file closed by a FileDone has its earlier rows replaced;
-3. commits: earlier rows of the files read are removed from older parts, the new parts move into place, the manifest
-   is replaced atomically, `lake.duckdb` is rebuilt (and, for S3, objects uploaded and Glue tables updated).
-   A run killed at any point leaves the previous manifest, hence the previous lake, intact.
+3. commits: earlier rows of the files read are removed from older parts, the new parts move into place (for S3,
+   objects uploaded), the manifest is replaced atomically. A run killed at any point leaves the previous
+   manifest, hence the previous lake, intact.
 
-Options reach readers through `ctx.options`: `reference` (FASTA path), `segmenter` (name), `workers` (int).
+After the last modality the store publishes the catalog once (`Store.publish_catalog`: `lake.duckdb` rebuilt
+locally, Glue tables updated on S3). What differs between a local and an S3 lake is the store's to answer
+(`mmhealth.lake.store.Store`); the run never asks which one it has.
+
+Options reach readers as `ctx.options`, an `IngestOptions` (`mmhealth.ingest.records`): `reference` (FASTA
+path), `segmenter` (name), `workers` (int), ...
 Readers never raise for bad input: they quarantine it and carry on. They may raise `MMHealthError` for
 problems the user must fix before anything can be read (e.g. a missing --reference file).
 
-Python entry point: `mmhealth.lake.ingest.run_ingest(source, lake, modalities, options) -> IngestReport`.
+Python entry point: `mmhealth.lake.ingest.run_ingest(source, lake, modalities, options) -> IngestReport`, where
+`options` is an `IngestOptions` or a mapping of its field names (an unknown name is an error).
 """

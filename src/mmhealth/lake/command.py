@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from mmhealth import cli_options, progress
+
 EXIT_TOO_MANY_BAD = 3
 NOTES_SHOWN = 50  # notes printed per modality in the text summary; --json has all of them
 
@@ -42,15 +44,16 @@ def register(subparsers) -> None:
                         "replaced (default: unchanged files are never read again)")
     p.add_argument("--max-bad", type=int, default=None, metavar="N",
                    help="exit 3 when more than N records are quarantined in this run (default: no limit)")
-    p.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
+    cli_options.add_json(p, "print the run summary as JSON on stdout")
     p.add_argument("--segmenter", default=None, metavar="NAME", help="imaging: segmentation model for radiomics")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="imaging: processes for header reading and radiomics (default: the number of cores)")
+    cli_options.add_jobs(p, "imaging: processes for header reading and radiomics (default: the number of cores)")
+    cli_options.deprecated_option(p, "--workers", "--jobs", "jobs", type=int)
     p.add_argument("--source-moved", action="store_true",
                    help="SOURCE is the folder earlier runs read, moved or mounted elsewhere: its changed files "
                         "replace their rows (without it, a file at the path of one read from another folder stops "
                         "the run before anything is read)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    cli_options.add_quiet(p)
+    cli_options.deprecated_flag(p, "--no-progress", "--quiet", "quiet")
     p.set_defaults(func=handle)
 
 
@@ -61,9 +64,9 @@ def handle(args) -> int:
     from mmhealth.lake.ingest import run_ingest
 
     modalities = [m.strip() for m in args.modality.split(",") if m.strip()] if args.modality else None
-    if args.workers is not None and args.workers < 1:
-        raise MMHealthError("--workers: must be at least 1")
-    options = {"workers": args.workers, "source_moved": args.source_moved, "reprocess": args.reprocess}
+    if args.jobs is not None and args.jobs < 1:
+        raise MMHealthError("--jobs: must be at least 1")
+    options = {"workers": args.jobs, "source_moved": args.source_moved, "reprocess": args.reprocess}
     if args.reference:
         ref = Path(args.reference)
         if not ref.is_file():
@@ -73,7 +76,7 @@ def handle(args) -> int:
         options["segmenter"] = args.segmenter
     report = run_ingest(
         Path(args.source), args.lake, modalities, options,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=progress.wanted(args.quiet),
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import secrets
 import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Mapping
 
 from mmhealth import failpoints
 from mmhealth.errors import MMHealthError
 from mmhealth.ingest.records import (
     SOURCE_COLUMN,
     FileDone,
+    IngestOptions,
     Note,
     ParquetPart,
     Quarantined,
@@ -24,7 +25,7 @@ from mmhealth.ingest.records import (
     SourceFile,
     TableBatch,
 )
-from mmhealth.lake.catalog import DATABASES, build_catalog
+from mmhealth.lake.catalog import DATABASES
 from mmhealth.lake.compact import coalesce
 from mmhealth.lake.lock import Owner
 from mmhealth.lake.manifest import FileEntry, Manifest, Part
@@ -34,7 +35,7 @@ from mmhealth.lake.meta import (
 from mmhealth.lake.modalities import DEFAULT_MODALITIES, READERS, load_reader
 from mmhealth.lake.os_errors import errno_of, explain, is_full_disk, vanished
 from mmhealth.lake.schema import merge_fields, schema_of_parquet
-from mmhealth.lake.store import open_store, remove_tree
+from mmhealth.lake.store import HeldLock, Store, open_store, remove_tree
 
 
 @dataclass
@@ -85,6 +86,37 @@ class IngestReport:
             "tables": self.tables,
             "notes": self.notes,
         }
+
+
+@dataclass
+class RunContext:
+    """What every step of one locked run shares, instead of a long positional list through each of them."""
+
+    store: Store
+    lock: HeldLock  # `confirm()` right before each commit
+    run_id: str
+    source: Path  # the folder or file given as SOURCE
+    root: Path  # the folder file identities are relative to: SOURCE, or the folder of a single file
+    options: IngestOptions
+    report: IngestReport
+    progress: bool = True  # show a progress bar per modality
+    committed: list[str] = field(default_factory=list)  # modalities committed: a later failure leaves them in
+    # Parts the commits replaced: deleted only once the catalog no longer names them (after it is published).
+    dropped: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _ModalityRead:
+    """One modality's read, staged and ready to commit."""
+
+    modality: str
+    collector: "_Collector"
+    changed: list[SourceFile]  # files read because they are new, changed or asked for again
+    touched: dict[str, FileEntry]  # unchanged files whose manifest entry gets a new mtime or origin
+    seen: dict[str, tuple[int, int]]  # (size, mtime_ns) when discovered: what the manifest records
+    started: dict[str, float]  # monotonic time each changed file's read began
+    staging: Path
+    report: ModalityReport
 
 
 def new_run_id() -> str:
@@ -203,33 +235,21 @@ def _part_key(table: str, run_id: str, local: Path) -> str:
     return f"{db}/{name}/lake_run={run_id}/{local.name}"
 
 
-def _publish_catalog(store, manifest: Manifest, glue_prefix: str = "") -> None:
-    """Make committed state visible to query engines: lake.duckdb locally, Glue tables on S3."""
-    if store.kind == "local":
-        build_catalog(store.root, manifest)
-    else:
-        from mmhealth.lake.glue import sync_glue
-
-        sync_glue(store, manifest, glue_prefix or os.environ.get("MMHEALTH_GLUE_DATABASE_PREFIX", ""))
-
-
 def run_ingest(
     source: Path,
     lake: str,
     modalities: list[str] | None = None,
-    options: dict | None = None,
+    options: IngestOptions | Mapping | None = None,
     progress: bool = True,
 ) -> IngestReport:
     source = Path(source).resolve()
     if not source.exists():
         raise MMHealthError(f"{source}: source does not exist - give a folder (or file) of FHIR, VCF or DICOM data")
-    options = dict(options or {})
+    options = IngestOptions.of(options)
     requested = list(modalities or DEFAULT_MODALITIES)
     for m in requested:
         if m not in READERS:
             raise MMHealthError(f"--modality {m}: unknown modality - choose from {', '.join(READERS)}")
-    if options.get("reprocess") not in REPROCESS:
-        raise MMHealthError(f"--reprocess {options['reprocess']}: choose from {', '.join(filter(None, REPROCESS))}")
     store = _open_store(lake, source)
     run_id = new_run_id()
     report = IngestReport(run_id=run_id, lake=store.uri, modalities={}, tables={})
@@ -237,12 +257,13 @@ def run_ingest(
     try:
         with store.lock(Owner.this_process(run_id)) as lock:
             failpoints.hit("locked")
-            staging_root = store.work / "staging"
+            run = RunContext(store=store, lock=lock, run_id=run_id, source=source,
+                             root=source if source.is_dir() else source.parent, options=options, report=report,
+                             progress=progress, committed=committed)
             try:
-                manifest = _run_locked(store, lock, source, requested, modalities, options, run_id, report,
-                                       committed, progress)
+                manifest = _run_locked(run, requested, explicit=bool(modalities))
             finally:
-                remove_tree(staging_root / run_id)  # this run's own files only, and only while it holds the lock
+                remove_tree(store.staging_root / run_id)  # this run's own files only, and only while it holds the lock
     except MMHealthError:
         raise
     except Exception as exc:
@@ -257,39 +278,56 @@ def run_ingest(
     return report
 
 
-# --reprocess: which unchanged files are read again (None: none; a changed file is always read).
-REPROCESS = (None, "quarantined", "all")
-
-
-def _run_locked(store, lock, source, requested, modalities, options, run_id, report, committed, progress) -> Manifest:
+def _run_locked(run: RunContext, requested: list[str], *, explicit: bool) -> Manifest:
+    """The run inside the lock. `explicit`: the modalities were asked for by name, so a missing reader is an
+    error rather than a modality this build leaves out."""
+    store, report, options = run.store, run.report, run.options
     manifest = store.read_manifest()
     spare = set()
-    if lock.taken_over is not None:
+    if run.lock.taken_over is not None:
         # The stale lock's run may only have stalled: keep its objects out of this run's garbage collection.
-        spare.add(lock.taken_over.run_id)
-        report.notes.append(f"took over the lake lock of {lock.taken_over.describe()}: its lease had run out")
-    remove_tree(store.work / "staging")  # parts of killed runs: no other run can be writing, this one holds the lock
+        spare.add(run.lock.taken_over.run_id)
+        report.notes.append(f"took over the lake lock of {run.lock.taken_over.describe()}: its lease had run out")
+    remove_tree(store.staging_root)  # parts of killed runs: no other run can be writing, this one holds the lock
     store.collect_garbage(manifest.keys(), DATABASES, spare)
-    root = source if source.is_dir() else source.parent
-    if not options.get("source_moved"):
-        _refuse_foreign_replacements(manifest, requested, source, root)
-    for modality in requested:
-        reader = load_reader(modality)
-        if reader is None:
-            if modalities:
-                raise MMHealthError(f"--modality {modality}: its reader is not installed in this build")
-            continue
-        mreport = report.modalities[modality] = ModalityReport()
-        t0 = time.monotonic()
-        manifest = _ingest_modality(store, manifest, reader, source, root, run_id, options, mreport, progress,
-                                    lock=lock)
-        mreport.seconds = time.monotonic() - t0
-        committed.append(modality)
-        if mreport.files_reprocessed:
-            report.notes.append(f"{modality}: {mreport.files_reprocessed} unchanged file(s) read again "
-                                f"(--reprocess {options['reprocess']})")
-    _publish_catalog(store, manifest, options.get("glue_database_prefix", ""))
+    if not options.source_moved:
+        _refuse_foreign_replacements(manifest, requested, run.source, run.root)
+    try:
+        for modality in requested:
+            reader = load_reader(modality)
+            if reader is None:
+                if explicit:
+                    raise MMHealthError(f"--modality {modality}: its reader is not installed in this build")
+                continue
+            mreport = report.modalities[modality] = ModalityReport()
+            t0 = time.monotonic()
+            manifest = _ingest_modality(run, manifest, reader, mreport)
+            mreport.seconds = time.monotonic() - t0
+            run.committed.append(modality)
+            if mreport.files_reprocessed:
+                report.notes.append(f"{modality}: {mreport.files_reprocessed} unchanged file(s) read again "
+                                    f"(--reprocess {options.reprocess})")
+    except BaseException:
+        if run.committed:
+            _publish_despite(run, manifest)
+        raise
+    # Once per run, after the last commit (every run, so a moved lake gets its catalog rebuilt): a catalog per
+    # modality's commit cost one DuckDB rebuild or Glue sync of every table each time, for states nobody reads.
+    # Until then the catalog shows the lake as it was before the run, whose parts are all still there.
+    store.publish_catalog(manifest)
+    store.delete(run.dropped)
     return manifest
+
+
+def _publish_despite(run: RunContext, manifest: Manifest) -> None:
+    """A later modality failed after earlier ones committed: their rows are in the lake, so the catalog must
+    show them. The failure is what the run reports: if publishing fails too, the replaced parts stay (the old
+    catalog still names them) and the next run publishes and collects them."""
+    try:
+        run.store.publish_catalog(manifest)
+    except Exception:
+        return
+    run.store.delete(run.dropped)
 
 
 def _open_store(lake: str, source: Path):
@@ -304,11 +342,11 @@ def _open_store(lake: str, source: Path):
         raise error from exc
 
 
-def _reference_note(manifest: Manifest, run_id: str, options: dict) -> str | None:
+def _reference_note(manifest: Manifest, run_id: str, options: IngestOptions) -> str | None:
     """Say so when VCFs were loaded without their REF alleles checked: nothing checks them by default."""
-    if options.get("reference"):
+    if options.reference:
         return None
-    from mmhealth.ingest.vcf import is_vcf
+    from mmhealth.ingest.genomics.vcf import is_vcf
 
     vcfs = [rel for rel, e in manifest.files.items() if e.run == run_id and is_vcf(Path(rel))]
     if not vcfs:
@@ -359,14 +397,14 @@ def _refuse_foreign_replacements(manifest: Manifest, modalities: list[str], sour
         )
 
 
-def _ingest_modality(store, manifest, reader, source, root, run_id, options, mreport, progress, *, lock) -> Manifest:
-    modality = reader.name
+def _ingest_modality(run: RunContext, manifest: Manifest, reader, mreport: ModalityReport) -> Manifest:
+    modality, root, run_id, options = reader.name, run.root, run.run_id, run.options
     changed: list[SourceFile] = []
     unchanged: list[SourceFile] = []
     touched: dict[str, FileEntry] = {}  # unchanged files whose manifest entry gets a new mtime or origin
     seen: dict[str, tuple[int, int]] = {}  # (size, mtime_ns) when discovered: what the manifest records
-    again = _reprocess_filter(manifest, options.get("reprocess"))
-    for path in _discover(reader, source):
+    again = _reprocess_filter(manifest, options.reprocess)
+    for path in _discover(reader, run.source):
         rel = _rel(root, path)
         st = path.stat()
         seen[rel] = (st.st_size, st.st_mtime_ns)
@@ -389,10 +427,10 @@ def _ingest_modality(store, manifest, reader, source, root, run_id, options, mre
     mreport.files_seen = len(changed) + len(unchanged)
     mreport.files_unchanged = len(unchanged)
     mreport.files_read = len(changed)
-    staging = store.work / "staging" / run_id / modality
+    staging = run.store.staging_root / run_id / modality
     staging.mkdir(parents=True, exist_ok=True)
     bar = None
-    if progress and changed:
+    if run.progress and changed:
         from tqdm import tqdm
 
         bar = tqdm(total=sum(f.size for f in changed), unit="B", unit_scale=True, desc=f"ingest {modality}",
@@ -420,8 +458,9 @@ def _ingest_modality(store, manifest, reader, source, root, run_id, options, mre
         mreport.loaded += done.loaded
         mreport.quarantined += done.quarantined
         mreport.skipped += done.skipped
-    return _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched, mreport,
-                   str(root), lock=lock, seen=seen)
+    read = _ModalityRead(modality=modality, collector=collector, changed=changed, touched=touched, seen=seen,
+                         started=started, staging=staging, report=mreport)
+    return _commit(run, manifest, read)
 
 
 def _reprocess_filter(manifest: Manifest, what: str | None):
@@ -466,8 +505,10 @@ def _check_still_there(done: dict, files: dict[str, SourceFile], seen: dict[str,
             raise vanished(str(f.path), modality, how="changed")
 
 
-def _commit(store, manifest, collector, changed, run_id, modality, staging, started, touched, mreport, origin, *,
-            lock, seen):
+def _commit(run: RunContext, manifest: Manifest, read: _ModalityRead) -> Manifest:
+    store, run_id, origin = run.store, run.run_id, str(run.root)
+    modality, collector, changed, staging = read.modality, read.collector, read.changed, read.staging
+    started, touched, seen, mreport = read.started, read.touched, read.seen, read.report
     now = dt.datetime.now(dt.timezone.utc)
     # Files closed by a FileDone were read in this run: usually the changed ones, but a reader may also re-read
     # unchanged files it needs (e.g. the other slices of a series that gained one). Either way their rows from
@@ -537,11 +578,11 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
                 dropped_keys.append(part.key)
             new_tables[table] = keep_parts
     schemas = {t: s for t, s in manifest.schemas.items()}
-    read = {local: schema_of_parquet(local) for _, local, _, _ in staged}
-    staged_parts = coalesce([(t, local, rows, sources, read[local][1]) for t, local, rows, sources in staged],
+    footers = {local: schema_of_parquet(local) for _, local, _, _ in staged}
+    staged_parts = coalesce([(t, local, rows, sources, footers[local][1]) for t, local, rows, sources in staged],
                             staging / "_coalesced")
     for table, local, rows, sources, fingerprint in staged_parts:
-        part_schema = read[local][0] if local in read else schema_of_parquet(local)[0]
+        part_schema = footers[local][0] if local in footers else schema_of_parquet(local)[0]
         schemas[table] = merge_fields(schemas[table], part_schema) if table in schemas else part_schema
         key = _part_key(table, run_id, local)
         store.publish(local, key)
@@ -557,10 +598,9 @@ def _commit(store, manifest, collector, changed, run_id, modality, staging, star
     )
     if staged or touched or dropped_keys:
         failpoints.hit("commit")
-        lock.confirm()  # S3: this run still holds the lake (it may have stalled past its lease)
-        store.write_manifest(committed)  # the commit point
-        _publish_catalog(store, committed)
-        store.delete(dropped_keys)
+        run.lock.confirm()  # S3: this run still holds the lake (it may have stalled past its lease)
+        store.write_manifest(committed)  # the commit point; the catalog follows once per run (_run_locked)
+        run.dropped.extend(dropped_keys)
     # The net change per table: rows a replaced file took with it count against the rows it brought back.
     before, after = manifest.table_rows(), committed.table_rows()
     mreport.rows_added = {t: n for t in sorted(set(before) | set(after)) if (n := after.get(t, 0) - before.get(t, 0))}

@@ -6,9 +6,9 @@ import importlib
 
 # name -> "module:Class"; the class implements mmhealth.ingest.records.ModalityReader and takes no arguments.
 READERS: dict[str, str] = {
-    "fhir": "mmhealth.ingest.fhir:FhirReader",
-    "genomics": "mmhealth.ingest.genomics:GenomicsReader",
-    "imaging": "mmhealth.ingest.dicom:ImagingReader",
+    "fhir": "mmhealth.ingest.fhir.reader:FhirReader",
+    "genomics": "mmhealth.ingest.genomics.reader:GenomicsReader",
+    "imaging": "mmhealth.ingest.imaging.reader:ImagingReader",
 }
 DEFAULT_MODALITIES = ("fhir", "genomics", "imaging")
 

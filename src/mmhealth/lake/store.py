@@ -1,7 +1,9 @@
-"""Where the lake's bytes live: a local folder or an S3 prefix, behind the few operations a run needs.
+"""Where the lake's bytes live: a local folder or an S3 prefix, behind the few operations a run needs (`Store`).
 
 Parts are written locally first (a run's staging folder) and `publish` moves them to their final key; only the
-manifest makes them part of the lake, so a published-but-uncommitted part is garbage, never a duplicate.
+manifest makes them part of the lake, so a published-but-uncommitted part is garbage, never a duplicate. The run
+never asks which store it has: what differs (where the lock and staging live, which catalog query engines read)
+is the store's to answer.
 """
 
 from __future__ import annotations
@@ -9,16 +11,80 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Protocol
 
 from mmhealth.errors import MMHealthError
 from mmhealth.lake.lock import LocalLock, LockLost, Owner, S3Lock
 from mmhealth.lake.manifest import MANIFEST_KEY, Manifest
 
 LOCK_KEY = "_lake/lock"
+GLUE_PREFIX_ENV = "MMHEALTH_GLUE_DATABASE_PREFIX"  # an S3 lake's Glue databases are named <prefix><database>
+
+
+class HeldLock(Protocol):
+    """The lock a run holds while it writes (`Store.lock(owner)` entered)."""
+
+    @property
+    def taken_over(self) -> Owner | None:
+        """The stale run whose lock this one took over, if any."""
+        ...
+
+    def confirm(self) -> None:
+        """Raise `LockLost` unless this run still holds the lake: called right before each commit."""
+        ...
+
+
+class Store(Protocol):
+    """The contract between an ingest run (`mmhealth.lake.ingest`) and the place its lake lives."""
+
+    @property
+    def uri(self) -> str:
+        """The lake as the user named it: a folder path or s3://bucket/prefix."""
+        ...
+
+    work: Path  # this lake's local folder: staging parts, scratch files, the local lock
+
+    @property
+    def lock_path(self) -> Path:
+        """The local file runs on this host flock (on S3, in front of the lease lock every host shares)."""
+        ...
+
+    @property
+    def staging_root(self) -> Path:
+        """Where runs stage their parts, one folder per run id, until the commit moves them."""
+        ...
+
+    def lock(self, owner: Owner):
+        """A context manager: one writer per lake; entering returns a `HeldLock`."""
+        ...
+
+    def read_manifest(self) -> Manifest: ...
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        """The commit point: replace the manifest atomically."""
+        ...
+
+    def publish(self, local: Path, key: str) -> None:
+        """Move a staged part to its final key (it is part of the lake once a manifest names it)."""
+        ...
+
+    def fetch(self, key: str, scratch: Path) -> Path:
+        """A local path holding the object at `key`."""
+        ...
+
+    def delete(self, keys: list[str]) -> None: ...
+
+    def collect_garbage(self, keep: set[str], databases: tuple[str, ...], spare_runs: set[str] = frozenset()) -> int:
+        """Delete parts no committed manifest names; returns how many."""
+        ...
+
+    def publish_catalog(self, manifest: Manifest) -> None:
+        """Make the committed state visible to query engines: lake.duckdb locally, Glue tables on S3."""
+        ...
 
 
 class LocalStore:
-    kind = "local"
+    """The lake in a local folder; `_lake/` inside it holds the manifest, the lock and the staging parts."""
 
     def __init__(self, root: Path):
         self.root = root.resolve()
@@ -37,12 +103,25 @@ class LocalStore:
         self.work = self.root / "_lake"
         self.work.mkdir(exist_ok=True)
 
-    def lock(self, owner: Owner) -> LocalLock:
-        return LocalLock(self.root / LOCK_KEY, owner, self.uri)
-
     @property
     def uri(self) -> str:
         return str(self.root)
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / LOCK_KEY
+
+    @property
+    def staging_root(self) -> Path:
+        return self.work / "staging"
+
+    def lock(self, owner: Owner) -> LocalLock:
+        return LocalLock(self.lock_path, owner, self.uri)
+
+    def publish_catalog(self, manifest: Manifest) -> None:
+        from mmhealth.lake.catalog import build_catalog
+
+        build_catalog(self.root, manifest)
 
     def path(self, key: str) -> Path:
         return self.root / key
@@ -112,12 +191,11 @@ class S3Store:
     The endpoint comes from the environment as boto3 reads it (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`), so
     the same code talks to AWS, to MinIO or to the moto server in tests."""
 
-    kind = "s3"
-
-    def __init__(self, uri: str, work: Path):
+    def __init__(self, uri: str, work: Path, glue_prefix: str = ""):
         import boto3
 
         self.bucket, self.prefix = parse_s3(uri)
+        self.glue_prefix = glue_prefix
         self.s3 = boto3.client("s3")
         self.manifest_etag: str | None = None  # of the manifest this run read; None: there was none
         self.work = work
@@ -134,8 +212,21 @@ class S3Store:
     def location(self, folder: str) -> str:
         return f"s3://{self.bucket}/{self.key(folder)}/"
 
+    @property
+    def lock_path(self) -> Path:
+        return self.work / LOCK_KEY
+
+    @property
+    def staging_root(self) -> Path:
+        return self.work / "staging"
+
     def lock(self, owner: Owner) -> "_S3Locks":
         return _S3Locks(self, owner)
+
+    def publish_catalog(self, manifest: Manifest) -> None:
+        from mmhealth.lake.glue import sync_glue
+
+        sync_glue(self, manifest, self.glue_prefix)
 
     def read_manifest(self) -> Manifest:
         try:
@@ -218,7 +309,7 @@ class _S3Locks:
 
     def __init__(self, store: S3Store, owner: Owner):
         self.store = store
-        self.local = LocalLock(store.work / LOCK_KEY, owner, store.uri)
+        self.local = LocalLock(store.lock_path, owner, store.uri)
         self.remote = S3Lock(store.s3, store.bucket, store.key(LOCK_KEY), owner, store.uri)
 
     @property
@@ -252,13 +343,13 @@ class _S3Locks:
             self.local.__exit__(*exc)
 
 
-def open_store(lake: str, scratch_root: Path | None = None):
+def open_store(lake: str, scratch_root: Path | None = None) -> Store:
     if lake.startswith("s3://"):
         import hashlib
 
         base = scratch_root or Path(os.environ.get("MMHEALTH_CACHE", Path.home() / ".cache" / "mmhealth"))
         work = base / ("s3-" + hashlib.sha256(lake.encode()).hexdigest()[:16])
-        return S3Store(lake, work)
+        return S3Store(lake, work, os.environ.get(GLUE_PREFIX_ENV, ""))
     if "://" in lake:
         raise MMHealthError(f"{lake}: unsupported lake URI - use a local folder or s3://bucket/prefix")
     return LocalStore(Path(lake))

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mmhealth import cli_options, paths, progress
 from mmhealth.errors import MMHealthError
-
-def _default_store() -> str:
-    """Where `features publish --to local` writes: <lake>/feature_store, the lake from $MMHEALTH_LAKE."""
-    if os.environ.get("MMHEALTH_FEATURE_STORE"):
-        return os.environ["MMHEALTH_FEATURE_STORE"]
-    return str(Path(os.environ.get("MMHEALTH_LAKE", "demo-lake")) / "feature_store")
 
 
 def _csv(value: str) -> list[str]:
@@ -38,13 +32,13 @@ def register(subparsers) -> None:
     p.add_argument("--store", default=None,
                    help="local offline store: the store root, a feature group folder or one version folder "
                         "(default: $MMHEALTH_FEATURE_STORE, else $MMHEALTH_LAKE/feature_store, else "
-                        "demo-lake/feature_store)")
+                        "demo-lake/feature_store in the project)")
     p.add_argument("--feature-group", default="mmhealth-features-cardiovascular",
                    help="feature group name (default: mmhealth-features-cardiovascular, what features publish uses)")
     p.add_argument("--version", help="feature group version (local store; default: the newest)")
-    p.add_argument("--dbt-manifest", default="target/manifest.json",
-                   help="dbt manifest whose column meta.modality maps features to modalities when the "
-                        "definition does not (default: target/manifest.json, if present)")
+    cli_options.add_manifest(p, "dbt manifest whose column meta.modality maps features to modalities when the "
+                                "definition does not (default: the project's target/manifest.json, if present)")
+    cli_options.deprecated_option(p, "--dbt-manifest", "--manifest", "manifest")
     p.add_argument("--endpoint-url", help="AWS endpoint override for --from sagemaker-offline (testing)")
     p.add_argument("--outcomes", type=_csv, help="comma list (default: all four outcomes)")
     p.add_argument("--modalities", type=_csv,
@@ -54,14 +48,15 @@ def register(subparsers) -> None:
     p.add_argument("--folds", type=int, default=5, help="CV folds (default 5)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
     p.add_argument("--trees", type=int, default=100, help="LightGBM trees (default 100)")
-    p.add_argument("--threads", type=int, default=1, help="LightGBM threads (default 1)")
+    cli_options.add_jobs(p, "LightGBM threads (default 1)", default=1)
+    cli_options.deprecated_option(p, "--threads", "--jobs", "jobs", type=int)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="run folder (default: ml-runs/<UTC timestamp>)")
     p.add_argument("--export", choices=("sagemaker",),
                    help="also write RUN/sagemaker/model.tar.gz for SageMaker's scikit-learn container")
     p.add_argument("--export-modalities", default="all", help="modality set to export (default: all)")
     p.add_argument("--export-model-type", default="stacked", choices=("stacked", "logistic", "lightgbm"))
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    cli_options.add_quiet(p)
     p.set_defaults(func=_train)
 
     p = subparsers.add_parser(
@@ -103,8 +98,9 @@ def _load(args):
     from mmhealth.ml import dataset
 
     if args.source == "local":
-        manifest = args.dbt_manifest if Path(args.dbt_manifest).is_file() else None
-        return dataset.load_local(args.store or _default_store(), args.feature_group, args.version,
+        manifest = Path(args.manifest) if args.manifest else paths.dbt_manifest()
+        manifest = manifest if manifest.is_file() else None
+        return dataset.load_local(args.store or str(paths.feature_store_dir()), args.feature_group, args.version,
                                   manifest=manifest)
     return dataset.load_sagemaker_offline(args.feature_group, endpoint_url=args.endpoint_url)
 
@@ -169,11 +165,11 @@ def _train(args) -> int:
         print(f"train: no label column for {', '.join(missing)} in the features; skipped", file=sys.stderr)
     config = TrainConfig(outcomes=outcomes, modality_sets=sets, folds=args.folds, repeats=args.repeats,
                          seed=args.seed, n_boot=args.bootstrap,
-                         params=ModelParams(n_estimators=args.trees, threads=args.threads))
+                         params=ModelParams(n_estimators=args.trees, threads=args.jobs))
     out = Path(args.out or f"ml-runs/{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}")
     for line in _window_lines(data):
         print(line)
-    result = train_run(data, config, out, progress=not args.quiet)
+    result = train_run(data, config, out, progress=progress.wanted(args.quiet))
     cells = result["cells"]
     ok = [c for c in cells if c.status == "ok"]
     print(f"train: {len(ok)} of {len(cells)} cells evaluated ({len(cells) - len(ok)} not evaluated, reasons in "

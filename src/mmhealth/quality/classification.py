@@ -12,8 +12,6 @@ from pathlib import Path
 
 from mmhealth.manifest import is_phi, load_manifest, models_from_yaml
 
-DEFAULT_MANIFEST = Path("target") / "manifest.json"
-
 
 def withheld_columns(marts: list[str], manifest: Path | None, models_dir: Path | None) -> dict[str, frozenset[str] | None]:
     """Mart -> the columns whose values stay out of reports; None for a mart nothing classifies (all withheld).

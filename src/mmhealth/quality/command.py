@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mmhealth import cli_options, progress
+
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--lake", help="lake folder (default $MMHEALTH_LAKE or ./demo-lake)")
-    p.add_argument("--project", type=Path, help="the expectations/ folder (default ./expectations)")
-    p.add_argument("--manifest", type=Path, help="dbt manifest.json (default target/manifest.json)")
+    p.add_argument("--lake", help="lake folder (default $MMHEALTH_LAKE, else demo-lake/ in the project)")
+    p.add_argument("--project", type=Path, help="the expectations/ folder (default: the project's expectations/)")
+    cli_options.add_manifest(p, "dbt manifest.json (default: the project's target/manifest.json)", type=Path)
     p.add_argument("--dbt-project", type=Path,
                    help="dbt_project.yml the small-cell threshold is read from (default beside the project)")
 
@@ -40,7 +42,8 @@ def register(subparsers) -> None:
                    "(MMHEALTH_ATHENA_URL)")
     _common(c)
     c.add_argument("--no-docs", action="store_true", help="skip building Data Docs")
-    c.add_argument("--json", action="store_true", help="print the JSON result instead of the summary")
+    cli_options.add_json(c, "print the JSON result instead of the summary")
+    cli_options.add_quiet(c)
     c.set_defaults(func=_check)
 
     b = sub.add_parser(
@@ -53,6 +56,7 @@ def register(subparsers) -> None:
     )
     b.add_argument("--target", choices=("local", "athena"), default="local", help="where the marts are read from")
     _common(b)
+    cli_options.add_quiet(b)
     b.set_defaults(func=_baseline)
 
     k = sub.add_parser(
@@ -61,15 +65,15 @@ def register(subparsers) -> None:
         description="Compile the GE project (suites, validation definitions, checkpoints, great_expectations.yml) "
         "under expectations/gx/ from gate.yml, the dbt manifest and baseline.yml.",
     )
-    k.add_argument("--project", type=Path, help="the expectations/ folder (default ./expectations)")
-    k.add_argument("--manifest", type=Path, help="dbt manifest.json (default target/manifest.json)")
+    k.add_argument("--project", type=Path, help="the expectations/ folder (default: the project's expectations/)")
+    cli_options.add_manifest(k, "dbt manifest.json (default: the project's target/manifest.json)", type=Path)
     k.add_argument("--dbt-project", type=Path, help="dbt_project.yml (default beside the project)")
     k.add_argument("--check", action="store_true", help="only report stale files; exit 1 if any")
     k.set_defaults(func=_compile)
 
 
 def _options(args: argparse.Namespace, **kw):
-    from mmhealth.quality.data import lake_dir
+    from mmhealth.paths import lake_dir
     from mmhealth.quality.runner import CheckOptions, default_project
 
     return CheckOptions(project=args.project or default_project(), lake=lake_dir(getattr(args, "lake", None)),
@@ -77,12 +81,10 @@ def _options(args: argparse.Namespace, **kw):
 
 
 def _check(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from mmhealth.quality.runner import run_check
 
     opts = _options(args, checkpoint=args.checkpoint, target=args.target, data_docs=not args.no_docs)
-    with tqdm(desc=f"quality {args.checkpoint}", leave=False, bar_format="{desc}: {postfix}") as bar:
+    with progress.bar(args.quiet, desc=f"quality {args.checkpoint}", leave=False, bar_format="{desc}: {postfix}") as bar:
         result = run_check(opts, progress=bar.set_postfix_str)
     if args.json:
         print(result.to_json(), end="")
@@ -122,12 +124,10 @@ def format_summary(result) -> str:
 
 
 def _baseline(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from mmhealth.quality.runner import run_baseline
 
     opts = _options(args, target=args.target)
-    with tqdm(desc="quality baseline", leave=False, bar_format="{desc}: {postfix}") as bar:
+    with progress.bar(args.quiet, desc="quality baseline", leave=False, bar_format="{desc}: {postfix}") as bar:
         report = run_baseline(opts, progress=bar.set_postfix_str)
     b = report.baseline
     for name, p in b.marts.items():

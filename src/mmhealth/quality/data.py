@@ -16,23 +16,12 @@ from urllib.parse import quote_plus
 import pandas as pd
 
 from mmhealth.errors import MMHealthError
+from mmhealth.paths import lake_catalog, warehouse_path
 
 ATHENA_URL_ENV = "MMHEALTH_ATHENA_URL"
 SCHEMA_ENV = "MMHEALTH_MARTS_SCHEMA"
 # dbt-duckdb writes marts into `main` or `main_<custom schema>`; searched in this order when several hold the name.
 _PREFERRED_SCHEMAS = ("mmhealth_marts", "marts", "main_marts", "analytics", "main")
-
-
-def lake_dir(value: str | os.PathLike | None = None) -> Path:
-    return Path(value or os.environ.get("MMHEALTH_LAKE") or "demo-lake")
-
-
-def quality_dir(lake: Path) -> Path:
-    return lake / "quality"
-
-
-def warehouse_path(lake: Path) -> Path:
-    return lake / "warehouse.duckdb"
 
 
 def read_local_marts(lake: Path, names: list[str] | tuple[str, ...]) -> dict[str, pd.DataFrame]:
@@ -44,7 +33,7 @@ def read_local_marts(lake: Path, names: list[str] | tuple[str, ...]) -> dict[str
     # read_only: the gate must never block or alter a dbt run that holds the file.
     con = duckdb.connect(str(wh), read_only=True)
     try:
-        lake_db = lake / "lake.duckdb"
+        lake_db = lake_catalog(lake)
         if lake_db.exists():
             # Marts materialized as views read the lake through this alias, as in profiles.yml.
             try:

@@ -28,11 +28,11 @@ from mmhealth.quality.classification import is_withheld, withheld_columns
 from mmhealth.quality.compile import (ATHENA_URL_ENV, GENERATED_DIRS, GX_DIR, LAKE_ENV, Sources, checkpoint_name,
                                       project_files, stale_files, validations_for)
 from mmhealth.quality.contract import dbt_var, load_contracts
-from mmhealth.quality.data import athena_url, content_hash, quality_dir, read_marts
+from mmhealth.paths import dbt_manifest, dbt_project_file, expectations_dir, quality_dir
+from mmhealth.quality.data import athena_url, content_hash, read_marts
 from mmhealth.quality.results import Failure, MartResult, RunResult, write_result
 from mmhealth.quality.spec import GateSpec, load_spec
 
-DEFAULT_MANIFEST = Path("target") / "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class CheckOptions:
 
     @property
     def manifest_path(self) -> Path:
-        return self.manifest or DEFAULT_MANIFEST
+        return self.manifest or dbt_manifest()
 
     @property
     def dbt_project_path(self) -> Path:
@@ -59,18 +59,12 @@ class CheckOptions:
         if self.dbt_project:
             return self.dbt_project
         beside = self.project.resolve().parent / "dbt_project.yml"
-        return beside if beside.exists() else Path("dbt_project.yml")
+        return beside if beside.exists() else dbt_project_file()
 
 
 def default_project() -> Path:
-    """`./expectations` when run from a checkout, else the one beside the installed package's repository."""
-    env = os.environ.get("MMHEALTH_EXPECTATIONS")
-    if env:
-        return Path(env)
-    here = Path("expectations")
-    if (here / "gate.yml").exists():
-        return here
-    return Path(__file__).resolve().parents[3] / "expectations"
+    """$MMHEALTH_EXPECTATIONS, else the project's expectations/ (mmhealth.paths), from any working directory."""
+    return expectations_dir()
 
 
 def load_sources(opts: CheckOptions, *, with_baseline: bool = True) -> Sources:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mmhealth import cli_options, progress
+
 DESCRIPTION = """Write a synthetic, linked multimodal health data set: FHIR R4 bulk NDJSON (and optional
 transaction Bundles), one VCF per sequenced patient with a ClinVar-style annotation VCF and a reference FASTA,
 one DICOM MR/CT series per imaged patient, and manifest.json. The same seed gives byte-identical output.
@@ -28,8 +30,8 @@ def register(subparsers) -> None:
     p.add_argument("--bundles", action="store_true", help="also write one transaction Bundle per patient")
     p.add_argument("--corrupt", type=int, default=0, metavar="N",
                    help="add N bad records of each kind and list them in corruptions.json (default 0)")
-    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPU count, at most 4)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli_options.add_jobs(p, "worker processes (default: CPU count, at most 4)")
+    cli_options.add_quiet(p)
     p.set_defaults(func=run)
 
 
@@ -38,7 +40,7 @@ def run(args) -> int:
 
     cfg = GenerateConfig(out=args.out, patients=args.patients, genomes=args.genomes, imaging=args.imaging,
                          seed=args.seed, bundles=args.bundles, corrupt=args.corrupt,
-                         jobs=args.jobs or default_jobs(), progress=not args.quiet)
+                         jobs=args.jobs or default_jobs(), progress=progress.wanted(args.quiet))
     s = generate(cfg)
     total = sum(s.resources.values())
     print(f"mmhealth generate: wrote {s.out}")

@@ -45,7 +45,7 @@ def register(subparsers) -> None:
         epilog="example:\n  mmhealth views compile views --out models/views && dbt build --select tag:views",
     )
     comp.add_argument("views_dir", type=Path, metavar="VIEWS_DIR", help="folder of ViewDefinition JSON files")
-    comp.add_argument("--out", type=Path, default=Path("models/views"), help="dbt model folder (default models/views)")
+    comp.add_argument("--out", type=Path, help="dbt model folder (default: the project's models/views)")
     comp.add_argument("--dialect", choices=("duckdb", "athena", "both"), default="both",
                       help="engine SQL the models carry (default both: the running engine's is picked by "
                            "mmh_engine_sql)")
@@ -101,10 +101,13 @@ def _run(args) -> int:
 def _compile(args) -> int:
     from mmhealth.views.dbt import compile_folder
 
-    written = compile_folder(args.views_dir, args.out, args.dialect, args.repeat_depth)
+    from mmhealth.paths import in_project
+
+    out = args.out or in_project("models", "views")
+    written = compile_folder(args.views_dir, out, args.dialect, args.repeat_depth)
     for p in written:
         print(p)
-    print(f"views compile: {len(written) - 1} models in {args.out}", file=sys.stderr)
+    print(f"views compile: {len(written) - 1} models in {out}", file=sys.stderr)
     return 0
 
 

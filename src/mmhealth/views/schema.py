@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources as _res
 
-# FHIR primitives as the lake stores them (mmhealth.ingest.fhir_schema): booleans, integers and decimals typed,
+# FHIR primitives as the lake stores them (mmhealth.ingest.fhir.schema): booleans, integers and decimals typed,
 # everything else a string exactly as sent.
 PRIM_SQL = {"boolean": "boolean", "integer": "bigint", "decimal": "double"}
 JSON_ELEMENTS = frozenset({"extension", "modifierextension"})

@@ -1,6 +1,6 @@
 {#- Every engine macro (macros/engine/dispatch.sql) and the FHIR / genomics helpers on literal inputs, each case a
     boolean `passed`. Returns the failing cases (a passing test returns no rows). Runs on DuckDB in `dbt build`;
-    tests/dbt/test_athena_compile.py runs the Athena-compiled form of this file too (transpiled to DuckDB), so both
+    tests/dbt/test_athena.py runs the Athena-compiled form of this file too (transpiled to DuckDB), so both
     the duckdb__ and the athena__ implementations are checked. Literals use syntax both engines read. -#}
 {{ config(tags=['engine']) }}
 {%- set ts = "cast('%s' as timestamp)" -%}

@@ -6,10 +6,10 @@ pyarrow's CSV reader streams the same records' POS, QUAL, INFO, FORMAT and sampl
 reference when one is given); bad records are cut out and quarantined with their line; INFO becomes the
 `attributes` map from its text (every key, values as written); a third thread writes the Parquet.
 
-Tolerant path, only for a file the fast path refuses (`load` -> `vcf_tolerant`): the lines that cannot be parsed
-at all are quarantined, a header oxbow refuses is handed to it as htslib reads it (`vcf_header.repair`, after
-pysam confirmed htslib reads it), FORMAT keys the header does not declare are declared, and the clean copy goes
-through `convert` too. Line numbers in the quarantine and the warnings are those of the original file. A file
+Tolerant path, only for a file the fast path refuses (`reader.load_vcf` -> `vcf_tolerant`): the lines that
+cannot be parsed at all are quarantined, a header oxbow refuses is handed to it as htslib reads it
+(`vcf_header.repair`, after pysam confirmed htslib reads it), FORMAT keys the header does not declare are
+declared, and the clean copy goes through `convert` too. Line numbers in the quarantine and the warnings are those of the original file. A file
 even that cannot read is quarantined whole, with the number of records it held.
 
 Warnings (input loaded but tolerated: undeclared keys, type mismatches, header repairs, POS 0, IUPAC codes in
@@ -25,14 +25,15 @@ from typing import Iterator
 
 import numpy as np
 
-from mmhealth.ingest import vcf_raw
-from mmhealth.ingest.fasta import Reference
+from mmhealth.ingest.genomics import vcf_raw
+from mmhealth.ingest.genomics.fasta import Reference
+from mmhealth.ingest.genomics.vcf_header import (
+    FORMAT_PREFIX, VcfHeader, first_line, open_text, raise_if_truncated, read_header,
+)
 from mmhealth.ingest.records import SOURCE_COLUMN, Quarantined
-from mmhealth.ingest.vcf_header import (FORMAT_PREFIX, VcfHeader, first_line, open_text, raise_if_truncated,
-                                        read_header)
 
 __all__ = ["MODALITY", "VCF_SUFFIXES", "Rejected", "VcfHeader", "VcfResult", "convert", "count_records",
-           "first_line", "is_vcf", "load", "read_header", "variants_schema", "annotations_schema"]
+           "first_line", "is_vcf", "read_header", "variants_schema", "annotations_schema"]
 
 MODALITY = "genomics"
 VCF_SUFFIXES = (".vcf", ".vcf.gz", ".vcf.bgz")
@@ -156,21 +157,6 @@ def count_records(path: Path) -> tuple[int, str | None]:
     except (OSError, EOFError, ValueError) as exc:  # truncated or corrupt compression
         return n, first_line(exc)
     return n, None
-
-
-def load(path: Path, rel: str, header: VcfHeader, out: Path, reference: Reference | None,
-         scratch: Path) -> VcfResult:
-    """The file's records into the Parquet part `out`: the fast path, and the tolerant path (`vcf_tolerant`) if
-    the fast path refuses the file. Raises `Rejected` when not even the tolerant path can read it."""
-    try:
-        return convert(path, rel, header, out, reference)
-    except Rejected:
-        raise
-    except Exception as exc:  # oxbow and Arrow raise bare errors for input they cannot parse
-        from mmhealth.ingest import vcf_tolerant
-
-        out.unlink(missing_ok=True)
-        return vcf_tolerant.read(path, rel, header, out, reference, scratch, first_line(exc))
 
 
 class NeedsDeclarations(Exception):

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from mmhealth.ingest.dicom import FrameGeometry, slice_normal
+from mmhealth.ingest.imaging.header import FrameGeometry
+from mmhealth.ingest.imaging.series import slice_normal
 
 if TYPE_CHECKING:
     import numpy as np

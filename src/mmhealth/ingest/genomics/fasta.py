@@ -35,7 +35,7 @@ def contigs(path: Path) -> Iterator[Contig]:
 
 def count_sequences(path: Path) -> tuple[int, str | None]:
     """Sequences ('>' lines) in a FASTA pysam cannot read, and why counting stopped early (None: whole file)."""
-    from mmhealth.ingest.vcf_header import first_line, open_text, raise_if_truncated
+    from mmhealth.ingest.genomics.vcf_header import first_line, open_text, raise_if_truncated
 
     n = 0
     try:

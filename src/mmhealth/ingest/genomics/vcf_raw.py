@@ -18,7 +18,7 @@ from typing import Iterator
 
 import numpy as np
 
-from mmhealth.ingest.vcf_header import VcfHeader, is_gzip
+from mmhealth.ingest.genomics.vcf_header import VcfHeader, is_gzip
 
 GT_PATTERN = r"^[/|]?(\.|[0-9]+)([/|](\.|[0-9]+))*(:|$)"
 INT_PATTERN = r"^(\.|[+-]?[0-9]+)(,(\.|[+-]?[0-9]+))*$"

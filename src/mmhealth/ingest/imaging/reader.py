@@ -1,15 +1,15 @@
 """`--modality imaging`: DICOM files in, `imaging.*` tables, quarantine records and per-file counts out.
 
 The run, in order:
-1. headers of every new or changed file (`dicom.read_header`; in chunks across the worker pool for large
+1. headers of every new or changed file (`header.read_header`; in chunks across the worker pool for large
    runs): skipped (not DICOM, another image format, DICOMDIR), quarantined (unreadable, truncated, pixel data
    short, missing UIDs) or loaded (a missing PatientID included: linked to no patient);
 2. a study touched by a changed file is rebuilt whole: headers of its unchanged files are read again so study,
    series and image set rows (and radiomics) describe all of it, and those files are re-emitted;
-3. copies of one SOPInstanceUID are decoded first, then one is kept (`dicom.choose_copies`: a copy that does
+3. copies of one SOPInstanceUID are decoded first, then one is kept (`series.choose_copies`: a copy that does
    not decode is quarantined, the best decodable copy loads, the others are skipped);
 4. every series loads its files' metadata; a series whose files cannot form one volume (a file of it
-   quarantined, a file without pixels, inconsistent geometry: `dicom.radiomics_refusal`) gets no volume, and
+   quarantined, a file without pixels, inconsistent geometry: `series.radiomics_refusal`) gets no volume, and
    its `radiomics_status` names that cause. Its pixels are still decoded;
 5. per image set, in a process pool: volume, segmentation (with the default segmenter's fallback), radiomics;
    files whose pixels do not decode are quarantined and their image set gets no radiomics row;
@@ -26,33 +26,44 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from mmhealth.ingest import imaging_tables as tables
-from mmhealth.ingest.dicom import (
-    DicomHeader, NotLoaded, Rejection, choose_copies, group_series, image_set_id, instance_key,
-    radiomics_refusal, read_header,
-)
-from mmhealth.ingest.radiomics import (
+from mmhealth.ingest.imaging import tables
+from mmhealth.ingest.imaging.header import DicomHeader, NotLoaded, Rejection, read_header
+from mmhealth.ingest.imaging.header import discover as discover_dicom
+from mmhealth.ingest.imaging.radiomics import (
     ImageSetTask, decode_failures, default_workers, make_pool, run_image_sets,
 )
+from mmhealth.ingest.imaging.series import choose_copies, group_series, image_set_id, instance_key, radiomics_refusal
+from mmhealth.ingest.imaging.volume import SliceSource
 from mmhealth.ingest.records import (
     FileDone, Note, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile,
 )
-from mmhealth.ingest.volume import SliceSource
 
 MODALITY = "imaging"
 
 
+class ImagingReader:
+    """`--modality imaging`: the lake's entry point (see `mmhealth.lake`), beside the run it drives."""
+
+    name = MODALITY
+
+    def discover(self, root: Path) -> Iterator[Path]:
+        return discover_dicom(root)
+
+    def read(self, files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
+        return read_imaging(files, ctx)
+
+
 def read_imaging(files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
     """The imaging reader's `read` (see `mmhealth.ingest.records.ModalityReader`)."""
-    from mmhealth.ingest.segment import resolve
+    from mmhealth.ingest.imaging.segment import resolve
 
     if not files:
         return
-    options = ctx.options or {}
-    segmenter = options.get("segmenter")
+    options = ctx.options
+    segmenter = options.segmenter
     resolve(segmenter)  # an unknown --segmenter is a user error: fail before reading anything
 
-    workers = max(1, options.get("workers") or default_workers())
+    workers = max(1, options.workers or default_workers())
     pool = make_pool(workers) if workers > 1 else None
     try:
         outcomes = read_headers(files, pool, ctx.progress)
@@ -62,9 +73,9 @@ def read_imaging(files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
                 if isinstance(o, DicomHeader) and o.study_uid in changed_studies:
                     outcomes[source] = o
         yield from run_outcomes(outcomes, ctx, segmenter=segmenter, workers=workers,
-                                radiomics=options.get("radiomics", True), pool=pool,
+                                radiomics=options.radiomics, pool=pool,
                                 # the lake passes a progress bar only when it shows one; ours follows suit
-                                progress=options.get("progress", ctx.progress is not None))
+                                progress=ctx.progress is not None if options.progress is None else options.progress)
     finally:
         if pool is not None:
             pool.shutdown()

@@ -1,7 +1,7 @@
 """FHIR R4 reader: bulk-export NDJSON and Bundles into HealthLake-shaped Parquet, reshaped inside DuckDB.
 
 Fast path (a well-formed NDJSON file of one resource type): DuckDB infers the union schema of every record in
-the file, then one `COPY (SELECT CAST(...) ...) TO parquet` reads, reshapes (see `fhir_schema`) and writes.
+the file, then one `COPY (SELECT CAST(...) ...) TO parquet` reads, reshapes (see `schema.py`) and writes.
 Rows that came out without `resourceType`/`id` (malformed JSON becomes an all-NULL row under
 `ignore_errors`) or files holding several resource types send the file down the careful path: the bad
 records are located by ordinal, their raw lines read back for the quarantine excerpt, and the good rows are
@@ -13,7 +13,7 @@ references resolved, and written to a per-type NDJSON spool that then takes the 
 Every record has one fate, the same on every path (docs/ingest.md, "FHIR: what happens to each record"):
 loaded; skipped (log lines, OperationOutcome); or quarantined with a reason - malformed JSON, not a resource,
 no or unknown resourceType, a missing or non-string id (`invalid-id`), a top-level key named like a lineage
-column (`reserved-key`), or nesting beyond `fhir_depth.MAX_DEPTH` (`too-deep`). A line DuckDB cannot parse but
+column (`reserved-key`), or nesting beyond `depth.MAX_DEPTH` (`too-deep`). A line DuckDB cannot parse but
 Python can (a UTF-8 byte-order mark) is recovered through the spool, not quarantined. Copies of one id are all
 kept; `lake_position` orders the copies inside one file for the dbt staging's current-version rule.
 """
@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from mmhealth.ingest import bundle as bundles
 from mmhealth.ingest.duck import connect, ident, sql_str
-from mmhealth.ingest.fhir_depth import MAX_DEPTH, nesting, too_deep, too_deep_reason
-from mmhealth.ingest.fhir_types import R4_RESOURCE_TYPES
-from mmhealth.ingest.fhir_verify import PartCheck, check_part, raw_key_count
-from mmhealth.ingest.fhir_schema import (
+from mmhealth.ingest.fhir import bundle as bundles
+from mmhealth.ingest.fhir.depth import MAX_DEPTH, nesting, too_deep, too_deep_reason
+from mmhealth.ingest.fhir.resource_types import R4_RESOURCE_TYPES
+from mmhealth.ingest.fhir.schema import (
     RESERVED_PREFIX,
     TYPED_DEPTH,
     lineage_shapes,
@@ -40,6 +39,7 @@ from mmhealth.ingest.fhir_schema import (
     select_list,
     shape_columns,
 )
+from mmhealth.ingest.fhir.verify import PartCheck, check_part, raw_key_count
 from mmhealth.ingest.records import (
     LINEAGE_COLUMNS,
     POSITION_COLUMN,
@@ -60,7 +60,7 @@ LOG_FILE_NAMES = frozenset({"log.ndjson"})
 SKIPPED_TYPES = frozenset({"OperationOutcome"})
 NON_FHIR_JSON = frozenset({"manifest.json", "corruptions.json"})
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
-# Records DuckDB infers the schema from before the copy; fhir_verify proves afterwards that they covered every
+# Records DuckDB infers the schema from before the copy; verify.py proves afterwards that they covered every
 # key of the file, else the file is redone with the schema of every record. 0 = always every record.
 SCHEMA_SAMPLE = 2_048
 _READ_OPTS = f"format='newline_delimited', ignore_errors=true, maximum_object_size={MAX_OBJECT_BYTES}"
@@ -70,16 +70,6 @@ BOM = b"\xef\xbb\xbf"
 def is_ndjson(path: Path) -> bool:
     name = path.name.lower()
     return name.endswith(".ndjson") or name.endswith(".ndjson.gz")
-
-
-def _looks_like_fhir_json(path: Path) -> bool:
-    """A `.json` file is FHIR if it opens as an object naming a resourceType near its start."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return True  # claim it, so the unreadable file is quarantined rather than silently ignored
-    return head.removeprefix(BOM).lstrip()[:1] == b"{" and b'"resourceType"' in head
 
 
 class FhirReader:
@@ -92,20 +82,23 @@ class FhirReader:
                 path = Path(dirpath) / fn
                 if is_ndjson(path):
                     yield path
-                elif fn.lower().endswith(".json") and fn not in NON_FHIR_JSON and _looks_like_fhir_json(path):
+                elif fn.lower().endswith(".json") and fn not in NON_FHIR_JSON:
+                    # Every .json is claimed, FHIR or not: no other reader takes it, so a document that is no
+                    # resource (a JSON schema, a tool's config) must end here as `not-fhir`, never unaccounted for.
                     yield path
 
     def read(self, files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
         from concurrent.futures import ThreadPoolExecutor
 
-        conn = connect(ctx.staging_dir, ctx.options.get("duckdb_memory", "1GB"))
+        conn = connect(ctx.staging_dir, ctx.options.duckdb_memory)
         spool = _Spool(ctx.staging_dir / "fhir-spool")
         # A small pipeline keeps both cores busy: while file i is copied (DuckDB, multi-threaded), file i+1's
         # schema is inferred and its key counted (thread 1), and file i-1's Parquet keys are counted (thread 2).
         # Files finish one step late; the lake does not care about the order of outputs across files.
         bulk = [f for f in files if is_ndjson(f.path) and f.path.name.lower() not in LOG_FILE_NAMES]
         position = {f.rel: i for i, f in enumerate(bulk)}
-        sample = int(ctx.options.get("fhir_schema_sample", SCHEMA_SAMPLE)) or None
+        sample = ctx.options.fhir_schema_sample
+        sample = SCHEMA_SAMPLE if sample is None else (int(sample) or None)  # 0: infer from every record
         infer_pool = ThreadPoolExecutor(max_workers=1)
         check_pool = ThreadPoolExecutor(max_workers=1)
         pending = {}
@@ -231,7 +224,7 @@ def _infer_every_record(conn, source_sql: str):
 @dataclass
 class _Inferred:
     shapes: list | None
-    raw_keys: int | None  # keys in the source bytes, for fhir_verify; None when shapes are from every record
+    raw_keys: int | None  # keys in the source bytes, for verify.py; None when shapes are from every record
     error: Exception | None = None
 
 
@@ -346,7 +339,7 @@ def _fast_finish(conn, f: SourceFile, ctx: ReadContext, spool: "_Spool", state: 
         yield FileDone(f.rel, read=n, loaded=n, quarantined=0, skipped=0)
         return
     # Careful path: some rows are bad, skipped, or of several types. A bad row is one whose `id` the copy
-    # voided (see fhir_schema) or whose resourceType is missing or unknown; the same test, run on the source
+    # voided (see schema.py) or whose resourceType is missing or unknown; the same test, run on the source
     # with record numbers, says which lines those are.
     loaded = skipped = 0
     unknown = [rt for rt, _, _, _ in groups if rt is not None and rt not in R4_RESOURCE_TYPES]

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from mmhealth.ingest.volume import NoUsablePixels, PixelDecodeError, SliceSource, assemble_volume, read_frames
+from mmhealth.ingest.imaging.volume import NoUsablePixels, PixelDecodeError, SliceSource, assemble_volume, read_frames
 
 if TYPE_CHECKING:
     import SimpleITK as sitk
@@ -161,7 +161,7 @@ def process_image_set(task: ImageSetTask) -> ImageSetResult:
     """Assemble, segment and extract for one image set. Never raises for bad data: the result says why."""
     import SimpleITK as sitk
 
-    from mmhealth.ingest.segment import DEFAULT_SEGMENTER, FALLBACK_SEGMENTER, implausible, mask_voxels, resolve
+    from mmhealth.ingest.imaging.segment import DEFAULT_SEGMENTER, FALLBACK_SEGMENTER, implausible, mask_voxels, resolve
 
     start = time.perf_counter()
 

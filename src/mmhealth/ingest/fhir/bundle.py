@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from mmhealth.ingest.fhir_depth import MAX_DEPTH, too_deep_reason
+from mmhealth.ingest.fhir.depth import MAX_DEPTH, too_deep_reason
 
 URN_PREFIXES = ("urn:uuid:", "urn:oid:")
 

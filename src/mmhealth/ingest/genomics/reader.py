@@ -11,13 +11,25 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from mmhealth.ingest import fasta as fa
-from mmhealth.ingest import vcf
-from mmhealth.ingest.records import (FileDone, Output, ParquetPart, Quarantined, ReadContext, SourceFile, TableBatch,
-                                     warnings_batch)
-from mmhealth.ingest.vcf_header import open_text
+from mmhealth.ingest.genomics import fasta as fa
+from mmhealth.ingest.genomics import vcf, vcf_tolerant
+from mmhealth.ingest.genomics.fasta import Reference
+from mmhealth.ingest.genomics.vcf_header import VcfHeader, open_text
+from mmhealth.ingest.records import (FileDone, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile,
+                                     TableBatch, warnings_batch)
 
 DATABASE = "omics"
+# Genomics files the lake does not read. They are claimed all the same (the imaging reader leaves them alone), so
+# that each is skipped with a reason that says what to do, instead of being in no count at all.
+NOT_READ = {
+    ".bcf": "other-format: BCF (binary VCF) is not read - convert it to VCF: bcftools view -Oz -o FILE.vcf.gz FILE",
+    ".bam": "other-format: BAM holds read alignments, not variants - call variants into a VCF first",
+    ".cram": "other-format: CRAM holds read alignments, not variants - call variants into a VCF first",
+}
+
+
+def _not_read(path: Path) -> str | None:
+    return next((reason for suffix, reason in NOT_READ.items() if path.name.lower().endswith(suffix)), None)
 
 
 class GenomicsReader:
@@ -28,7 +40,7 @@ class GenomicsReader:
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for fn in sorted(filenames):
                 path = Path(dirpath) / fn
-                if vcf.is_vcf(path) or fa.is_fasta(path):
+                if vcf.is_vcf(path) or fa.is_fasta(path) or _not_read(path):
                     yield path
 
     def read(self, files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
@@ -39,13 +51,16 @@ class GenomicsReader:
         for f in files:
             if vcf.is_vcf(f.path):
                 yield from self._vcf(f, ctx, reference)
+            elif (reason := _not_read(f.path)) is not None:
+                yield Skipped(f.rel, "file", reason)
+                yield FileDone(f.rel, read=1, loaded=0, quarantined=0, skipped=1)
             if ctx.progress is not None:
                 ctx.progress.update(f.size)
 
     def _reference(self, files: list[SourceFile], ctx: ReadContext):
         # Only an explicit --reference checks REF alleles: a FASTA that merely sits in the source folder may
         # be for another build or another region, and would quarantine every site it does not cover.
-        path = ctx.options.get("reference")
+        path = ctx.options.reference
         return fa.Reference(Path(path)) if path else None
 
     def _fasta(self, f: SourceFile) -> Iterator[Output]:
@@ -80,7 +95,7 @@ class GenomicsReader:
             return
         out = ctx.part_path(DATABASE, header.table)
         try:
-            result = vcf.load(f.path, f.rel, header, out, reference, ctx.staging_dir / "vcf-clean")
+            result = load_vcf(f.path, f.rel, header, out, reference, ctx.staging_dir / "vcf-clean")
         except vcf.Rejected as exc:
             out.unlink(missing_ok=True)
             yield from _rejected(f, exc.reason)
@@ -92,6 +107,21 @@ class GenomicsReader:
         yield ParquetPart(DATABASE, header.table, out, result.rows, (f.rel,))
         yield FileDone(f.rel, read=result.records, loaded=result.loaded_sites,
                        quarantined=len(result.quarantined), skipped=0)
+
+
+def load_vcf(path: Path, rel: str, header: VcfHeader, out: Path, reference: Reference | None,
+             scratch: Path) -> vcf.VcfResult:
+    """The file's records into the Parquet part `out`: the fast path (`vcf.convert`), and the tolerant path
+    (`vcf_tolerant`) if the fast path refuses the file. Raises `vcf.Rejected` when not even the tolerant path can
+    read it. It lives here, beside the reader, so that `vcf_tolerant` (which builds on `vcf`) is not imported by
+    `vcf` in turn."""
+    try:
+        return vcf.convert(path, rel, header, out, reference)
+    except vcf.Rejected:
+        raise
+    except Exception as exc:  # oxbow and Arrow raise bare errors for input they cannot parse
+        out.unlink(missing_ok=True)
+        return vcf_tolerant.read(path, rel, header, out, reference, scratch, vcf.first_line(exc))
 
 
 def _rejected(f: SourceFile, reason: str) -> Iterator[Output]:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import statistics
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from mmhealth.ingest.dicom import (
+from mmhealth.ingest.imaging.header import (
     ALL_KEYWORDS, PATIENT_KEYWORDS, SERIES_KEYWORDS, STUDY_KEYWORDS, DicomHeader,
-    image_set_id, slice_normal,
 )
-from mmhealth.ingest.radiomics import ImageSetResult
+from mmhealth.ingest.imaging.series import image_set_id, slice_normal
+from mmhealth.ingest.imaging.radiomics import ImageSetResult
 from mmhealth.ingest.records import SOURCE_COLUMN
 
 if TYPE_CHECKING:

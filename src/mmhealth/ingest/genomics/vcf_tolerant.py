@@ -17,13 +17,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmhealth.ingest import vcf_raw
-from mmhealth.ingest.fasta import Reference
+from mmhealth.ingest.genomics import vcf_raw
+from mmhealth.ingest.genomics.fasta import Reference
+from mmhealth.ingest.genomics.vcf import (
+    BATCH_SITES, GENOTYPE_FIELDS, MODALITY, NeedsDeclarations, Rejected, VcfResult, Warnings, convert,
+)
+from mmhealth.ingest.genomics.vcf_header import (
+    HeaderNote, VcfHeader, first_line, htslib_refuses, open_text, oxbow_refuses, raise_if_truncated, repair,
+)
 from mmhealth.ingest.records import Quarantined
-from mmhealth.ingest.vcf import (BATCH_SITES, GENOTYPE_FIELDS, MODALITY, NeedsDeclarations, Rejected, VcfResult,
-                                 Warnings, convert)
-from mmhealth.ingest.vcf_header import (HeaderNote, VcfHeader, first_line, htslib_refuses, open_text, oxbow_refuses,
-                                        raise_if_truncated, repair)
 
 # A file is given up after this many records oxbow still cannot parse (each costs a re-read of the file).
 _MAX_UNPARSEABLE = 20

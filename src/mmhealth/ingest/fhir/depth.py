@@ -4,7 +4,7 @@ Nesting is counted in JSON levels: the resource object is level 1, each object o
 resources stay shallow (Synthea's deepest is 8; a QuestionnaireResponse with 40 nested items is about 83), but
 input can nest without limit, and three things break on the way: Python's `json` raises RecursionError near
 1,000 levels, DuckDB's JSON type inference overflows its stack (a crash, not an error) somewhere past 10,000,
-and Parquet readers refuse schemas deeper than 100 (the lake types only the first `fhir_schema.TYPED_DEPTH`
+and Parquet readers refuse schemas deeper than 100 (the lake types only the first `schema.TYPED_DEPTH`
 levels and keeps the rest as JSON text, which handles that one). A record nested more than `MAX_DEPTH` levels
 is therefore quarantined as `too-deep`, on every path, before any of those can be reached.
 
