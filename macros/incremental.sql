@@ -48,3 +48,19 @@ where not exists (select 1 from {{ this }} as existing where existing.{{ id_colu
   {%- endfor %}
   {{ return(key_expr ~ ' in (' ~ selects | join(' union ') ~ ')') }}
 {%- endmacro %}
+
+{#- Post-hook of int_cv_history_features: a MERGE never deletes, so after it the rows of patients who are no longer
+    indexed (a new Patient version dead by the index date, a moved index cutoff) are deleted, which leaves the table
+    as a full refresh would build it. Nothing to do on a full build. -#}
+{% macro mmh_delete_unindexed_patients() -%}
+{%- if not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() -%}
+delete from {{ this }}
+where patient_key not in (
+    select k.patient_key
+    from {{ ref('int_cv_index_dates') }} as i
+    inner join {{ ref('int_patient_spine') }} as k on i.patient_id = k.patient_id
+)
+{%- else -%}
+select 1 as nothing_to_delete
+{%- endif -%}
+{%- endmacro %}

@@ -19,12 +19,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # The data's path; a report that is not listed here still goes in, after these.
-ORDER = ["synth", "ingest", "imaging", "views", "dbt", "governance", "quality", "dashboards", "ml"]
+ORDER = ["synth", "ingest", "imaging", "views", "dbt", "governance", "quality", "dashboards", "ml", "scale"]
 SCRIPT = {"governance": "bench_govern.py"}
 # Arguments each area's own report was measured with (see the command line in its section).
 ARGS = {
     "quality": ["--patients", "10000", "--out", "benchmarks/quality.md"],
     "ml": ["--write", "benchmarks/ml.md"],
+    # the whole pipeline at 10,000 / 30,000 / 100,000 patients (hours on 2 cores; 100,000 needs tens of GB of disk)
+    "scale": ["--drop-scratch"],
 }
 # A second run of an area on the demo's real data, when `make demo` has made it.
 DEMO_ARGS = {

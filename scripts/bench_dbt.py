@@ -4,6 +4,8 @@ incremental `dbt build` after adding 1% new patients, as a share of the full bui
     .venv/bin/python scripts/bench_dbt.py                       # 1,300 and 10,000 patients
     .venv/bin/python scripts/bench_dbt.py --sizes 1300 --out bench-scratch/dbt
     .venv/bin/python scripts/bench_dbt.py --sizes 100000 --add --drop-scratch   # one more size, same report
+    .venv/bin/python scripts/bench_dbt.py --sizes 100000 --prepare-only          # generate + ingest now,
+    .venv/bin/python scripts/bench_dbt.py --sizes 100000 --add --reuse --drop-scratch   # measure dbt later
 
 For each size: `mmhealth generate` (default genome / imaging ratios of the 1,300 / 800 / 300 demo set) and
 `mmhealth ingest` into a fresh lake (not timed here: their own benchmarks cover them), then
@@ -85,7 +87,7 @@ def run_breakdown(target: Path) -> dict:
         entry["nodes"] += 1
         entry["node_s"] += node["execution_time"]
     # The slowest nodes say where the data work is (the scratch folder, and with it this file, may be deleted).
-    slowest = sorted(results["results"], key=lambda n: -n["execution_time"])[:8]
+    slowest = sorted(results["results"], key=lambda n: -n["execution_time"])[:12]
     return {"graph_s": results["elapsed_time"], "by_type": by_type,
             "slowest": {n["unique_id"].split(".")[-1]: round(n["execution_time"], 2) for n in slowest}}
 
@@ -96,19 +98,31 @@ def generate(out: Path, patients: int, seed: int, env: dict[str, str]) -> float:
                 "--genomes", str(genomes), "--imaging", str(imaging), "--seed", str(seed), "--quiet"], env)
 
 
-def bench(size: int, out: Path, seed: int, increments: int, drop_scratch: bool) -> dict:
+def bench(size: int, out: Path, seed: int, increments: int, drop_scratch: bool, prepare_only: bool = False,
+          reuse: bool = False) -> dict | None:
     root = out / f"patients-{size}"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
     lake, target, data = root / "lake", root / "target", root / "data"
     # A key of its own beside the lake (never the user's ~/.config key): patient keys are bench data too.
     key_file = root / "pseudonym.key"
-    create_key(key_file, lake)
     env = {**os.environ, "DBT_PROFILES_DIR": str(REPO), "MMHEALTH_LAKE": str(lake), "TQDM_DISABLE": "1",
            KEY_FILE_ENV: str(key_file), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    t_gen = generate(data, size, seed, env)
     ingest = [str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"]
-    t_ingest = run(ingest, env)
+    # A lake left by --prepare-only (generate + ingest of a large size take most of an hour, and do not depend on
+    # the dbt code being measured). It is used once: the increments below change it, so the marker goes first.
+    prepared = root / "prepared.json"
+    if reuse and prepared.exists():
+        t_gen, t_ingest = (json.loads(prepared.read_text())[k] for k in ("generate_s", "ingest_s"))
+        prepared.unlink()
+        shutil.rmtree(target, ignore_errors=True)
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        create_key(key_file, lake)
+        t_gen = generate(data, size, seed, env)
+        t_ingest = run(ingest, env)
+        if prepare_only:
+            prepared.write_text(json.dumps({"generate_s": t_gen, "ingest_s": t_ingest, "seed": seed}))
+            return None
     # A parse first, so every timed command pays the same (partial) parse cost.
     dbt(env, target, "parse")
     # Two full builds: single runs on a shared machine vary, and the share below divides by this figure.
@@ -143,6 +157,8 @@ def bench(size: int, out: Path, seed: int, increments: int, drop_scratch: bool) 
             "patient_360_rows": counts.get("patient_360"), "patient_360_rows_after": counts_after.get("patient_360"),
             "mart_rows": counts}
 
+
+TARGET_SHARE = 0.10
 
 # Everything below this line in the report is written by hand and kept when the benchmark is run again.
 NOTES_MARKER = "<!-- notes below this line are kept when scripts/bench_dbt.py rewrites the report -->"
@@ -195,9 +211,10 @@ def write_report(results: list[dict], path: Path) -> None:
                      f"{r['new_patients_per_increment']:,} | {r['incremental_build_s']:.1f} | "
                      f"{r['incremental_share']:.0%} | {r['dbt_floor_s']:.1f} | "
                      f"{r['dbt_floor_s'] / r['full_build_s']:.0%} |")
-    met = [f"{r['patients']:,}" for r in results if r["incremental_share"] <= 0.25]
-    missed = [f"{r['patients']:,}" for r in results if r["incremental_share"] > 0.25]
-    lines += ["", f"Target (incremental run at most 25% of a full build): met at {', '.join(met) or 'no size'}; "
+    met = [f"{r['patients']:,}" for r in results if r["incremental_share"] <= TARGET_SHARE]
+    missed = [f"{r['patients']:,}" for r in results if r["incremental_share"] > TARGET_SHARE]
+    lines += ["", f"Target (issue 19: a scheduled run after +1% patients at most {TARGET_SHARE:.0%} of a full build at "
+                  f"100,000 patients, and a share that falls with size): met at {', '.join(met) or 'no size'}; "
                   f"missed at {', '.join(missed) or 'no size'} patients.", ""]
     lines += ["Where the last incremental run's time went (its `run_results.json`): wall time, the part dbt spent "
               "running the graph, and per kind of node the count and summed node time (2 threads, so node time "
@@ -231,6 +248,11 @@ def main() -> int:
                     help="keep the report's earlier results for the other sizes instead of starting a new report")
     ap.add_argument("--drop-scratch", action="store_true",
                     help="delete each size's generated data and lake once it is measured (large sizes take tens of GB)")
+    ap.add_argument("--prepare-only", action="store_true",
+                    help="generate and ingest each size into the scratch folder, then stop (no dbt, no report)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="measure on the lake a --prepare-only run left (once: the increments change it); its "
+                         "generate and ingest times are reported")
     args = ap.parse_args()
     if args.increments < 1:
         ap.error("--increments must be at least 1")
@@ -239,12 +261,17 @@ def main() -> int:
     # Rows of one report may come from different code (--add): each names the commit it measured.
     commit = code_commit()
     for size in args.sizes:
-        r = bench(size, args.out, args.seed, args.increments, args.drop_scratch)
+        r = bench(size, args.out, args.seed, args.increments, args.drop_scratch, args.prepare_only, args.reuse)
+        if r is None:
+            print(f"{size} patients: generated and ingested into {args.out / f'patients-{size}'}", flush=True)
+            continue
         r.update(command=command, run_at=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}", commit=commit)
         print(f"{size} patients: full build {r['full_build_s']:.1f}s, incremental (+{r['new_patients_per_increment']})"
               f" {r['incremental_build_s']:.1f}s = {r['incremental_share']:.0%}, dbt floor {r['dbt_floor_s']:.1f}s",
               flush=True)
         results.append(r)
+    if args.prepare_only:
+        return 0
     results.sort(key=lambda r: r["patients"])
     write_report(results, args.report)
     print(f"wrote {args.report}")

@@ -15,7 +15,13 @@ from dbt_testkit import connect, normalized
 
 FACTS = ["fct_encounter", "fct_condition", "fct_observation", "fct_procedure", "fct_medication", "fct_claim",
          "fct_variant_call", "fct_variant_clinvar", "patient_genomic_summary", "patient_timeline", "patient_360",
-         "features_cardiovascular", "population_clinical", "population_genomic"]
+         "features_cardiovascular", "population_clinical", "population_genomic", "population_imaging",
+         "sq_encounters_by_year_class", "sq_lesion_volume_by_modality", "sq_modality_coverage", "sq_outcomes_by_sex",
+         "sq_pathogenic_carriers_by_gene", "sq_patients_by_age_band_sex"]
+# The patient-grain incremental intermediates behind patient_360 and features_cardiovascular, and the index dates
+# and labels they follow.
+INTERMEDIATE = ["int_patient_clinical_history", "int_cv_history_features", "int_cv_data_end", "int_cv_index_dates",
+                "int_cv_labels"]
 NEW_ROW_TESTS = ("--vars", "{data_tests_scope: new_rows}")
 
 
@@ -27,7 +33,9 @@ def _run(argv: list[str], lake) -> None:
 def _snapshot(lake) -> dict[str, list[tuple]]:
     con = connect(lake / "warehouse.duckdb")
     try:
-        return {t: normalized(con.execute(f"select * from mmhealth_marts.{t}").fetchall()) for t in FACTS}
+        marts = {t: normalized(con.execute(f"select * from mmhealth_marts.{t}").fetchall()) for t in FACTS}
+        return marts | {t: normalized(con.execute(f"select * from mmhealth_intermediate.{t}").fetchall())
+                        for t in INTERMEDIATE}
     finally:
         con.close()
 
@@ -64,10 +72,25 @@ def test_incremental_build_adds_the_new_patients(incremental_vs_full):
     assert len(incremental["fct_variant_call"]) > len(before["fct_variant_call"])
 
 
-@pytest.mark.parametrize("mart", FACTS)
+@pytest.mark.parametrize("mart", FACTS + INTERMEDIATE)
 def test_incremental_equals_full_refresh(incremental_vs_full, mart):
     _, incremental, full, _ = incremental_vs_full
     assert incremental[mart] == full[mart]
+
+
+# Where each population table keeps its cell (the leading columns) and its small-cell flag.
+CELLS = {"population_clinical": (3, -1), "population_genomic": (2, -1), "population_imaging": (2, -1),
+         "sq_encounters_by_year_class": (2, 3), "sq_outcomes_by_sex": (1, -1), "sq_modality_coverage": (0, -1),
+         "sq_pathogenic_carriers_by_gene": (1, -1), "sq_patients_by_age_band_sex": (2, -1)}
+
+
+def _suppressed(snapshot: dict[str, list[tuple]]) -> dict[tuple, bool]:
+    return {(mart, *row[:cell]): row[flag] for mart, (cell, flag) in CELLS.items() for row in snapshot[mart]}
+
+
+def test_population_cells_are_suppressed_as_a_full_refresh_suppresses(incremental_vs_full):
+    _, incremental, full, _ = incremental_vs_full
+    assert _suppressed(incremental) == _suppressed(full)
 
 
 def test_scheduled_run_leaves_out_views_seeds_and_unit_tests(incremental_vs_full):
@@ -82,6 +105,8 @@ def test_scheduled_run_leaves_out_views_seeds_and_unit_tests(incremental_vs_full
     ("fct_variant_clinvar", "source_lake_run > '"),
     ("patient_timeline", "source_lake_run > '"),
     ("patient_genomic_summary", "patient_key in (select patient_key from"),
+    ("int_patient_clinical_history", "patient_key in (select patient_key from"),
+    ("int_cv_history_features", "patient_key in (select patient_key from"),
 ])
 def test_patient_marts_merge_only_what_changed(incremental_vs_full, mart, incremental_sql):
     """The marts ran as incremental models: the SQL of their MERGE selects only newer rows / changed patients."""
@@ -164,7 +189,7 @@ def test_a_resource_sent_again_replaces_its_earlier_version(resent_resources):
     assert r["lake_rows"] == 2  # the lake keeps both versions, as they were given
     assert r["dim"] == [(r["patient"]["gender"],)]  # the marts hold the current one, once
     assert r["fct"] == [(r["encounter"]["class"]["code"],)]
-    for mart in FACTS:
+    for mart in FACTS + INTERMEDIATE:
         assert r["scheduled"][mart] == r["full"][mart], f"{mart}: scheduled run differs from a full refresh"
     assert r["scheduled"]["fct_encounter"] != r["before"]["fct_encounter"]
 
@@ -261,7 +286,7 @@ def _sites(records: list[list[str]]) -> set[tuple]:
 def test_the_same_sample_in_several_vcfs_builds_and_counts_once(genome_versions):
     """docs/dbt.md "Genome versions": per sample and contig the calls of one file count, the newest."""
     g = genome_versions
-    for mart in FACTS:
+    for mart in FACTS + INTERMEDIATE:
         assert g["scheduled"][mart] == g["full"][mart], f"{mart}: scheduled run differs from a full refresh"
     # A: only the re-call counts - the site it dropped is gone, the changed genotype is the new one
     a = g["calls"]["a"]
@@ -282,3 +307,89 @@ def test_the_same_sample_in_several_vcfs_builds_and_counts_once(genome_versions)
     # multi-allelic site's T once (from the PASS record with the higher QUAL: 1/2)
     assert sorted(g["quirks"]) == [(-1, "A", "0/1", 1), (99, "C", "1/1/2", 2), (99, "G", "1/1/2", 1),
                                    (299, "G", "1/2", 1), (299, "T", "1/2", 1)]
+
+
+@pytest.fixture(scope="module")
+def existing_patient_news(incremental_vs_full, dbt_scratch, alt_lakes):
+    """An existing, indexed patient without a stroke gets new data in a later ingest: an encounter and an
+    observation on the index date (features as of the index date change), and a stroke diagnosis a month after it
+    (a label, patient_360's outcome flags and the population counts change). Ingested into the lake above; then the
+    scheduled run, then a full refresh, both with a small-cell threshold the stroke cell crosses."""
+    from datetime import date, timedelta
+
+    root = dbt_scratch / "incremental"
+    data, lake = root / "data", root / "lake"
+    con = connect(lake / "warehouse.duckdb")
+    try:
+        patient_id, index_date = con.execute(
+            "select i.patient_id, i.index_date from mmhealth_intermediate.int_cv_index_dates i "
+            "join mmhealth_marts.dim_patient d using (patient_id) join mmhealth_marts.patient_360 p using (patient_key) "
+            "where not p.has_stroke order by i.patient_id limit 1").fetchone()
+        strokes = con.execute("select count(distinct patient_key) from mmhealth_marts.fct_condition "
+                              "where condition_group = 'stroke'").fetchone()[0]
+        before = con.execute(
+            "select f.n_encounters_before_index, f.n_observations_before_index, f.stroke, p.n_encounters "
+            "from mmhealth_marts.features_cardiovascular f join mmhealth_marts.dim_patient d using (patient_key) "
+            "join mmhealth_marts.patient_360 p using (patient_key) where d.patient_id = ?", [patient_id]).fetchone()
+    finally:
+        con.close()
+
+    def first_of(resource: str) -> dict:
+        for path in sorted(data.rglob(f"{resource}.ndjson")):
+            for line in path.read_text().splitlines():
+                r = json.loads(line)
+                if r.get("subject", {}).get("reference", "").endswith(patient_id):
+                    return r
+        raise AssertionError(f"no {resource} of patient {patient_id}")
+
+    on_index = f"{index_date}T10:00:00Z"
+    encounter = first_of("Encounter") | {"id": "late-encounter-1", "period": {"start": on_index, "end": on_index}}
+    observation = first_of("Observation") | {"id": "late-observation-1", "effectiveDateTime": on_index}
+    stroke = first_of("Encounter")  # a Condition of this patient may not exist: build one on its subject
+    condition = {"resourceType": "Condition", "id": "late-condition-1", "subject": stroke["subject"],
+                 "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                                "code": "active"}]},
+                 "code": {"coding": [{"system": "http://snomed.info/sct", "code": "230690007", "display": "Stroke"}]},
+                 "onsetDateTime": f"{date.fromisoformat(str(index_date)) + timedelta(days=30)}T10:00:00Z"}
+    news = data / "update-2" / "fhir"
+    news.mkdir(parents=True)
+    for name, resource in (("Encounter", encounter), ("Observation", observation), ("Condition", condition)):
+        (news / f"{name}.ndjson").write_text(json.dumps(resource) + "\n")
+    _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"], lake)
+    # A threshold the stroke cell crosses: its `strokes` patients were below it, with this patient it reaches it.
+    assert strokes >= 1
+    threshold = ("--vars", f"{{data_tests_scope: new_rows, small_cell_threshold: {strokes + 1}}}")
+    alt_lakes.dbt(lake, "build", "--selector", "scheduled", *threshold)
+    scheduled = _snapshot(lake)
+    con = connect(lake / "warehouse.duckdb")
+    try:
+        stroke_cell = con.execute(
+            "select patient_count, is_suppressed from mmhealth_marts.population_clinical "
+            "where section = 'outcomes' and dimension = 'condition_group' and category = 'stroke'").fetchone()
+        after = con.execute(
+            "select f.n_encounters_before_index, f.n_observations_before_index, f.stroke, p.n_encounters "
+            "from mmhealth_marts.features_cardiovascular f join mmhealth_marts.dim_patient d using (patient_key) "
+            "join mmhealth_marts.patient_360 p using (patient_key) where d.patient_id = ?", [patient_id]).fetchone()
+    finally:
+        con.close()
+    alt_lakes.dbt(lake, "build", "--full-refresh", "--selector", "deploy", *threshold)
+    return {"before": before, "after": after, "scheduled": scheduled, "full": _snapshot(lake), "strokes": strokes,
+            "stroke_cell": stroke_cell}
+
+
+def test_a_cell_crossing_the_small_cell_threshold_is_shown_as_a_full_refresh_shows_it(existing_patient_news):
+    """The stroke cell held `strokes` patients, below small_cell_threshold (strokes + 1): hidden. The new diagnosis
+    brings it to the threshold: the scheduled run shows it, as a full refresh does."""
+    r = existing_patient_news
+    assert r["stroke_cell"] == (r["strokes"] + 1, False)
+    assert _suppressed(r["scheduled"]) == _suppressed(r["full"])
+
+
+def test_an_existing_patient_with_new_data_is_recomputed(existing_patient_news):
+    r = existing_patient_news
+    n_enc, n_obs, _, n_all = r["before"]
+    assert r["after"][0] == n_enc + 1 and r["after"][3] == n_all + 1
+    assert r["after"][1] > n_obs
+    assert r["after"][2] is True
+    for mart in FACTS + INTERMEDIATE:
+        assert r["scheduled"][mart] == r["full"][mart], f"{mart}: scheduled run differs from a full refresh"

@@ -1,55 +1,16 @@
 {#- One row per indexed patient: features from all three modalities as of the patient's index date and the four
     outcome labels over the horizon after it (design: _features__models.yml and docs/dbt.md).
     Leakage rule: every dated input is filtered to on or before index_date; labels alone look after it.
-    Genotype is germline - fixed at conception - so it is used whenever the patient has a genome. -#}
+    Genotype is germline - fixed at conception - so it is used whenever the patient has a genome.
+    The features read from the clinical facts (observations, encounters, prescriptions) come from
+    int_cv_history_features, which a scheduled run updates for the affected patients only; this table joins
+    per-patient rows (and the few image sets) and is rebuilt in full. -#}
 {%- set markers = cv_marker_alleles() -%}
 with idx as (
     select l.*, k.patient_key, i.lookback_start_date
     from {{ ref('int_cv_labels') }} as l
     inner join {{ ref('int_cv_index_dates') }} as i on l.patient_id = i.patient_id
     inner join {{ ref('int_patient_spine') }} as k on l.patient_id = k.patient_id
-),
-
-obs as (
-    select
-        o.patient_key,
-        max_by(case when o.measure = 'systolic_bp' then o.value_numeric end, case when o.measure = 'systolic_bp' then o.effective_at end) as systolic_bp_last,
-        max_by(case when o.measure = 'diastolic_bp' then o.value_numeric end, case when o.measure = 'diastolic_bp' then o.effective_at end) as diastolic_bp_last,
-        avg(case when o.measure = 'systolic_bp' and o.effective_date >= i.lookback_start_date then o.value_numeric end) as systolic_bp_mean_lookback,
-        max_by(case when o.measure = 'bmi' then o.value_numeric end, case when o.measure = 'bmi' then o.effective_at end) as bmi_last,
-        max_by(case when o.measure = 'total_cholesterol' then o.value_numeric end, case when o.measure = 'total_cholesterol' then o.effective_at end) as total_cholesterol_last,
-        max_by(case when o.measure = 'ldl_cholesterol' then o.value_numeric end, case when o.measure = 'ldl_cholesterol' then o.effective_at end) as ldl_cholesterol_last,
-        max_by(case when o.measure = 'hdl_cholesterol' then o.value_numeric end, case when o.measure = 'hdl_cholesterol' then o.effective_at end) as hdl_cholesterol_last,
-        max_by(case when o.measure = 'hba1c' then o.value_numeric end, case when o.measure = 'hba1c' then o.effective_at end) as hba1c_last,
-        max_by(case when o.measure = 'smoking_status' then o.value_code end, case when o.measure = 'smoking_status' then o.effective_at end) as smoking_code_last,
-        count(*) as n_observations_before_index
-    from {{ ref('fct_observation') }} as o
-    inner join idx as i on o.patient_key = i.patient_key
-    where o.effective_date <= i.index_date
-    group by o.patient_key
-),
-
-enc as (
-    select
-        e.patient_key,
-        count(*) as n_encounters_before_index,
-        sum(case when e.encounter_date >= i.lookback_start_date then 1 else 0 end) as n_encounters_lookback,
-        sum(case when e.encounter_class in ('EMER', 'emergency') and e.encounter_date >= i.lookback_start_date then 1 else 0 end) as n_emergency_encounters_lookback
-    from {{ ref('fct_encounter') }} as e
-    inner join idx as i on e.patient_key = i.patient_key
-    where e.encounter_date <= i.index_date
-    group by e.patient_key
-),
-
-med as (
-    select
-        m.patient_key,
-        count(*) as n_medication_requests_before_index,
-        count(distinct case when m.authored_date >= i.lookback_start_date then m.medication_code end) as n_distinct_medications_lookback
-    from {{ ref('fct_medication') }} as m
-    inner join idx as i on m.patient_key = i.patient_key
-    where m.authored_date <= i.index_date
-    group by m.patient_key
 ),
 
 img as (
@@ -74,23 +35,23 @@ select
     cast(i.label_window_end_date as date) as label_window_end_date,
     cast({{ mmh_years_between('p.birth_date', 'i.index_date') }} as integer) as age_at_index,
     cast(p.gender as varchar) as gender,
-    cast(o.systolic_bp_last as double) as systolic_bp_last,
-    cast(o.diastolic_bp_last as double) as diastolic_bp_last,
-    cast(o.systolic_bp_mean_lookback as double) as systolic_bp_mean_lookback,
-    cast(o.bmi_last as double) as bmi_last,
-    cast(o.total_cholesterol_last as double) as total_cholesterol_last,
-    cast(o.ldl_cholesterol_last as double) as ldl_cholesterol_last,
-    cast(o.hdl_cholesterol_last as double) as hdl_cholesterol_last,
-    cast(o.hba1c_last as double) as hba1c_last,
+    cast(h.systolic_bp_last as double) as systolic_bp_last,
+    cast(h.diastolic_bp_last as double) as diastolic_bp_last,
+    cast(h.systolic_bp_mean_lookback as double) as systolic_bp_mean_lookback,
+    cast(h.bmi_last as double) as bmi_last,
+    cast(h.total_cholesterol_last as double) as total_cholesterol_last,
+    cast(h.ldl_cholesterol_last as double) as ldl_cholesterol_last,
+    cast(h.hdl_cholesterol_last as double) as hdl_cholesterol_last,
+    cast(h.hba1c_last as double) as hba1c_last,
     cast(sm.smoking_status as varchar) as smoking_status,
     -- the last smoking-status observation decides; without one, a smoker diagnosis before the index date
     cast(coalesce(sm.is_current_smoker, i.prior_smoker) as boolean) as is_current_smoker,
-    cast(coalesce(o.n_observations_before_index, 0) as bigint) as n_observations_before_index,
-    cast(coalesce(e.n_encounters_before_index, 0) as bigint) as n_encounters_before_index,
-    cast(coalesce(e.n_encounters_lookback, 0) as bigint) as n_encounters_lookback,
-    cast(coalesce(e.n_emergency_encounters_lookback, 0) as bigint) as n_emergency_encounters_lookback,
-    cast(coalesce(m.n_medication_requests_before_index, 0) as bigint) as n_medication_requests_before_index,
-    cast(coalesce(m.n_distinct_medications_lookback, 0) as bigint) as n_distinct_medications_lookback,
+    cast(coalesce(h.n_observations_before_index, 0) as bigint) as n_observations_before_index,
+    cast(coalesce(h.n_encounters_before_index, 0) as bigint) as n_encounters_before_index,
+    cast(coalesce(h.n_encounters_lookback, 0) as bigint) as n_encounters_lookback,
+    cast(coalesce(h.n_emergency_encounters_lookback, 0) as bigint) as n_emergency_encounters_lookback,
+    cast(coalesce(h.n_medication_requests_before_index, 0) as bigint) as n_medication_requests_before_index,
+    cast(coalesce(h.n_distinct_medications_lookback, 0) as bigint) as n_distinct_medications_lookback,
     cast(i.prior_hypertension as boolean) as prior_hypertension,
     cast(i.prior_diabetes as boolean) as prior_diabetes,
     cast(i.prior_hyperlipidemia as boolean) as prior_hyperlipidemia,
@@ -121,10 +82,8 @@ select
     cast(coalesce(cs.research_consent, false) as boolean) as research_consent
 from idx as i
 inner join {{ ref('dim_patient') }} as p on i.patient_key = p.patient_key
-left join obs as o on i.patient_key = o.patient_key
-left join {{ ref('smoking_status_codes') }} as sm on o.smoking_code_last = sm.snomed_code
-left join enc as e on i.patient_key = e.patient_key
-left join med as m on i.patient_key = m.patient_key
+left join {{ ref('int_cv_history_features') }} as h on i.patient_key = h.patient_key
+left join {{ ref('smoking_status_codes') }} as sm on h.smoking_code_last = sm.snomed_code
 left join {{ ref('patient_genomic_summary') }} as g on i.patient_key = g.patient_key
 left join img as im on i.patient_key = im.patient_key
 left join {{ ref('int_research_consent') }} as cs on i.patient_key = cs.patient_key
