@@ -1,22 +1,23 @@
-"""SageMaker Feature Store publishing: the control plane against moto, PutRecord through botocore's Stubber
-(moto implements no sagemaker-featurestore-runtime call; the Stubber still checks each request against the real
-service model)."""
+"""SageMaker Feature Store publishing: the control plane against moto; PutRecord (moto implements no
+sagemaker-featurestore-runtime call) against a small HTTP endpoint on 127.0.0.1 that answers as the service does,
+throttling when told to, so botocore's own retries are what is tested."""
 
 from __future__ import annotations
 
-import random
+import json
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from mmhealth.errors import MMHealthError
 from mmhealth.features.definition import Feature, FeatureGroupDefinition, definition_from_frame, prepare_frame, records
 from mmhealth.features.publish import PublishOptions, publish
-from mmhealth.features.sagemaker import ensure_feature_group, ingest, plan_update
+from mmhealth.features.sagemaker import ensure_feature_group, ingest, plan_update, runtime_client
 
 ROLE = "arn:aws:iam::123456789012:role/feature-store"
 
@@ -89,44 +90,78 @@ def test_type_change_or_removed_feature_is_refused_with_the_fix():
         plan_update(current, definition)
 
 
-def _put(stub, group, record):
-    stub.add_response("put_record", {}, {"FeatureGroupName": group, "Record": record})
+class PutRecordEndpoint:
+    """PUT /FeatureGroup/<name> as Feature Store answers it: 200 with an empty body, or the rest-json error shape.
+    `script` lists the errors to send, one per request, before answering 200 ("ThrottlingException" is retryable
+    for botocore, "ValidationException" is not)."""
+
+    def __init__(self, script=()):
+        self.script, self.requests, self.lock = list(script), [], threading.Lock()
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with endpoint.lock:
+                    endpoint.requests.append((unquote(self.path), body))
+                    error = endpoint.script.pop(0) if endpoint.script else None
+                status, payload = (400, {"message": f"{error} from the test"}) if error else (200, {})
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if error:
+                    self.send_header("x-amzn-ErrorType", error)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
 
 
-def test_put_record_request_shapes_batching_and_retry_on_throttling(features_frame):
-    rt = _client("sagemaker-featurestore-runtime")
+def _runtime(endpoint, max_attempts=6):
+    session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="testing",
+                                    aws_secret_access_key="testing")
+    return runtime_client(session, endpoint_url=endpoint, max_workers=1, max_attempts=max_attempts)
+
+
+def test_put_record_request_shapes_batching_and_botocores_retries_on_throttling(features_frame):
     prepared, definition = _definition(features_frame.head(5))
     recs = records(prepared, definition)
-    sleeps, batches = [], []
-    with Stubber(rt) as stub:
-        _put(stub, definition.name, recs[0])
-        stub.add_client_error("put_record", "ThrottlingException", "Rate exceeded", http_status_code=400,
-                              expected_params={"FeatureGroupName": definition.name, "Record": recs[1]})
-        stub.add_client_error("put_record", "ThrottlingException", "Rate exceeded", http_status_code=400,
-                              expected_params={"FeatureGroupName": definition.name, "Record": recs[1]})
-        for rec in recs[1:]:
-            _put(stub, definition.name, rec)
-        report = ingest(rt, definition.name, recs, max_workers=1, batch_size=2, base_delay=0.1,
-                        sleep=sleeps.append, rng=random.Random(0), progress=batches.append)
-        stub.assert_no_pending_responses()
+    batches = []
+    # the 2nd request is throttled twice: botocore retries it (backoff, adaptive rate limit) and counts the retries
+    server = PutRecordEndpoint(script=[None, "ThrottlingException", "ThrottlingException"])
+    with server as url:
+        report = ingest(_runtime(url), definition.name, recs, max_workers=1, batch_size=2, progress=batches.append)
     assert (report.written, report.failed, report.retries) == (5, 0, 2)
     assert batches == [2, 2, 1]
-    # Full-jitter exponential backoff: attempt k waits at most base * 2**k.
-    assert 0 <= sleeps[0] <= 0.1 and 0 <= sleeps[1] <= 0.2
+    assert len(server.requests) == 7
+    assert {path for path, _ in server.requests} == {f"/FeatureGroup/{definition.name}"}
+    sent = [body["Record"] for _, body in server.requests]
+    assert sent[1] == sent[2] == sent[3] == recs[1]  # the same record, three times
+    assert [sent[0], *sent[3:]] == recs
 
 
 def test_retries_are_bounded_and_other_errors_are_not_retried(features_frame):
-    rt = _client("sagemaker-featurestore-runtime")
     prepared, definition = _definition(features_frame.head(2))
     recs = records(prepared, definition)
-    with Stubber(rt) as stub:
-        for _ in range(3):
-            stub.add_client_error("put_record", "ThrottlingException", "Rate exceeded", http_status_code=400)
-        stub.add_client_error("put_record", "ValidationError", "bad feature value", http_status_code=400)
-        report = ingest(rt, definition.name, recs, max_workers=1, max_attempts=3, sleep=lambda s: None)
-        stub.assert_no_pending_responses()
-    assert (report.written, report.failed, report.retries) == (0, 2, 2)
-    assert [(i, code) for i, code, _ in report.errors] == [(0, "ThrottlingException"), (1, "ValidationError")]
+    server = PutRecordEndpoint(script=["ThrottlingException"] * 3 + ["ValidationException"])
+    with server as url:
+        report = ingest(_runtime(url, max_attempts=3), definition.name, recs, max_workers=1)
+    assert (report.written, report.failed, report.retries) == (0, 2, 2)  # 3 attempts for the 1st, 1 for the 2nd
+    assert len(server.requests) == 4
+    assert [(i, code) for i, code, _ in report.errors] == [(0, "ThrottlingException"), (1, "ValidationException")]
 
 
 class _SlowRuntime:
@@ -141,19 +176,18 @@ class _SlowRuntime:
             self.active += 1
             self.calls += 1
             self.peak = max(self.peak, self.active)
+            retried = 1 if self.calls % 7 == 0 else 0  # as if botocore had retried every 7th call once
         time.sleep(0.005)
         with self.lock:
             self.active -= 1
-        if self.calls % 7 == 0:
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutRecord")
-        return {}
+        return {"ResponseMetadata": {"RetryAttempts": retried}}
 
 
 def test_ingest_concurrency_is_bounded():
     rt = _SlowRuntime()
     recs = [[{"FeatureName": "patient_key", "ValueAsString": str(i)}] for i in range(60)]
-    report = ingest(rt, "g", recs, max_workers=3, batch_size=20, sleep=lambda s: None)
-    assert report.written == 60 and report.failed == 0 and report.retries > 0
+    report = ingest(rt, "g", recs, max_workers=3, batch_size=20)
+    assert report.written == 60 and report.failed == 0 and report.retries == 60 // 7
     assert 1 < rt.peak <= 3
 
 
@@ -180,7 +214,6 @@ def test_offline_store_without_role_is_refused(features_frame):
 def test_malformed_record_fails_without_retry():
     # botocore validates parameters before sending, so nothing leaves the process (the port is closed anyway).
     rt = _client("sagemaker-featurestore-runtime", "http://127.0.0.1:9")
-    sleeps = []
-    report = ingest(rt, "g", [[{"ValueAsString": "no FeatureName"}]], max_workers=1, sleep=sleeps.append)
-    assert (report.failed, report.retries, sleeps) == (1, 0, [])
+    report = ingest(rt, "g", [[{"ValueAsString": "no FeatureName"}]], max_workers=1)
+    assert (report.failed, report.retries) == (1, 0)
     assert report.errors[0][1] == "ParamValidationError"

@@ -91,23 +91,19 @@ def publish(opts: PublishOptions, frame: pd.DataFrame | None = None, *, sagemake
         if progress:
             progress(len(prepared))
     else:
-        from mmhealth.features.sagemaker import ensure_feature_group, ingest
+        from mmhealth.features import sagemaker as fs  # (its runtime_client() would be shadowed by the argument)
 
         sm, rt = sagemaker_client, runtime_client
         if sm is None or rt is None:
             import boto3
-            from botocore.config import Config
 
             session = boto3.session.Session(region_name=opts.region)
             sm = sm or session.client("sagemaker", endpoint_url=opts.endpoint_url)
-            # One attempt per call: ingest() does the retrying, with backoff it can see and count.
-            rt = rt or session.client("sagemaker-featurestore-runtime", endpoint_url=opts.endpoint_url,
-                                      config=Config(retries={"max_attempts": 1, "mode": "standard"},
-                                                    max_pool_connections=max(10, opts.max_workers)))
-        change = ensure_feature_group(sm, definition, role_arn=opts.role_arn, offline_store=opts.offline_store)
+            rt = rt or fs.runtime_client(session, endpoint_url=opts.endpoint_url, max_workers=opts.max_workers)
+        change = fs.ensure_feature_group(sm, definition, role_arn=opts.role_arn, offline_store=opts.offline_store)
         report.group_action = change.action + (f" (+{', '.join(change.added)})" if change.added else "")
-        ing = ingest(rt, definition.name, records(prepared, definition), max_workers=opts.max_workers,
-                     batch_size=opts.batch_size, progress=progress)
+        ing = fs.ingest(rt, definition.name, records(prepared, definition), max_workers=opts.max_workers,
+                        batch_size=opts.batch_size, progress=progress)
         report.written, report.failed, report.retries, report.errors = ing.written, ing.failed, ing.retries, ing.errors
     report.seconds = time.perf_counter() - t0
     return report

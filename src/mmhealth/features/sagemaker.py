@@ -5,27 +5,41 @@ permission and avoids a describe/create race between two publishers. Feature Sto
 group; a removed feature or a changed type is an error that names the fix (publish under a new group name).
 
 Ingestion calls `PutRecord` per record (Feature Store has no batch put) from a thread pool of `max_workers`,
-feeding it `batch_size` records at a time so memory and in-flight requests stay bounded. Throttling and transient
-server errors are retried with exponential backoff and full jitter; botocore's own retries are switched off for
-the runtime client so the two do not multiply.
+feeding it `batch_size` records at a time so memory and in-flight requests stay bounded. Throttling, transient
+server errors and dropped connections are retried by botocore itself (`runtime_client()`: adaptive mode, which
+also slows the client down while the service throttles); the report counts the retries botocore made, from each
+response's `RetryAttempts`.
 """
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from mmhealth.errors import MMHealthError
 from mmhealth.features.definition import FeatureGroupDefinition
 
-RETRYABLE = {"ThrottlingException", "Throttling", "ServiceUnavailable", "InternalFailure",
-             "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
+MAX_ATTEMPTS = 6  # per record, the first call included
+
+
+def runtime_client(session, *, endpoint_url: str | None = None, max_workers: int = 4,
+                   max_attempts: int = MAX_ATTEMPTS):
+    """The Feature Store runtime client `ingest` expects: botocore's adaptive retries (standard retries plus a
+    client-side rate limiter while throttled) and a connection pool as large as the thread pool."""
+    # total_max_attempts counts the first call; botocore's max_attempts would count retries only
+    config = Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts},
+                    max_pool_connections=max(10, max_workers))
+    return session.client("sagemaker-featurestore-runtime", endpoint_url=endpoint_url, config=config)
+
+
+def _retry_attempts(response: dict) -> int:
+    return int((response or {}).get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0)
 
 
 @dataclass(frozen=True)
@@ -137,44 +151,29 @@ class IngestReport:
 
 
 def ingest(client, group: str, records: list[list[dict[str, str]]], *, max_workers: int = 4, batch_size: int = 500,
-           max_attempts: int = 6, base_delay: float = 0.1, max_delay: float = 5.0,
-           sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None,
            progress: Callable[[int], None] | None = None) -> IngestReport:
-    if max_workers < 1 or batch_size < 1 or max_attempts < 1:
-        raise MMHealthError("--jobs, batch size and attempts must be at least 1")
-    rng = rng or random.Random()
+    """PutRecord each record once; the client retries (see `runtime_client`). What still fails after botocore's
+    last attempt is counted and its first 20 errors kept, never raised: one bad record does not stop the rest."""
+    if max_workers < 1 or batch_size < 1:
+        raise MMHealthError("--jobs and batch size must be at least 1")
     report = IngestReport()
     lock = threading.Lock()
 
     def put(index: int, record: list[dict[str, str]]) -> None:
-        for attempt in range(max_attempts):
-            try:
-                client.put_record(FeatureGroupName=group, Record=record)
-                with lock:
-                    report.written += 1
-                return
-            except ClientError as exc:
-                code = _code(exc)
-                if code in RETRYABLE and attempt + 1 < max_attempts:
-                    with lock:
-                        report.retries += 1
-                        delay = rng.uniform(0, min(max_delay, base_delay * 2 ** attempt))
-                    sleep(delay)
-                    continue
-                _fail(index, code, exc.response.get("Error", {}).get("Message", ""))
-                return
-            except ParamValidationError as exc:  # our request is malformed: retrying cannot help
-                _fail(index, "ParamValidationError", str(exc))
-                return
-            except BotoCoreError as exc:  # connection reset, read timeout: transient by nature
-                if attempt + 1 < max_attempts:
-                    with lock:
-                        report.retries += 1
-                        delay = rng.uniform(0, min(max_delay, base_delay * 2 ** attempt))
-                    sleep(delay)
-                    continue
-                _fail(index, type(exc).__name__, str(exc))
-                return
+        try:
+            response = client.put_record(FeatureGroupName=group, Record=record)
+        except ClientError as exc:  # botocore's retries are spent, or the error is not one to retry
+            with lock:
+                report.retries += _retry_attempts(exc.response)
+            _fail(index, _code(exc), exc.response.get("Error", {}).get("Message", ""))
+        except ParamValidationError as exc:  # our request is malformed: no call was made
+            _fail(index, "ParamValidationError", str(exc))
+        except BotoCoreError as exc:  # connection errors that outlived botocore's retries
+            _fail(index, type(exc).__name__, str(exc))
+        else:
+            with lock:
+                report.written += 1
+                report.retries += _retry_attempts(response)
 
     def _fail(index: int, code: str, message: str) -> None:
         with lock:
