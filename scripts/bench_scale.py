@@ -35,6 +35,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench_dbt import code_commit, earlier_results  # the same report conventions (scripts/ is on sys.path)
+
 from mmhealth.pseudonym import KEY_FILE_ENV, create_key
 
 REPO = Path(__file__).resolve().parents[1]
@@ -102,19 +104,6 @@ def bench(size: int, out: Path, seed: int, drop_scratch: bool) -> dict:
     if drop_scratch:
         shutil.rmtree(root)
     return {"patients": size, "genomes": genomes, "imaging": imaging, "stages": stages, "scratch_gb": disk / 1e9}
-
-
-def earlier_results(path: Path) -> list[dict]:
-    text = path.read_text() if path.exists() else ""
-    return json.loads(text.split("```json", 1)[1].split("```", 1)[0]) if "```json" in text else []
-
-
-def code_commit() -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                          text=True).stdout.strip() or "unknown"
-    changed = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!benchmarks", ":!BENCHMARKS.md"],
-                             cwd=REPO, capture_output=True, text=True).stdout.strip()
-    return head + ("-dirty" if changed else "")
 
 
 def write_report(results: list[dict], path: Path) -> None:
