@@ -17,7 +17,12 @@
 {%- endmacro %}
 
 {#- One row per sample, contig and source file version of `relation` (omics.variants), `is_current` for the one
-    whose calls count. Reads four columns of every variant row (dictionary-encoded in the lake's Parquet). -#}
+    whose calls count. A full build reads four columns of every variant row (dictionary-encoded in the lake's
+    Parquet). An incremental run (stg_omics__genome_files) reads only the rows of lake runs newer than the table
+    and the ingest log: it adds the new file versions, drops the versions a later run of the same file replaced
+    (mmh_drop_replaced_genome_files, a post-hook; the lake keeps only a file's latest rows) and decides
+    `is_current` again for the samples and contigs either touched, with their other files - the rows a full build
+    would change, no more. -#}
 {% macro mmh_genome_files(relation) -%}
 {%- set columns = mmh_source_columns(relation) -%}
 {%- if columns is none or not (mmh_has_path(columns, 'sampleid') and mmh_has_path(columns, 'contigname')) -%}
@@ -27,18 +32,14 @@ select
     cast(null as boolean) as is_current
 where 1 = 0
 {%- else -%}
-select
-    {{ mmh_genome_file_id('f.sample_id', 'f.contig', 'f.source_file', 'f.source_lake_run') }} as genome_file_id,
-    f.sample_id,
-    f.contig,
-    f.source_file,
-    f.source_lake_run,
-    f.n_rows,
-    row_number() over (
-        partition by f.sample_id, f.contig
-        order by f.source_lake_run desc nulls last, f.source_file desc nulls last
-    ) = 1 as is_current
-from (
+{%- set newest = none -%}
+{#- not in a unit test (its inputs are CTEs, and it has no table to merge into) -#}
+{%- if mmh_has_path(columns, 'lake_run') and mmh_has_path(columns, 'lake_source')
+      and not (relation.identifier or '').startswith('__dbt__cte__')
+      and not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() -%}
+  {%- set newest = run_query('select cast(max(source_lake_run) as varchar) from ' ~ this).columns[0].values()[0] -%}
+{%- endif -%}
+with grouped as (
     -- contig names normalized after a first grouping by the names as written: a handful of rows, not every call
     select
         c.sample_id,
@@ -54,11 +55,78 @@ from (
             cast({{ 'g.lake_run' if mmh_has_path(columns, 'lake_run') else 'null' }} as varchar) as source_lake_run,
             count(*) as n_rows
         from {{ relation }} as g
-        where g.sampleid is not null
+        where g.sampleid is not null{% if newest is not none %} and g.lake_run > '{{ newest }}'{% endif %}
         group by 1, 2, 3, 4
     ) as c
     group by 1, 2, 3, 4
-) as f
+),
+{%- if newest is not none %}
+
+-- the versions this table holds, and whether a later ingest run re-read their file (its rows are then gone)
+held as (
+    select
+        t.sample_id, t.contig, t.source_file, t.source_lake_run, t.n_rows,
+        coalesce(r.latest_run > t.source_lake_run, false) as is_replaced
+    from {{ this }} as t
+    left join (
+        select lake_source, max(run_id) as latest_run
+        from {{ source('lake_meta', 'ingest_log') }}
+        where modality = 'genomics'
+        group by lake_source
+    ) as r on t.source_file = r.lake_source
+),
+
+touched as (
+    select sample_id, contig from grouped
+    union
+    select sample_id, contig from held where is_replaced
+),
+
+files as (
+    select sample_id, contig, source_file, source_lake_run, n_rows from grouped
+    union all
+    select h.sample_id, h.contig, h.source_file, h.source_lake_run, h.n_rows
+    from held as h
+    inner join touched as u on h.sample_id = u.sample_id and h.contig = u.contig
+    where not h.is_replaced
+)
+{%- else %}
+
+files as (
+    select * from grouped
+)
+{%- endif %}
+
+select
+    {{ mmh_genome_file_id('f.sample_id', 'f.contig', 'f.source_file', 'f.source_lake_run') }} as genome_file_id,
+    f.sample_id,
+    f.contig,
+    f.source_file,
+    f.source_lake_run,
+    f.n_rows,
+    row_number() over (
+        partition by f.sample_id, f.contig
+        order by f.source_lake_run desc nulls last, f.source_file desc nulls last
+    ) = 1 as is_current
+from files as f
+{%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook of stg_omics__genome_files: a MERGE never deletes, so after it the file versions a later ingest run
+    replaced (the run re-read the file: the lake holds only its new rows) are deleted, as a full build would leave
+    the table. Nothing to do on a full build. -#}
+{% macro mmh_drop_replaced_genome_files() -%}
+{%- if not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() -%}
+delete from {{ this }}
+where genome_file_id in (
+    select t.genome_file_id
+    from {{ this }} as t
+    inner join {{ source('lake_meta', 'ingest_log') }} as l
+        on l.lake_source = t.source_file and l.run_id > t.source_lake_run
+    where l.modality = 'genomics'
+)
+{%- else -%}
+select 1 as nothing_to_delete
 {%- endif -%}
 {%- endmacro %}
 

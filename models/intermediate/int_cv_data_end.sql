@@ -1,7 +1,10 @@
 {#- When the data this lake holds ends, and the index cutoff features_cardiovascular places its index dates by. One row.
 
     data_end_date: the var `extract_date` when a deployment states when its extract was taken, else the latest
-    clinical event the lake holds (encounter start, condition onset, observation, procedure, prescription).
+    clinical event the lake holds (encounter start, condition onset, observation value, procedure, prescription).
+    Read from the clinical facts (one date column of a table each), not the staging views: the views parse every
+    FHIR resource again, and on a scheduled run this model would be the one node that reads the whole clinical
+    lake. The facts hold each resource's current version, so their latest date is the lake's.
     index_cutoff_date: the var `cv_index_cutoff_date` when a study fixes its index date, else the start of the year
     that holds data_end_date - label_horizon_days. Every label window then ends on or before the data end (fully
     observed), and because the cutoff moves only at a year boundary, a scheduled run on a growing extract keeps
@@ -16,15 +19,15 @@ with data_end as (
 )
 {%- else %}
 with events as (
-    select max(cast(started_at as date)) as event_date from {{ ref('stg_fhir__encounter') }}
+    select max(encounter_date) as event_date from {{ ref('fct_encounter') }}
     union all
-    select max(cast(onset_at as date)) from {{ ref('stg_fhir__condition') }}
+    select max(onset_date) from {{ ref('fct_condition') }}
     union all
-    select max(cast(effective_at as date)) from {{ ref('stg_fhir__observation') }}
+    select max(effective_date) from {{ ref('fct_observation') }}
     union all
-    select max(cast(performed_at as date)) from {{ ref('stg_fhir__procedure') }}
+    select max(performed_date) from {{ ref('fct_procedure') }}
     union all
-    select max(cast(authored_at as date)) from {{ ref('stg_fhir__medication_request') }}
+    select max(authored_date) from {{ ref('fct_medication') }}
 ),
 
 data_end as (

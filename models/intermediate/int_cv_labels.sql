@@ -3,7 +3,8 @@
     true when the onset is on or before the index date (prevalent at index - a feature, and the way to exclude
     prevalent cases per outcome). label_window_observed (from int_cv_index_dates) says whether the data reaches the
     end of the window: when it does not, a false label only means "not seen yet". Grain: one row per patient in
-    int_cv_index_dates. -#}
+    int_cv_index_dates. Reads the condition fact (a table a scheduled run has already merged), not the staging
+    view, which would parse every Condition resource of the lake again. -#}
 {%- set outcomes = ['stroke', 'hypertension', 'coronary_heart_disease', 'alzheimers'] -%}
 {%- set priors = outcomes + ['diabetes', 'hyperlipidemia', 'obesity', 'atrial_fibrillation', 'myocardial_infarction', 'smoker'] -%}
 select
@@ -20,5 +21,5 @@ select
         as prior_{{ o }}
     {%- endfor %}
 from {{ ref('int_cv_index_dates') }} as i
-left join {{ ref('int_condition_groups') }} as c on i.patient_id = c.patient_id
+left join {{ ref('fct_condition') }} as c on i.patient_key = c.patient_key
 group by i.patient_id, i.index_date, i.label_window_end_date, i.label_window_observed

@@ -22,6 +22,8 @@ FACTS = ["fct_encounter", "fct_condition", "fct_observation", "fct_procedure", "
 # and labels they follow.
 INTERMEDIATE = ["int_patient_clinical_history", "int_cv_history_features", "int_cv_data_end", "int_cv_index_dates",
                 "int_cv_labels"]
+# The incremental staging table of genome file versions (which VCF's calls count).
+STAGING = ["stg_omics__genome_files"]
 NEW_ROW_TESTS = ("--vars", "{data_tests_scope: new_rows}")
 
 
@@ -34,8 +36,9 @@ def _snapshot(lake) -> dict[str, list[tuple]]:
     con = connect(lake / "warehouse.duckdb")
     try:
         marts = {t: normalized(con.execute(f"select * from mmhealth_marts.{t}").fetchall()) for t in FACTS}
-        return marts | {t: normalized(con.execute(f"select * from mmhealth_intermediate.{t}").fetchall())
-                        for t in INTERMEDIATE}
+        return (marts | {t: normalized(con.execute(f"select * from mmhealth_intermediate.{t}").fetchall())
+                         for t in INTERMEDIATE}
+                | {t: normalized(con.execute(f"select * from mmhealth_staging.{t}").fetchall()) for t in STAGING})
     finally:
         con.close()
 
@@ -72,7 +75,7 @@ def test_incremental_build_adds_the_new_patients(incremental_vs_full):
     assert len(incremental["fct_variant_call"]) > len(before["fct_variant_call"])
 
 
-@pytest.mark.parametrize("mart", FACTS + INTERMEDIATE)
+@pytest.mark.parametrize("mart", FACTS + INTERMEDIATE + STAGING)
 def test_incremental_equals_full_refresh(incremental_vs_full, mart):
     _, incremental, full, _ = incremental_vs_full
     assert incremental[mart] == full[mart]
@@ -189,7 +192,7 @@ def test_a_resource_sent_again_replaces_its_earlier_version(resent_resources):
     assert r["lake_rows"] == 2  # the lake keeps both versions, as they were given
     assert r["dim"] == [(r["patient"]["gender"],)]  # the marts hold the current one, once
     assert r["fct"] == [(r["encounter"]["class"]["code"],)]
-    for mart in FACTS + INTERMEDIATE:
+    for mart in FACTS + INTERMEDIATE + STAGING:
         assert r["scheduled"][mart] == r["full"][mart], f"{mart}: scheduled run differs from a full refresh"
     assert r["scheduled"]["fct_encounter"] != r["before"]["fct_encounter"]
 
@@ -286,7 +289,7 @@ def _sites(records: list[list[str]]) -> set[tuple]:
 def test_the_same_sample_in_several_vcfs_builds_and_counts_once(genome_versions):
     """docs/dbt.md "Genome versions": per sample and contig the calls of one file count, the newest."""
     g = genome_versions
-    for mart in FACTS + INTERMEDIATE:
+    for mart in FACTS + INTERMEDIATE + STAGING:
         assert g["scheduled"][mart] == g["full"][mart], f"{mart}: scheduled run differs from a full refresh"
     # A: only the re-call counts - the site it dropped is gone, the changed genotype is the new one
     a = g["calls"]["a"]
@@ -310,11 +313,13 @@ def test_the_same_sample_in_several_vcfs_builds_and_counts_once(genome_versions)
 
 
 @pytest.fixture(scope="module")
-def existing_patient_news(incremental_vs_full, dbt_scratch, alt_lakes):
+def existing_patient_news(incremental_vs_full, genome_versions, dbt_scratch, alt_lakes):
     """An existing, indexed patient without a stroke gets new data in a later ingest: an encounter and an
     observation on the index date (features as of the index date change), and a stroke diagnosis a month after it
-    (a label, patient_360's outcome flags and the population counts change). Ingested into the lake above; then the
-    scheduled run, then a full refresh, both with a small-cell threshold the stroke cell crosses."""
+    (a label, patient_360's outcome flags and the population counts change). In the same ingest, sample A's re-call
+    (genome_versions) is sent again at its own path with the site it had dropped back: the lake replaces the file's
+    rows, so its earlier version must leave the genome files as it would in a full build. Ingested into the lake
+    above; then the scheduled run, then a full refresh, both with a small-cell threshold the stroke cell crosses."""
     from datetime import date, timedelta
 
     root = dbt_scratch / "incremental"
@@ -323,7 +328,7 @@ def existing_patient_news(incremental_vs_full, dbt_scratch, alt_lakes):
     try:
         patient_id, index_date = con.execute(
             "select i.patient_id, i.index_date from mmhealth_intermediate.int_cv_index_dates i "
-            "join mmhealth_marts.dim_patient d using (patient_id) join mmhealth_marts.patient_360 p using (patient_key) "
+            "join mmhealth_marts.patient_360 p on p.patient_key = i.patient_key "
             "where not p.has_stroke order by i.patient_id limit 1").fetchone()
         strokes = con.execute("select count(distinct patient_key) from mmhealth_marts.fct_condition "
                               "where condition_group = 'stroke'").fetchone()[0]
@@ -351,6 +356,9 @@ def existing_patient_news(incremental_vs_full, dbt_scratch, alt_lakes):
                                                 "code": "active"}]},
                  "code": {"coding": [{"system": "http://snomed.info/sct", "code": "230690007", "display": "Stroke"}]},
                  "onsetDateTime": f"{date.fromisoformat(str(index_date)) + timedelta(days=30)}T10:00:00Z"}
+    recall = data / genome_versions["files"]["a"]
+    head, cols, recs = _vcf_parts(sorted((data / "dna").glob("*.vcf.gz"))[0])
+    _write_vcf(recall, head, cols, genome_versions["recall"] + [recs[-1]])
     news = data / "update-2" / "fhir"
     news.mkdir(parents=True)
     for name, resource in (("Encounter", encounter), ("Observation", observation), ("Condition", condition)):
@@ -366,6 +374,11 @@ def existing_patient_news(incremental_vs_full, dbt_scratch, alt_lakes):
         stroke_cell = con.execute(
             "select patient_count, is_suppressed from mmhealth_marts.population_clinical "
             "where section = 'outcomes' and dimension = 'condition_group' and category = 'stroke'").fetchone()
+        recall_files = con.execute(
+            "select source_file, source_lake_run, is_current from mmhealth_staging.stg_omics__genome_files "
+            "where source_file = ?", [genome_versions["files"]["a"]]).fetchall()
+        recall_log = con.execute("select max(run_id) from lake.lake_meta.ingest_log where lake_source = ?",
+                                 [genome_versions["files"]["a"]]).fetchone()[0]
         after = con.execute(
             "select f.n_encounters_before_index, f.n_observations_before_index, f.stroke, p.n_encounters "
             "from mmhealth_marts.features_cardiovascular f join mmhealth_marts.dim_patient d using (patient_key) "
@@ -374,7 +387,7 @@ def existing_patient_news(incremental_vs_full, dbt_scratch, alt_lakes):
         con.close()
     alt_lakes.dbt(lake, "build", "--full-refresh", "--selector", "deploy", *threshold)
     return {"before": before, "after": after, "scheduled": scheduled, "full": _snapshot(lake), "strokes": strokes,
-            "stroke_cell": stroke_cell}
+            "stroke_cell": stroke_cell, "recall_files": recall_files, "recall_log": recall_log}
 
 
 def test_a_cell_crossing_the_small_cell_threshold_is_shown_as_a_full_refresh_shows_it(existing_patient_news):
@@ -391,5 +404,13 @@ def test_an_existing_patient_with_new_data_is_recomputed(existing_patient_news):
     assert r["after"][0] == n_enc + 1 and r["after"][3] == n_all + 1
     assert r["after"][1] > n_obs
     assert r["after"][2] is True
-    for mart in FACTS + INTERMEDIATE:
+    for mart in FACTS + INTERMEDIATE + STAGING:
         assert r["scheduled"][mart] == r["full"][mart], f"{mart}: scheduled run differs from a full refresh"
+
+
+def test_a_vcf_sent_again_at_its_path_leaves_only_its_new_version(existing_patient_news):
+    """The re-call replaced at its own path: after the scheduled run, the genome files hold only the version of the
+    file's latest ingest (the lake's ingest log, read here directly), current, as a full build holds it."""
+    r = existing_patient_news
+    assert r["recall_files"] and {run for _, run, _ in r["recall_files"]} == {r["recall_log"]}
+    assert all(current for *_, current in r["recall_files"])

@@ -510,6 +510,42 @@ def test_rows_added_is_the_net_change_per_table(tmp_path):
     assert unchanged.modalities["genomics"].rows_added == {}
 
 
+def test_rows_copied_out_of_a_replaced_part_keep_the_run_that_read_them(tmp_path):
+    """a.vcf shares a part with b.vcf; b changes. a's rows are copied without b's, and stay in the partition of
+    the run that read a: a row's lake_run is always its file's run in the ingest log, so the current-version rules
+    and the incremental models (which order and filter by it) do not see a as new, or as newer than it is."""
+    import pyarrow.parquet as pq
+
+    seq = "".join(random.Random(9).choice("ACGT") for _ in range(200))
+    src = tmp_path / "src"
+    src.mkdir()
+    _vcf(src / "a.vcf", seq, [10, 20, 30], sample="A")
+    _vcf(src / "b.vcf", seq, [40, 50], sample="B")
+    lake = tmp_path / "lake"
+    run_ingest(src, str(lake), ["genomics"], {}, progress=False)
+    time.sleep(0.01)
+    _vcf(src / "b.vcf", seq, [40], sample="B")
+    run_ingest(src, str(lake), ["genomics"], {}, progress=False)
+    # read back with pyarrow, partition from the folder name as Athena and DuckDB derive it
+    runs: dict[str, set[str]] = {}
+    for part in (lake / "omics" / "variants").rglob("*.parquet"):
+        run = part.parent.name.removeprefix("lake_run=")
+        for source in pq.read_table(part, columns=["lake_source"]).column("lake_source").to_pylist():
+            runs.setdefault(source, set()).add(run)
+    manifest = json.loads((lake / "_lake" / "manifest.json").read_text())
+    keys = {p["key"] for p in manifest["tables"]["omics.variants"]}
+    assert {str(p.relative_to(lake)) for p in (lake / "omics" / "variants").rglob("*.parquet")} == keys
+    logged = {f: e["run"] for f, e in manifest["files"].items()}
+    assert runs == {"a.vcf": {logged["a.vcf"]}, "b.vcf": {logged["b.vcf"]}}
+    assert logged["a.vcf"] < logged["b.vcf"]
+    con = connect(lake)
+    try:
+        assert con.execute("select lake_source, count(*), min(lake_run) from omics.variants group by 1 order by 1"
+                           ).fetchall() == [("a.vcf", 3, logged["a.vcf"]), ("b.vcf", 1, logged["b.vcf"])]
+    finally:
+        con.close()
+
+
 # --- S3 refusals --------------------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@
     from a genome file a newer file superseded are deleted after the MERGE (post-hook). -#}
 -- depends_on: {{ ref('int_patient_spine') }}
 -- depends_on: {{ ref('stg_omics__genome_files') }}
+-- depends_on: {{ ref('stg_omics__annotations') }}
 select
     cast(v.variant_clinvar_id as varchar) as variant_clinvar_id,
     cast(v.variant_call_id as varchar) as variant_call_id,
@@ -36,6 +37,15 @@ select
     cast(v.annotation_lake_run as varchar) as annotation_lake_run
 from {{ ref('int_variant_clinvar') }} as v
 {%- if not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() %}
-    {%- set newer = mmh_newer_than_this(['source_lake_run', 'annotation_lake_run'], 'v') %}
+    {%- set newer = mmh_newer_than_this(['source_lake_run'], 'v') %}
+    {#- Every call is matched again only when a newer ClinVar release is in the lake. Asked first, because the
+        condition on the annotation's run in an OR would keep the call-side filter from reaching the scan of
+        fct_variant_call: the join would read every call on every scheduled run. -#}
+    {%- set newer_annotations = mmh_newer_than_this(['annotation_lake_run'], 'v') %}
+    {%- if newer_annotations %}
+        {%- set probe = 'select count(*) from ' ~ ref('stg_omics__annotations') ~ ' as v where '
+            ~ (newer_annotations[0] | replace('v.annotation_lake_run', 'v.source_lake_run')) %}
+        {%- if run_query(probe).columns[0].values()[0] > 0 %}{% do newer.extend(newer_annotations) %}{% endif %}
+    {%- endif %}
 where {{ newer | join(' or ') if newer else 'true' }}
 {%- endif %}

@@ -13,7 +13,8 @@ Layout (local folder LAKE, or the same keys under s3://bucket/prefix)::
 Databases: `healthlake` (FHIR, HealthLake's Athena view shape), `omics` (variants, annotations,
 reference_contigs), `imaging` (owned by the imaging reader), `lake_meta` (quarantine, skipped, ingest_log).
 Every table has a `lake_source` column (relative path of the source file) and, like a Hive partition,
-`lake_run`.
+`lake_run`: the run that read the row's file. When a changed file's rows leave a part they shared with other
+files, the copy of the part without them stays in the partition of the run it came from.
 
 How a modality plugs in
 -----------------------

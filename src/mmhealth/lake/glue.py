@@ -1,6 +1,6 @@
 """Glue databases and tables for an S3 lake, so Athena queries the same Parquet the local catalog reads.
 
-Each table is partitioned by `lake_run` (the run that wrote a part lives under `.../lake_run=<run>/`), and
+Each table is partitioned by `lake_run` (the run that read a part's files: `.../lake_run=<run>/`), and
 only committed runs are registered as partitions: the objects of a run that never committed are invisible to
 Athena, as they are to the local catalog. Endpoint and region come from the environment as boto3 reads them
 (`AWS_ENDPOINT_URL`, `AWS_DEFAULT_REGION`)."""

@@ -560,6 +560,10 @@ def _commit(run: RunContext, manifest: Manifest, read: _ModalityRead) -> Manifes
     # Rows of changed files leave every table they were in (the ingest log excepted).
     dropped_keys: list[str] = []
     new_tables: dict[str, list[Part]] = {t: list(ps) for t, ps in manifest.tables.items()}
+    # A part that held a replaced file's rows is copied without them. The other files' rows in it were read by an
+    # earlier run and did not change: the copy stays in that run's partition, so a row's lake_run is always the
+    # run that read its file - what the current-version rules and the incremental models order and filter by.
+    copies: list[tuple[str, Path, int, list[str], str]] = []
     if replaced:
         scratch = staging / "_fetched"
         for table, parts in manifest.tables.items():
@@ -574,19 +578,25 @@ def _commit(run: RunContext, manifest: Manifest, read: _ModalityRead) -> Manifes
                 out.parent.mkdir(parents=True, exist_ok=True)
                 kept = _rewrite_without(store, part.key, hit, out, scratch)
                 if kept:
-                    staged.append((table, out, kept, sorted(set(part.sources) - hit)))
+                    copies.append((table, out, kept, sorted(set(part.sources) - hit), part.run))
                 dropped_keys.append(part.key)
             new_tables[table] = keep_parts
     schemas = {t: s for t, s in manifest.schemas.items()}
     footers = {local: schema_of_parquet(local) for _, local, _, _ in staged}
     staged_parts = coalesce([(t, local, rows, sources, footers[local][1]) for t, local, rows, sources in staged],
                             staging / "_coalesced")
-    for table, local, rows, sources, fingerprint in staged_parts:
+    # (table, local file, rows, sources, schema fingerprint, run): this run's parts, then the copies, never
+    # coalesced with them (a part lives in one run's partition).
+    publish = [(*entry, run_id) for entry in staged_parts]
+    for table, local, rows, sources, part_run in copies:
+        footers[local] = schema_of_parquet(local)
+        publish.append((table, local, rows, sources, footers[local][1], part_run))
+    for table, local, rows, sources, fingerprint, part_run in publish:
         part_schema = footers[local][0] if local in footers else schema_of_parquet(local)[0]
         schemas[table] = merge_fields(schemas[table], part_schema) if table in schemas else part_schema
-        key = _part_key(table, run_id, local)
+        key = _part_key(table, part_run, local)
         store.publish(local, key)
-        new_tables.setdefault(table, []).append(Part(key=key, rows=rows, run=run_id, sources=sources, schema=fingerprint))
+        new_tables.setdefault(table, []).append(Part(key=key, rows=rows, run=part_run, sources=sources, schema=fingerprint))
     files = dict(manifest.files)
     files.update(touched)
     for rel, f in new_files.items():

@@ -291,7 +291,8 @@ class S3Store:
         a run may only have stalled, not died, and still be publishing; it cannot commit any more (its lock and
         manifest writes are conditional), and its objects are collected by a later run."""
         stale = []
-        spared = tuple(f"/lake_run={run}/" for run in spare_runs)
+        # a run's own parts are in its partition; the copies it made of earlier parts are in theirs, named after it
+        spared = tuple(m for run in spare_runs for m in (f"/lake_run={run}/", f"/part-{run}-"))
         paginator = self.s3.get_paginator("list_objects_v2")
         for db in databases:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key(db) + "/"):
