@@ -489,14 +489,20 @@ def test_without_reference_no_ref_is_checked_and_the_help_and_summary_say_so(tmp
 # --- rows_added ---------------------------------------------------------------------------------------------------
 
 
-def test_rows_added_is_the_net_change_per_table(tmp_path):
-    """Two VCFs share one coalesced part; when one loses a site, the other's rows are rewritten, not added."""
+def _two_vcfs(tmp_path) -> tuple[Path, str, Path]:
+    """Source folder with a.vcf (3 sites of sample A) and b.vcf (2 of sample B): one run puts them in one part."""
     seq = "".join(random.Random(9).choice("ACGT") for _ in range(200))
     src = tmp_path / "src"
     src.mkdir()
     _vcf(src / "a.vcf", seq, [10, 20, 30], sample="A")
     _vcf(src / "b.vcf", seq, [40, 50], sample="B")
     lake = tmp_path / "lake"
+    return src, seq, lake
+
+
+def test_rows_added_is_the_net_change_per_table(tmp_path):
+    """Two VCFs share one coalesced part; when one loses a site, the other's rows are rewritten, not added."""
+    src, seq, lake = _two_vcfs(tmp_path)
     first = run_ingest(src, str(lake), ["genomics"], {}, progress=False)
     assert first.modalities["genomics"].rows_added == {"lake_meta.ingest_log": 2, "omics.variants": 5}
     manifest = json.loads((lake / "_lake" / "manifest.json").read_text())
@@ -516,12 +522,7 @@ def test_rows_copied_out_of_a_replaced_part_keep_the_run_that_read_them(tmp_path
     and the incremental models (which order and filter by it) do not see a as new, or as newer than it is."""
     import pyarrow.parquet as pq
 
-    seq = "".join(random.Random(9).choice("ACGT") for _ in range(200))
-    src = tmp_path / "src"
-    src.mkdir()
-    _vcf(src / "a.vcf", seq, [10, 20, 30], sample="A")
-    _vcf(src / "b.vcf", seq, [40, 50], sample="B")
-    lake = tmp_path / "lake"
+    src, seq, lake = _two_vcfs(tmp_path)
     run_ingest(src, str(lake), ["genomics"], {}, progress=False)
     time.sleep(0.01)
     _vcf(src / "b.vcf", seq, [40], sample="B")
@@ -575,3 +576,39 @@ def test_s3_access_denied_names_the_permissions(tmp_path):
     assert "s3:PutObject" in str(error) and "\n" not in str(error)
     other = ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "PutObject")
     assert explain(other, lake="s3://b/lake", work=tmp_path, source=tmp_path, committed=[]) is None
+
+
+# --- run order ----------------------------------------------------------------------------------------------------
+
+
+def test_a_run_id_that_would_sort_before_the_lakes_latest_run_is_never_used(tmp_path, monkeypatch):
+    """dbt picks up new rows by `lake_run > the newest it holds`: a run in the same second as the last one (random
+    suffix) or one that waited for the lock while a later-started run committed would sort before it and its rows
+    would never be merged. The ingest takes a new id, after the latest run, instead."""
+    import mmhealth.lake.ingest as ingest
+
+    src, seq, lake = _two_vcfs(tmp_path)
+    first = run_ingest(src, str(lake), ["genomics"], {}, progress=False).run_id
+    stamp = first.split("-", 1)[0]
+    ids = iter([f"{stamp}-000000"])  # the same second, a suffix that sorts first
+    real = ingest.new_run_id
+    monkeypatch.setattr(ingest, "new_run_id", lambda: next(ids, None) or real())
+    _vcf(src / "b.vcf", seq, [40], sample="B")
+    second = run_ingest(src, str(lake), ["genomics"], {}, progress=False).run_id
+    assert second > first and second != f"{stamp}-000000"
+    manifest = json.loads((lake / "_lake" / "manifest.json").read_text())
+    assert manifest["runs"] == [first, second] and manifest["files"]["b.vcf"]["run"] == second
+
+
+def test_a_lake_whose_latest_run_is_ahead_of_this_clock_is_one_line(tmp_path):
+    src, seq, lake = _two_vcfs(tmp_path)
+    run_ingest(src, str(lake), ["genomics"], {}, progress=False)
+    manifest_file = lake / "_lake" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["runs"].append("29991231T235959Z-ffffff")  # written by a host whose clock is far ahead
+    manifest_file.write_text(json.dumps(manifest))
+    _vcf(src / "c.vcf", seq, [60], sample="C")
+    with pytest.raises(MMHealthError) as err:
+        run_ingest(src, str(lake), ["genomics"], {}, progress=False)
+    assert "29991231T235959Z-ffffff" in str(err.value) and "ahead of this host's clock" in str(err.value)
+    assert "\n" not in str(err.value)

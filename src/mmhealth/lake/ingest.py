@@ -119,8 +119,36 @@ class _ModalityRead:
     report: ModalityReport
 
 
+RUN_ID_TIME = "%Y%m%dT%H%M%SZ"
+# How far the lake's latest run may be ahead of this host's clock before a run refuses (another host's clock).
+CLOCK_AHEAD_S = 5
+
+
 def new_run_id() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    return dt.datetime.now(dt.timezone.utc).strftime(RUN_ID_TIME) + "-" + secrets.token_hex(3)
+
+
+def _wait_to_follow(latest: str, run_id: str, lake: str) -> bool:
+    """Whether `run_id` sorts after `latest`, the lake's newest committed run. dbt orders a file's versions and
+    picks up new rows by lake_run (its incremental models read `lake_run > the newest they hold`), so every run
+    must sort after the runs committed before it: a run in the same second as the last one, or one that waited for
+    the lock while a run started after it committed, would sort before it and its rows would never be merged.
+    When it does not, waits until this host's clock is past `latest` (the caller takes a new id and the lock
+    again)."""
+    if not latest or run_id > latest:
+        return True
+    now = dt.datetime.now(dt.timezone.utc)
+    try:
+        then = dt.datetime.strptime(latest.split("-", 1)[0], RUN_ID_TIME).replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return True  # not a run id this code wrote: nothing to order against
+    ahead = (then - now).total_seconds()
+    if ahead > CLOCK_AHEAD_S:
+        raise MMHealthError(
+            f"{lake}: its latest run {latest} is {ahead:.0f} s ahead of this host's clock - set the clock (NTP) and "
+            f"run again, so this run's id sorts after it")
+    time.sleep(max(ahead, 0) + 1 - now.microsecond / 1e6)
+    return False
 
 
 def file_checksum(path: Path) -> str:
@@ -251,17 +279,35 @@ def run_ingest(
         if m not in READERS:
             raise MMHealthError(f"--modality {m}: unknown modality - choose from {', '.join(READERS)}")
     store = _open_store(lake, source)
-    run_id = new_run_id()
-    report = IngestReport(run_id=run_id, lake=store.uri, modalities={}, tables={})
-    committed: list[str] = []  # modalities this run committed: a later failure leaves them in the lake
+    while True:
+        run_id = new_run_id()
+        report = IngestReport(run_id=run_id, lake=store.uri, modalities={}, tables={})
+        committed: list[str] = []  # modalities this run committed: a later failure leaves them in the lake
+        manifest = _ingest_locked(store, run_id, source, options, requested, explicit=bool(modalities), report=report,
+                                  committed=committed, progress=progress)
+        if manifest is not None:
+            break
+    report.tables = manifest.table_rows()
+    note = _reference_note(manifest, run_id, options)
+    if note:
+        report.notes.append(note)
+    return report
+
+
+def _ingest_locked(store: Store, run_id: str, source: Path, options: IngestOptions, requested: list[str], *,
+                   explicit: bool, report: IngestReport, committed: list[str], progress: bool) -> Manifest | None:
+    """The run under the lake's lock; None when `run_id` would not sort after the lake's latest run (see
+    `_wait_to_follow`): the lock is released and the caller starts again with a new id."""
     try:
         with store.lock(Owner.this_process(run_id)) as lock:
             failpoints.hit("locked")
+            if not _wait_to_follow(max(store.read_manifest().runs, default=""), run_id, store.uri):
+                return None
             run = RunContext(store=store, lock=lock, run_id=run_id, source=source,
                              root=source if source.is_dir() else source.parent, options=options, report=report,
                              progress=progress, committed=committed)
             try:
-                manifest = _run_locked(run, requested, explicit=bool(modalities))
+                manifest = _run_locked(run, requested, explicit=explicit)
             finally:
                 remove_tree(store.staging_root / run_id)  # this run's own files only, and only while it holds the lock
     except MMHealthError:
@@ -271,11 +317,7 @@ def run_ingest(
         if error is None:
             raise
         raise error from exc
-    report.tables = manifest.table_rows()
-    note = _reference_note(manifest, run_id, options)
-    if note:
-        report.notes.append(note)
-    return report
+    return manifest
 
 
 def _run_locked(run: RunContext, requested: list[str], *, explicit: bool) -> Manifest:
