@@ -4,7 +4,8 @@
 with ids as (
     select patient_id, 'clinical' as modality from {{ ref('stg_fhir__patient') }}
     union all
-    select distinct sample_id, 'genomic' from {{ ref('stg_omics__variant_calls') }}
+    -- the samples with calls that count: from the genome files (a row per sample, contig and file), not the calls
+    select distinct sample_id, 'genomic' from {{ ref('stg_omics__genome_files') }} where is_current
     union all
     select distinct patient_id, 'imaging' from {{ ref('stg_imaging__image_sets') }}
     union all
