@@ -66,14 +66,8 @@ with grouped as (
 held as (
     select
         t.sample_id, t.contig, t.source_file, t.source_lake_run, t.n_rows,
-        coalesce(r.latest_run > t.source_lake_run, false) as is_replaced
+        {{ mmh_genome_file_replaced('t') }} as is_replaced
     from {{ this }} as t
-    left join (
-        select lake_source, max(run_id) as latest_run
-        from {{ source('lake_meta', 'ingest_log') }}
-        where modality = 'genomics'
-        group by lake_source
-    ) as r on t.source_file = r.lake_source
 ),
 
 touched as (
@@ -112,19 +106,22 @@ from files as f
 {%- endif -%}
 {%- endmacro %}
 
+{#- Whether the genome file version `alias` (a row of stg_omics__genome_files) was replaced: a later ingest run read
+    its file again, so the lake holds only that run's rows of it. The incremental run and its post-hook ask the same. -#}
+{% macro mmh_genome_file_replaced(alias) -%}
+exists (
+    select 1 from {{ source('lake_meta', 'ingest_log') }} as l
+    where l.modality = 'genomics' and l.lake_source = {{ alias }}.source_file and l.run_id > {{ alias }}.source_lake_run
+)
+{%- endmacro %}
+
 {#- Post-hook of stg_omics__genome_files: a MERGE never deletes, so after it the file versions a later ingest run
     replaced (the run re-read the file: the lake holds only its new rows) are deleted, as a full build would leave
     the table. Nothing to do on a full build. -#}
 {% macro mmh_drop_replaced_genome_files() -%}
 {%- if not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() -%}
 delete from {{ this }}
-where genome_file_id in (
-    select t.genome_file_id
-    from {{ this }} as t
-    inner join {{ source('lake_meta', 'ingest_log') }} as l
-        on l.lake_source = t.source_file and l.run_id > t.source_lake_run
-    where l.modality = 'genomics'
-)
+where genome_file_id in (select t.genome_file_id from {{ this }} as t where {{ mmh_genome_file_replaced('t') }})
 {%- else -%}
 select 1 as nothing_to_delete
 {%- endif -%}

@@ -41,11 +41,13 @@ from {{ ref('int_variant_clinvar') }} as v
     {#- Every call is matched again only when a newer ClinVar release is in the lake. Asked first, because the
         condition on the annotation's run in an OR would keep the call-side filter from reaching the scan of
         fct_variant_call: the join would read every call on every scheduled run. -#}
-    {%- set newer_annotations = mmh_newer_than_this(['annotation_lake_run'], 'v') %}
-    {%- if newer_annotations %}
-        {%- set probe = 'select count(*) from ' ~ ref('stg_omics__annotations') ~ ' as v where '
-            ~ (newer_annotations[0] | replace('v.annotation_lake_run', 'v.source_lake_run')) %}
-        {%- if run_query(probe).columns[0].values()[0] > 0 %}{% do newer.extend(newer_annotations) %}{% endif %}
+    {%- set held = run_query('select cast(max(annotation_lake_run) as varchar) from ' ~ this).columns[0].values()[0] %}
+    {%- if held is not none %}
+        {%- set probe = 'select count(*) from ' ~ ref('stg_omics__annotations')
+            ~ " where source_lake_run > '" ~ held ~ "'" %}
+        {%- if run_query(probe).columns[0].values()[0] > 0 %}
+            {%- do newer.append("v.annotation_lake_run > '" ~ held ~ "'") %}
+        {%- endif %}
     {%- endif %}
 where {{ newer | join(' or ') if newer else 'true' }}
 {%- endif %}
