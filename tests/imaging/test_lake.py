@@ -104,3 +104,62 @@ def test_added_slice_rebuilds_its_series(tmp_path):
     assert query(lake, "select count(*), max(numberofinstances), max(depth) from imaging.image_sets")[0] == (1, 6, 6)
     assert query(lake, "select count(*) from imaging.instances")[0][0] == 6
     assert query(lake, "select count(*) from imaging.radiomics")[0][0] == 1
+
+
+def test_a_changed_study_reopens_only_its_own_files(tmp_path, monkeypatch):
+    """The manifest keeps each file's study, so a slice added to one study reads that study's other files again,
+    not every file in the lake; a manifest without studies (an older lake) falls back to reading them all."""
+    import json
+
+    import pydicom
+
+    from mmhealth.ingest.imaging import reader
+
+    src = tmp_path / "src"
+    full = tmp_path / "full"
+    kept = write_series(full, SeriesSpec("p-grow", 6.0, size=24, slices=5, seed=3))
+    (src / "grow").mkdir(parents=True)
+    for p in kept[:4]:
+        shutil.copy(p, src / "grow" / p.name)
+    other = write_series(src / "other", SeriesSpec("p-still", 5.0, size=24, slices=4, seed=4))
+    lake = tmp_path / "lake"
+    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--quiet"]) == 0
+    manifest = json.loads((lake / "_lake" / "manifest.json").read_text())
+    studies = {rel: e["group"] for rel, e in manifest["files"].items()}
+    # the study each file names, as pydicom reads it
+    assert studies == {f"{d}/{p.name}": str(pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID)
+                       for d, files in (("grow", kept[:4]), ("other", other)) for p in files}
+
+    opened: list[str] = []
+    real = reader.read_header
+    monkeypatch.setattr(reader, "read_header", lambda path, rel: opened.append(rel) or real(path, rel))
+    shutil.copy(kept[4], src / "grow" / kept[4].name)
+    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--quiet"]) == 0
+    assert sorted(opened) == sorted(f"grow/{p.name}" for p in kept)  # the study's files, none of "other"
+    assert query(lake, "select count(*) from imaging.instances")[0][0] == 9
+    assert sorted(query(lake, "select numberofinstances from imaging.image_sets")) == [(4,), (5,)]
+
+    # A lake whose manifest predates studies: every unchanged file is opened to find the changed study's.
+    manifest = json.loads((lake / "_lake" / "manifest.json").read_text())
+    for entry in manifest["files"].values():
+        entry.pop("group")
+    (lake / "_lake" / "manifest.json").write_text(json.dumps(manifest))
+    opened.clear()
+    extra = write_series(tmp_path / "extra", SeriesSpec("p-grow", 6.0, size=24, slices=1, seed=5,
+                                                         study_uid=studies["grow/" + kept[0].name]))
+    shutil.copy(extra[0], src / "grow" / "extra.dcm")
+    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--quiet"]) == 0
+    assert len(opened) == 10  # the new file and all nine unchanged ones
+    assert query(lake, "select count(*) from imaging.instances")[0][0] == 10
+    # ... once: that run recorded every file's study, the ones it opened only to learn it included
+    manifest = json.loads((lake / "_lake" / "manifest.json").read_text())
+    grow = studies["grow/" + kept[0].name]
+    assert {rel: e["group"] for rel, e in manifest["files"].items()} == {
+        **studies, f"grow/{kept[4].name}": grow, "grow/extra.dcm": grow}
+    opened.clear()
+    (src / "grow" / "extra.dcm").unlink()
+    shutil.copy(write_series(tmp_path / "later", SeriesSpec("p-still", 5.0, size=24, slices=1, seed=6,
+                                                            study_uid=studies["other/" + other[0].name]))[0],
+                src / "other" / "later.dcm")
+    assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--quiet"]) == 0
+    assert sorted(opened) == sorted(["other/later.dcm"] + [f"other/{p.name}" for p in other])

@@ -36,6 +36,9 @@ class SourceFile:
     rel: str
     size: int
     checksum: str
+    # For a file in `ctx.unchanged`: the group its reader named when it last read it (FileDone.group); None when
+    # none was recorded (a reader without groups, or a lake written before groups were kept).
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,9 +114,22 @@ class FileDone:
     loaded: int
     quarantined: int
     skipped: int
+    # Files a reader must read together when one of them changes (imaging: a study's instances, "" for a file
+    # without a header). Kept in the manifest, so a later run finds a changed group's other files without reading
+    # every unchanged file to learn which group it is in.
+    group: str | None = None
 
 
-Output = Union[TableBatch, ParquetPart, Quarantined, Skipped, Note, FileDone]
+@dataclass(frozen=True)
+class FileGroup:
+    """The group (see FileDone.group) of an unchanged file a reader opened only to learn it: the manifest records
+    it, the file's rows stay as they are. Lets a lake written before groups were kept learn them once."""
+
+    source: str
+    group: str
+
+
+Output = Union[TableBatch, ParquetPart, Quarantined, Skipped, Note, FileDone, FileGroup]
 
 # Input a reader loaded but had to tolerate (a key the header does not declare, a header repaired as htslib
 # reads it, ...): rows of `lake_meta.warnings`, one per source file and kind, yielded as a TableBatch built by

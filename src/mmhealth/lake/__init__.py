@@ -33,7 +33,11 @@ A modality is a class implementing `mmhealth.ingest.records.ModalityReader` (`na
    - `Note(source, subject, message)`: named in the run summary (e.g. an image set without radiomics);
    - `FileDone(source, read, loaded, quarantined, skipped)`: one per file, read = loaded + quarantined +
      skipped; files without one are not committed at all (a rerun reads them again). A reader may re-read
-     files from `ctx.unchanged` too: any file closed by a FileDone has its earlier rows replaced;
+     files from `ctx.unchanged` too: any file closed by a FileDone has its earlier rows replaced. A FileDone
+     may name a `group` (imaging: the study); the manifest keeps it and hands it back on the file's
+     `ctx.unchanged` entry, so a reader finds a changed group's other files without reading them all;
+   - `FileGroup(source, group)`: the group of an unchanged file the reader opened only to learn it (a lake
+     written before groups were kept); the manifest records it and the file's rows stay;
 3. commits: earlier rows of the files read are removed from older parts, the new parts move into place (for S3,
    objects uploaded), the manifest is replaced atomically. A run killed at any point leaves the previous
    manifest, hence the previous lake, intact.

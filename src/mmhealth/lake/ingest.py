@@ -16,6 +16,7 @@ from mmhealth.errors import MMHealthError
 from mmhealth.ingest.records import (
     SOURCE_COLUMN,
     FileDone,
+    FileGroup,
     IngestOptions,
     Note,
     ParquetPart,
@@ -177,6 +178,7 @@ class _Collector:
         self.quarantine: list[Quarantined] = []
         self.skipped: list[Skipped] = []
         self.done: dict[str, FileDone] = {}
+        self.groups: dict[str, str] = {}  # unchanged file -> the group its reader found (FileGroup)
         self.batches: dict[str, list] = {}
         self.batch_rows: dict[str, int] = {}
 
@@ -191,6 +193,8 @@ class _Collector:
             self.quarantine.append(out)
         elif isinstance(out, FileDone):
             self.done[out.source] = out
+        elif isinstance(out, FileGroup):
+            self.groups[out.source] = out.group
         elif isinstance(out, Skipped):
             self.skipped.append(out)  # counted through FileDone, stored in lake_meta.skipped
         elif isinstance(out, Note):
@@ -452,7 +456,7 @@ def _ingest_modality(run: RunContext, manifest: Manifest, reader, mreport: Modal
         seen[rel] = (st.st_size, st.st_mtime_ns)
         old = manifest.files.get(rel)
         if old and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
-            f = SourceFile(path, rel, st.st_size, old.checksum)
+            f = SourceFile(path, rel, st.st_size, old.checksum, old.group)
             if old.origin != str(root):  # seen under another folder (or before origins were recorded)
                 touched[rel] = replace(old, origin=str(root))
         else:
@@ -460,6 +464,7 @@ def _ingest_modality(run: RunContext, manifest: Manifest, reader, mreport: Modal
             if not (old and old.checksum == f.checksum):
                 changed.append(f)
                 continue
+            f = replace(f, group=old.group)
             touched[rel] = replace(old, mtime_ns=st.st_mtime_ns, origin=str(root))
         if again(rel):
             changed.append(f)
@@ -641,14 +646,17 @@ def _commit(run: RunContext, manifest: Manifest, read: _ModalityRead) -> Manifes
         new_tables.setdefault(table, []).append(Part(key=key, rows=rows, run=part_run, sources=sources, schema=fingerprint))
     files = dict(manifest.files)
     files.update(touched)
+    grouped = {rel: replace(files[rel], group=g) for rel, g in collector.groups.items()
+               if rel in files and rel not in new_files and files[rel].group != g}
+    files.update(grouped)
     for rel, f in new_files.items():
-        files[rel] = FileEntry(modality, f.checksum, f.size, seen[rel][1], run_id, origin)
+        files[rel] = FileEntry(modality, f.checksum, f.size, seen[rel][1], run_id, origin, collector.done[rel].group)
     runs = manifest.runs + ([run_id] if staged and run_id not in manifest.runs else [])
     committed = Manifest(
         tables={t: ps for t, ps in new_tables.items() if ps}, files=files, runs=runs,
         schemas={t: s for t, s in schemas.items() if new_tables.get(t)},
     )
-    if staged or touched or dropped_keys:
+    if staged or touched or grouped or dropped_keys:
         failpoints.hit("commit")
         run.lock.confirm()  # S3: this run still holds the lake (it may have stalled past its lease)
         store.write_manifest(committed)  # the commit point; the catalog follows once per run (_run_locked)

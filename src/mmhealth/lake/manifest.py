@@ -30,6 +30,8 @@ class FileEntry:
     # The folder given as SOURCE when the file was last seen (resolved); "" in manifests written before it was
     # recorded. A file's identity is its path inside SOURCE, so the same path under another folder is checked.
     origin: str = ""
+    # The reader's FileDone.group when it last read the file (None: not recorded); handed back in ctx.unchanged.
+    group: str | None = None
 
 
 @dataclass

@@ -35,7 +35,7 @@ from mmhealth.ingest.imaging.radiomics import (
 from mmhealth.ingest.imaging.series import choose_copies, group_series, image_set_id, instance_key, radiomics_refusal
 from mmhealth.ingest.imaging.volume import SliceSource
 from mmhealth.ingest.records import (
-    FileDone, Note, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile,
+    FileDone, FileGroup, Note, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile,
 )
 
 MODALITY = "imaging"
@@ -68,10 +68,16 @@ def read_imaging(files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
     try:
         outcomes = read_headers(files, pool, ctx.progress)
         changed_studies = {o.study_uid for o in outcomes.values() if isinstance(o, DicomHeader)}
-        if changed_studies and ctx.unchanged:
-            for source, o in read_headers(ctx.unchanged, pool, None).items():
+        # A study is read whole: unchanged files of a study that gained or changed a file are read again. The
+        # manifest knows each file's study from its last run (FileDone.group), so only those files and the ones
+        # it has no study for (lakes written before studies were kept) are opened - not every file in the lake.
+        again = [f for f in ctx.unchanged if f.group is None or f.group in changed_studies]
+        if changed_studies and again:
+            for source, o in read_headers(again, pool, None).items():
                 if isinstance(o, DicomHeader) and o.study_uid in changed_studies:
                     outcomes[source] = o
+                else:  # opened only to learn its study: the manifest keeps it for the next run
+                    yield FileGroup(source, o.study_uid if isinstance(o, DicomHeader) else "")
         yield from run_outcomes(outcomes, ctx, segmenter=segmenter, workers=workers,
                                 radiomics=options.radiomics, pool=pool,
                                 # the lake passes a progress bar only when it shows one; ours follows suit
@@ -230,9 +236,11 @@ def run_outcomes(outcomes: dict[str, Any], ctx: ReadContext, *, segmenter: str |
         final[h.source] = "loaded"
     yield from _notes(series, status, results)
 
+    study = {source: o.study_uid for source, o in outcomes.items() if isinstance(o, DicomHeader)}
     for source in sorted(final):
         kind = final[source]
-        yield FileDone(source, 1, int(kind == "loaded"), int(kind == "quarantined"), int(kind == "skipped"))
+        yield FileDone(source, 1, int(kind == "loaded"), int(kind == "quarantined"), int(kind == "skipped"),
+                       group=study.get(source, ""))
 
 
 def _folder(source: str) -> str:
