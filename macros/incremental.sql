@@ -64,3 +64,28 @@ where patient_key not in (
 select 1 as nothing_to_delete
 {%- endif -%}
 {%- endmacro %}
+
+{#- Incremental strategy of the genome tables (config incremental_strategy=mmh_genome_merge_strategy(), with
+    `merge_probe`: columns that are equal whenever the unique keys are, and cheap to compare - the sample or the
+    patient). A MERGE reads the whole target's key column to find rows to update; at 100,000 patients that was the
+    largest cost of a scheduled run (3 s for 12.7 million variant rows), yet the new rows nearly always belong to
+    samples the table does not hold yet (new patients, a new genome). So the target is probed on the narrow columns
+    first: when no new row's probe is held, a plain insert is the same result as the MERGE; otherwise the MERGE
+    runs. Athena has no such strategy and keeps its Iceberg MERGE (macro below). -#}
+{% macro get_incremental_mmh_merge_sql(arg_dict) %}
+  {%- set target, source = arg_dict['target_relation'], arg_dict['temp_relation'] -%}
+  {%- set probe = config.get('merge_probe') or [arg_dict['unique_key']] -%}
+  {%- set matches = [] -%}
+  {%- for c in probe %}{% do matches.append('held.' ~ c ~ ' is not distinct from new.' ~ c) %}{% endfor -%}
+  {%- set held = run_query('select count(*) from (select 1 from ' ~ source ~ ' as new where exists (select 1 from '
+      ~ target ~ ' as held where ' ~ matches | join(' and ') ~ ') limit 1) as probe').columns[0].values()[0] -%}
+  {%- if held == 0 -%}
+insert into {{ target }} by name select * from {{ source }}
+  {%- else -%}
+{{ get_incremental_merge_sql(arg_dict) }}
+  {%- endif -%}
+{% endmacro %}
+
+{% macro mmh_genome_merge_strategy() %}{{ return(adapter.dispatch('mmh_genome_merge_strategy', 'mmhealth')()) }}{% endmacro %}
+{% macro duckdb__mmh_genome_merge_strategy() %}{{ return('mmh_merge') }}{% endmacro %}
+{% macro athena__mmh_genome_merge_strategy() %}{{ return('merge') }}{% endmacro %}

@@ -22,14 +22,21 @@ FACTS = ["fct_encounter", "fct_condition", "fct_observation", "fct_procedure", "
 # and labels they follow.
 INTERMEDIATE = ["int_patient_clinical_history", "int_cv_history_features", "int_cv_data_end", "int_cv_index_dates",
                 "int_cv_labels"]
-# The incremental staging table of genome file versions (which VCF's calls count).
-STAGING = ["stg_omics__genome_files"]
+# The incremental staging tables of genome file versions (which VCF's calls count) and of their calls.
+STAGING = ["stg_omics__genome_files", "stg_omics__variant_calls"]
+# The genome tables that insert the new rows without a MERGE when none of their samples is held yet.
+GENOME_TABLES = ["stg_omics__variant_calls", "fct_variant_call", "fct_variant_clinvar"]
 NEW_ROW_TESTS = ("--vars", "{data_tests_scope: new_rows}")
 
 
 def _run(argv: list[str], lake) -> None:
     proc = subprocess.run(argv, cwd=REPO, env=dbt_env(lake), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def _genome_dml(target) -> dict[str, str]:
+    """The statement each genome table's last incremental run wrote with (dbt's target/run): insert or merge."""
+    return {m: next((target / "run").rglob(f"{m}.sql")).read_text().split()[0].lower() for m in GENOME_TABLES}
 
 
 def _snapshot(lake) -> dict[str, list[tuple]]:
@@ -63,13 +70,14 @@ def incremental_vs_full(dbt_scratch, alt_lakes):
     alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
     incremental = _snapshot(lake)
     scheduled = json.loads((alt_lakes.target / "run_results.json").read_text())["results"]
+    dml = _genome_dml(alt_lakes.target)
     alt_lakes.dbt(lake, "build", "--full-refresh", "--selector", "deploy", *NEW_ROW_TESTS)
     full = _snapshot(lake)
-    return before, incremental, full, scheduled
+    return before, incremental, full, scheduled, dml
 
 
 def test_incremental_build_adds_the_new_patients(incremental_vs_full):
-    before, incremental, _, _ = incremental_vs_full
+    before, incremental, *_ = incremental_vs_full
     assert len(incremental["patient_360"]) == len(before["patient_360"]) + 4
     assert len(incremental["fct_encounter"]) > len(before["fct_encounter"])
     assert len(incremental["fct_variant_call"]) > len(before["fct_variant_call"])
@@ -77,7 +85,7 @@ def test_incremental_build_adds_the_new_patients(incremental_vs_full):
 
 @pytest.mark.parametrize("mart", FACTS + INTERMEDIATE + STAGING)
 def test_incremental_equals_full_refresh(incremental_vs_full, mart):
-    _, incremental, full, _ = incremental_vs_full
+    _, incremental, full, *_ = incremental_vs_full
     assert incremental[mart] == full[mart]
 
 
@@ -92,7 +100,7 @@ def _suppressed(snapshot: dict[str, list[tuple]]) -> dict[tuple, bool]:
 
 
 def test_population_cells_are_suppressed_as_a_full_refresh_suppresses(incremental_vs_full):
-    _, incremental, full, _ = incremental_vs_full
+    _, incremental, full, *_ = incremental_vs_full
     assert _suppressed(incremental) == _suppressed(full)
 
 
@@ -115,6 +123,14 @@ def test_patient_marts_merge_only_what_changed(incremental_vs_full, mart, increm
     """The marts ran as incremental models: the SQL of their MERGE selects only newer rows / changed patients."""
     result = next(r for r in incremental_vs_full[3] if r["unique_id"] == f"model.mmhealth.{mart}")
     assert incremental_sql in result["compiled_code"]
+
+
+def test_genome_tables_insert_new_samples_and_merge_samples_they_hold(incremental_vs_full, genome_versions):
+    """New patients' genomes are inserted without a MERGE (which reads the whole target's keys); a run bringing
+    more calls of samples the tables hold (a re-call, per-contig files, a trio) merges. Both equal a full refresh
+    (test_incremental_equals_full_refresh, test_the_same_sample_in_several_vcfs_builds_and_counts_once)."""
+    assert incremental_vs_full[4] == {m: "insert" for m in GENOME_TABLES}
+    assert genome_versions["dml"] == {m: "merge" for m in GENOME_TABLES}
 
 
 def test_scheduled_data_tests_read_only_the_new_rows_of_incremental_models(incremental_vs_full):
@@ -260,6 +276,7 @@ def genome_versions(resent_resources, dbt_scratch, alt_lakes, testdata):
     _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"], lake)
     alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
     scheduled = _snapshot(lake)
+    dml = _genome_dml(alt_lakes.target)
     con = connect(lake / "warehouse.duckdb")
     try:
         calls = {}
@@ -276,7 +293,8 @@ def genome_versions(resent_resources, dbt_scratch, alt_lakes, testdata):
     finally:
         con.close()
     alt_lakes.dbt(lake, "build", "--full-refresh", "--selector", "deploy", *NEW_ROW_TESTS)
-    return {"scheduled": scheduled, "full": _snapshot(lake), "calls": calls, "originals": originals, "quirks": quirk_calls,
+    return {"scheduled": scheduled, "full": _snapshot(lake), "dml": dml, "calls": calls, "originals": originals,
+            "quirks": quirk_calls,
             "recall": recall, "files": {"a": f"genomes-2/recall/{a.name.replace('.gz', '')}",
                                         "b": f"genomes-2/by-contig/{_vcf_parts(b)[1][9]}.", "c": "genomes-2/trio/family.vcf"}}
 

@@ -1,5 +1,6 @@
 {{ config(
-    materialized='incremental', incremental_strategy='merge', unique_key='variant_row_id',
+    materialized='incremental', incremental_strategy=mmh_genome_merge_strategy(),
+    merge_probe=['sample_id'], unique_key='variant_row_id',
     on_schema_change='append_new_columns', table_type='iceberg',
     post_hook="{{ mmh_drop_superseded_genomes(mmh_genome_file_id('sample_id', 'contig', 'source_file', 'source_lake_run')) }}"
 ) }}
