@@ -109,3 +109,13 @@ def test_athena_partitions_the_big_facts(athena_compiled):
              if n["resource_type"] == "model"}
     assert parts["fct_observation"] == ["year(effective_at)"] and parts["fct_encounter"] == ["year(started_at)"]
     assert parts["fct_variant_call"] == ["contig"]
+
+
+def test_athena_genome_tables_keep_the_iceberg_merge(athena_compiled):
+    """The insert-or-merge strategy is DuckDB's (macros/incremental.sql); dbt-athena knows no such strategy."""
+    import json
+
+    manifest = json.loads((athena_compiled.parents[1] / "manifest.json").read_text())
+    strategy = {n["name"]: n["config"].get("incremental_strategy") for n in manifest["nodes"].values()
+                if n["resource_type"] == "model"}
+    assert {strategy[t] for t in ("stg_omics__variant_calls", "fct_variant_call", "fct_variant_clinvar")} == {"merge"}

@@ -121,11 +121,17 @@ def test_athena_configs_iceberg_marts_merge_facts_persist_docs(manifest):
         assert cfg["persist_docs"] == {"relation": True, "columns": True}, name
         if node["original_file_path"].startswith("models/marts/"):
             assert cfg["table_type"] == "iceberg", name
-    for fact in ("fct_encounter", "fct_condition", "fct_observation", "fct_procedure", "fct_medication", "fct_claim",
-                 "fct_variant_call"):
+    for fact in ("fct_encounter", "fct_condition", "fct_observation", "fct_procedure", "fct_medication", "fct_claim"):
         cfg = models[fact]["config"]
         assert cfg["materialized"] == "incremental" and cfg["incremental_strategy"] == "merge", fact
         assert cfg["unique_key"], fact
+    # the genome tables insert new samples and merge held ones on DuckDB (macros/incremental.sql); Athena merges
+    # (test_athena.py)
+    for table, probe in (("stg_omics__variant_calls", ["sample_id"]), ("fct_variant_call", ["patient_key"]),
+                         ("fct_variant_clinvar", ["patient_key"])):
+        cfg = models[table]["config"]
+        assert cfg["materialized"] == "incremental" and cfg["incremental_strategy"] == "mmh_merge", table
+        assert cfg["unique_key"] and cfg["merge_probe"] == probe, table
     # DuckDB tables have no partitions: none is configured, so dbt-duckdb has nothing to warn about ("only
     # supported for DuckLake relations; ignoring"); the Athena manifest keeps them (test_athena.py).
     assert models["fct_observation"]["config"].get("partitioned_by") is None
