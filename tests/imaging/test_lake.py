@@ -73,6 +73,14 @@ def test_cli_ingest_writes_queryable_imaging_tables(mixed_source, tmp_path, caps
         select lake_source from lake_meta.skipped) group by 1""")
     assert dict(stored) == {p.relative_to(src).as_posix(): 1 for p in src.rglob("*") if p.is_file()}
     assert summary["skipped"] == query(lake, "select sum(record_count) from lake_meta.skipped")[0][0]
+    # The manifest keeps the study of every real file that loaded, as pydicom reads it: what a later run uses to
+    # re-read a changed study's other files without opening the rest (test_a_changed_study_reopens_only_its_own_files).
+    import pydicom
+
+    groups = {rel: e["group"] for rel, e in json.loads((lake / "_lake" / "manifest.json").read_text())["files"].items()}
+    loaded = [rel for (rel,) in query(lake, "select lake_source from imaging.instances") if rel.startswith("real/")]
+    assert loaded and {rel: groups[rel] for rel in loaded} == {
+        rel: str(pydicom.dcmread(src / rel, stop_before_pixels=True, force=True).StudyInstanceUID) for rel in loaded}
 
     # The same input again adds nothing.
     assert main(["ingest", str(src), "--lake", str(lake), "--modality", "imaging", "--quiet"]) == 0
