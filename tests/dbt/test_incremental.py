@@ -55,17 +55,18 @@ def incremental_vs_full(dbt_scratch, alt_lakes):
     root = dbt_scratch / "incremental"
     data, lake = root / "data", root / "lake"
     _run([str(BIN / "mmhealth"), "generate", "--out", str(data), "--patients", "40", "--genomes", "20",
-          "--imaging", "0", "--seed", "5", "--quiet"], lake)
+          "--imaging", "3", "--seed", "5", "--quiet"], lake)
     _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"], lake)
     alt_lakes.dbt(lake, "build", "--selector", "deploy", *NEW_ROW_TESTS)
     before = _snapshot(lake)
     # new patients in a sub-folder of the same source: the ingest reads only the new files (a new lake_run)
     increment = data / "increment"
     _run([str(BIN / "mmhealth"), "generate", "--out", str(increment), "--patients", "4", "--genomes", "2",
-          "--imaging", "0", "--seed", "6", "--quiet"], lake)
+          "--imaging", "1", "--seed", "6", "--quiet"], lake)
     for shared in ("annotation", "reference"):
         shutil.rmtree(increment / shared)
     _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"], lake)
+    stale = _stale_imaging_events(lake)
     # the scheduled job: data tests of incremental models read only the newest lake run
     alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
     incremental = _snapshot(lake)
@@ -73,7 +74,39 @@ def incremental_vs_full(dbt_scratch, alt_lakes):
     dml = _genome_dml(alt_lakes.target)
     alt_lakes.dbt(lake, "build", "--full-refresh", "--selector", "deploy", *NEW_ROW_TESTS)
     full = _snapshot(lake)
-    return before, incremental, full, scheduled, dml
+    return before, incremental, full, scheduled, dml, stale
+
+
+def _stale_imaging_events(lake) -> dict[str, tuple]:
+    """Imaging studies carry no watermark: a scheduled run merges a study's timeline event only when it differs from
+    the one held. Two held events are made to differ (as a study given another series would) before the run; the
+    run must mend them. Returns the events as they were."""
+    import duckdb
+
+    con = duckdb.connect(str(lake / "warehouse.duckdb"))
+    try:
+        events = con.execute("select event_id, description, value_numeric from mmhealth_marts.patient_timeline "
+                             "where event_type = 'imaging_study' order by event_id limit 2").fetchall()
+        assert len(events) == 2
+        con.execute("update mmhealth_marts.patient_timeline set description = 'stale' where event_id = ?",
+                    [events[0][0]])
+        con.execute("update mmhealth_marts.patient_timeline set value_numeric = value_numeric + 1 "
+                    "where event_id = ?", [events[1][0]])
+    finally:
+        con.close()
+    return {event_id: (description, value) for event_id, description, value in events}
+
+
+def test_changed_imaging_events_are_merged_and_unchanged_ones_are_left(incremental_vs_full):
+    """The stale events are back as the studies say (test_incremental_equals_full_refresh holds the whole table);
+    the run's SQL selects only the studies whose event differs from the one held."""
+    _, incremental, _, scheduled, _, stale = incremental_vs_full
+    held = {row[1]: row for row in incremental["patient_timeline"]}
+    for event_id, (description, value) in stale.items():
+        assert (held[event_id][7], held[event_id][8]) == (description, value)
+    assert len([row for row in incremental["patient_timeline"] if row[5] == "imaging_study"]) == 4  # 3 + 1 new
+    compiled = next(r for r in scheduled if r["unique_id"] == "model.mmhealth.patient_timeline")["compiled_code"]
+    assert "held.value_numeric is not distinct from" in compiled
 
 
 def test_incremental_build_adds_the_new_patients(incremental_vs_full):

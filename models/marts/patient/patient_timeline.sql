@@ -7,7 +7,8 @@
     Grain: one row per event (event_id is unique across sources).
     Incremental: an event carries the watermarks of its source row, and an incremental run merges only the events
     newer than the table's newest (see mmh_incremental_filter). Imaging studies have no watermark (they combine FHIR
-    and DICOM rows) and are merged again on every run; there are few of them. -#}
+    and DICOM rows): a study's event is merged when it is new or differs from the one held. -#}
+{%- set incremental = not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() %}
 with events as (
     select patient_key, 'encounter:' || encounter_id as event_id, started_at as event_at, 'clinical' as modality,
         'encounter' as event_type, encounter_class as code, encounter_type_display as description,
@@ -47,7 +48,21 @@ with events as (
     select patient_key, 'imaging_study:' || study_instance_uid, {{ mmh_cast('study_date', 'timestamp') }}, 'imaging',
         'imaging_study', modality, coalesce(study_description, body_site, modality), cast(n_image_sets as double), 'image sets',
         null, null
-    from {{ ref('dim_imaging_study') }}
+    from {{ ref('dim_imaging_study') }} as study
+    {%- if incremental %}
+    {#- Studies have no watermark. Merging every study again each run rewrote thousands of unchanged rows spread
+        over the whole table (an update in place, paid again at the checkpoint); only a new or changed study's
+        event is merged. #}
+    where not exists (
+        select 1 from {{ this }} as held
+        where held.event_id = 'imaging_study:' || study.study_instance_uid
+            and held.patient_key is not distinct from study.patient_key
+            and held.event_at is not distinct from {{ mmh_cast('study.study_date', 'timestamp') }}
+            and held.code is not distinct from study.modality
+            and held.description is not distinct from coalesce(study.study_description, study.body_site, study.modality)
+            and held.value_numeric is not distinct from cast(study.n_image_sets as double)
+    )
+    {%- endif %}
 )
 
 select
@@ -65,7 +80,7 @@ select
     cast(source_lake_run as varchar) as source_lake_run
 from events
 where patient_key is not null and event_at is not null
-{%- if not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() %}
+{%- if incremental %}
     {%- set newer = mmh_newer_than_this(['source_last_updated_at', 'source_lake_run'], 'events') %}
     {%- if newer %}
     and ({{ newer | join(' or ') }} or (events.source_last_updated_at is null and events.source_lake_run is null))

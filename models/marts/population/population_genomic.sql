@@ -10,7 +10,8 @@ with carriers as (
         v.clinical_significance,
         v.significance_rank,
         v.patient_key,
-        v.contig || ':' || cast(v.position_1based as varchar) || ':' || v.reference_allele || '>' || v.alternate_allele as variant_key
+        -- a row, not a text key: building 3.7M strings to count them was a third of this model at 100,000 patients
+        row(v.contig, v.position_1based, v.reference_allele, v.alternate_allele) as variant_key
     from {{ ref('fct_variant_clinvar') }} as v
 ),
 
