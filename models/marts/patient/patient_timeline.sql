@@ -50,9 +50,8 @@ with events as (
         null, null
     from {{ ref('dim_imaging_study') }} as study
     {%- if incremental %}
-    {#- Studies have no watermark. Merging every study again each run rewrote thousands of unchanged rows spread
-        over the whole table (an update in place, paid again at the checkpoint); only a new or changed study's
-        event is merged. #}
+    {#- Studies have no watermark. Every run used to merge every study's event again, an update of each row
+        whether it changed or not; now only a new study's event, or one that differs from the event held. #}
     where not exists (
         select 1 from {{ this }} as held
         where held.event_id = 'imaging_study:' || study.study_instance_uid
