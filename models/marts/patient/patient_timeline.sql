@@ -45,9 +45,10 @@ with events as (
     inner join {{ ref('int_patient_spine') }} as k on d.patient_id = k.patient_id
     where d.report_code = '55232-3'
     union all
-    select patient_key, 'imaging_study:' || study_instance_uid, {{ mmh_cast('study_date', 'timestamp') }}, 'imaging',
-        'imaging_study', modality, coalesce(study_description, body_site, modality), cast(n_image_sets as double), 'image sets',
-        null, null
+    select study.patient_key, 'imaging_study:' || study.study_instance_uid,
+        {{ mmh_cast('study.study_date', 'timestamp') }}, 'imaging', 'imaging_study', study.modality,
+        coalesce(study.study_description, study.body_site, study.modality), cast(study.n_image_sets as double),
+        'image sets', null, null
     from {{ ref('dim_imaging_study') }} as study
     {%- if incremental %}
     {#- Studies have no watermark. Every run used to merge every study's event again, an update of each row
