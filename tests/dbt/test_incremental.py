@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 
+import duckdb
 import pytest
 
 from dbt_testkit import BIN, REPO, dbt_env
@@ -81,8 +82,6 @@ def _stale_imaging_events(lake) -> dict[str, tuple]:
     """Imaging studies carry no watermark: a scheduled run merges a study's timeline event only when it differs from
     the one held. Two held events are made to differ (as a study given another series would) before the run; the
     run must mend them. Returns the events as they were."""
-    import duckdb
-
     con = duckdb.connect(str(lake / "warehouse.duckdb"))
     try:
         events = con.execute("select event_id, description, value_numeric from mmhealth_marts.patient_timeline "

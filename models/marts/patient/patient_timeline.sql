@@ -9,7 +9,18 @@
     newer than the table's newest (see mmh_incremental_filter). Imaging studies have no watermark (they combine FHIR
     and DICOM rows): a study's event is merged when it is new or differs from the one held. -#}
 {%- set incremental = not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() %}
-with events as (
+with studies as (
+    select
+        study.patient_key,
+        'imaging_study:' || study.study_instance_uid as event_id,
+        {{ mmh_cast('study.study_date', 'timestamp') }} as event_at,
+        study.modality as code,
+        coalesce(study.study_description, study.body_site, study.modality) as description,
+        cast(study.n_image_sets as double) as value_numeric
+    from {{ ref('dim_imaging_study') }} as study
+),
+
+events as (
     select patient_key, 'encounter:' || encounter_id as event_id, started_at as event_at, 'clinical' as modality,
         'encounter' as event_type, encounter_class as code, encounter_type_display as description,
         cast(null as double) as value_numeric, cast(null as varchar) as value_unit,
@@ -45,22 +56,20 @@ with events as (
     inner join {{ ref('int_patient_spine') }} as k on d.patient_id = k.patient_id
     where d.report_code = '55232-3'
     union all
-    select study.patient_key, 'imaging_study:' || study.study_instance_uid,
-        {{ mmh_cast('study.study_date', 'timestamp') }}, 'imaging', 'imaging_study', study.modality,
-        coalesce(study.study_description, study.body_site, study.modality), cast(study.n_image_sets as double),
+    select i.patient_key, i.event_id, i.event_at, 'imaging', 'imaging_study', i.code, i.description, i.value_numeric,
         'image sets', null, null
-    from {{ ref('dim_imaging_study') }} as study
+    from studies as i
     {%- if incremental %}
     {#- Studies have no watermark. Every run used to merge every study's event again, an update of each row
         whether it changed or not; now only a new study's event, or one that differs from the event held. #}
     where not exists (
         select 1 from {{ this }} as held
-        where held.event_id = 'imaging_study:' || study.study_instance_uid
-            and held.patient_key is not distinct from study.patient_key
-            and held.event_at is not distinct from {{ mmh_cast('study.study_date', 'timestamp') }}
-            and held.code is not distinct from study.modality
-            and held.description is not distinct from coalesce(study.study_description, study.body_site, study.modality)
-            and held.value_numeric is not distinct from cast(study.n_image_sets as double)
+        where held.event_id = i.event_id
+            and held.patient_key is not distinct from i.patient_key
+            and held.event_at is not distinct from i.event_at
+            and held.code is not distinct from i.code
+            and held.description is not distinct from i.description
+            and held.value_numeric is not distinct from i.value_numeric
     )
     {%- endif %}
 )
