@@ -62,27 +62,28 @@ with grouped as (
 ),
 {%- if newest is not none %}
 
--- the versions this table holds, and whether a later ingest run re-read their file (its rows are then gone)
-held as (
-    select
-        t.sample_id, t.contig, t.source_file, t.source_lake_run, t.n_rows,
-        {{ mmh_genome_file_replaced('t') }} as is_replaced
+-- the versions this table holds that a later ingest run replaced by reading their file again (the lake then holds
+-- only the file's new rows): found from the ingest log's few re-read files, so the held rows are not all scanned
+replaced as (
+    select t.genome_file_id, t.sample_id, t.contig
     from {{ this }} as t
+    inner join ({{ mmh_reread_genome_files() }}) as r
+        on t.source_file = r.source_file and t.source_lake_run < r.last_run
 ),
 
 touched as (
     select sample_id, contig from grouped
     union
-    select sample_id, contig from held where is_replaced
+    select sample_id, contig from replaced
 ),
 
 files as (
     select sample_id, contig, source_file, source_lake_run, n_rows from grouped
     union all
-    select h.sample_id, h.contig, h.source_file, h.source_lake_run, h.n_rows
-    from held as h
-    inner join touched as u on h.sample_id = u.sample_id and h.contig = u.contig
-    where not h.is_replaced
+    select t.sample_id, t.contig, t.source_file, t.source_lake_run, t.n_rows
+    from {{ this }} as t
+    inner join touched as u on t.sample_id = u.sample_id and t.contig = u.contig
+    where t.genome_file_id not in (select genome_file_id from replaced)
 )
 {%- else %}
 
@@ -108,11 +109,15 @@ from files as f
 
 {#- Whether the genome file version `alias` (a row of stg_omics__genome_files) was replaced: a later ingest run read
     its file again, so the lake holds only that run's rows of it. The incremental run and its post-hook ask the same. -#}
-{% macro mmh_genome_file_replaced(alias) -%}
-exists (
-    select 1 from {{ source('lake_meta', 'ingest_log') }} as l
-    where l.modality = 'genomics' and l.lake_source = {{ alias }}.source_file and l.run_id > {{ alias }}.source_lake_run
-)
+{#- The genomics files the ingest log shows read in more than one run, with the last of those runs: a held file
+    version older than its file's last run was replaced (the lake keeps only a file's latest rows). A file read once
+    has one version, its own run's. Few rows, or none: a file is read again only when its content changed. -#}
+{% macro mmh_reread_genome_files() -%}
+select l.lake_source as source_file, max(l.run_id) as last_run
+from {{ source('lake_meta', 'ingest_log') }} as l
+where l.modality = 'genomics'
+group by l.lake_source
+having min(l.run_id) < max(l.run_id)
 {%- endmacro %}
 
 {#- Post-hook of stg_omics__genome_files: a MERGE never deletes, so after it the file versions a later ingest run
@@ -121,7 +126,12 @@ exists (
 {% macro mmh_drop_replaced_genome_files() -%}
 {%- if not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() -%}
 delete from {{ this }}
-where genome_file_id in (select t.genome_file_id from {{ this }} as t where {{ mmh_genome_file_replaced('t') }})
+where genome_file_id in (
+    select t.genome_file_id
+    from {{ this }} as t
+    inner join ({{ mmh_reread_genome_files() }}) as r
+        on t.source_file = r.source_file and t.source_lake_run < r.last_run
+)
 {%- else -%}
 select 1 as nothing_to_delete
 {%- endif -%}

@@ -25,3 +25,28 @@ from {{ model }}
 group by {{ columns | join(', ') }}
 having count(*) > 1
 {% endtest %}
+
+{#- `relationships` for a child row derived from its parent row in the same ingest run (the same source_lake_run,
+    e.g. a ClinVar match and the variant call it matched): the parent is read from the child's oldest lake run on.
+    With data_tests_scope: new_rows the child is the newest run's rows, so the parent's older rows are skipped (row
+    groups pruned by their lake run) instead of reading every id the parent ever held. A parent row in an older run
+    than its child is reported as missing: a failure to look at, never a pass. Rows without a lake run (AWS, where
+    the services' tables have none) are always read. -#}
+{% test mmh_relationships_in_lake_run(model, column_name, to, field) %}
+with child as (
+    select {{ column_name }} as from_field, source_lake_run
+    from {{ model }}
+    where {{ column_name }} is not null
+),
+
+parent as (
+    select {{ field }} as to_field
+    from {{ to }}
+    where source_lake_run is null or source_lake_run >= (select min(source_lake_run) from child)
+)
+
+select child.from_field
+from child
+left join parent on child.from_field = parent.to_field
+where parent.to_field is null
+{% endtest %}

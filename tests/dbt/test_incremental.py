@@ -175,6 +175,41 @@ def test_scheduled_data_tests_read_only_the_new_rows_of_incremental_models(incre
     assert scope in compiled["unique_patient_timeline_event_id"]
     assert scope not in compiled["unique_patient_360_patient_key"]
     assert scope not in compiled["unique_dim_patient_patient_key"]
+    # a ClinVar match's call is read from the match's lake run on, not from every call ever held
+    match_to_call = next(code for name, code in compiled.items() if name.startswith("mmh_relationships_in_lake_run_"))
+    assert "source_lake_run >= (select min(source_lake_run) from child)" in match_to_call
+
+
+def test_a_new_match_whose_call_is_gone_fails_its_relationships_test(incremental_vs_full, dbt_scratch, alt_lakes,
+                                                                        tmp_path):
+    """The scoped relationships test still catches a new ClinVar match whose variant call is missing, and one whose
+    call sits in an older lake run than the match (it only reads the match's runs on: reported, never passed)."""
+    src = dbt_scratch / "incremental" / "lake"
+    select = ("--select", "test_name:mmh_relationships_in_lake_run", *NEW_ROW_TESTS)
+    for case in ("gone", "older"):
+        lake = tmp_path / case
+        shutil.copytree(src, lake)
+        con = duckdb.connect(str(lake / "warehouse.duckdb"))
+        try:
+            newest, call = con.execute(
+                "select source_lake_run, min(variant_call_id) from mmhealth_marts.fct_variant_clinvar "
+                "where source_lake_run = (select max(source_lake_run) from mmhealth_marts.fct_variant_clinvar) "
+                "group by 1").fetchone()
+            if case == "gone":
+                con.execute("delete from mmhealth_marts.fct_variant_call where variant_call_id = ?", [call])
+            else:
+                older = con.execute("select min(source_lake_run) from mmhealth_marts.fct_variant_call").fetchone()[0]
+                assert older < newest
+                con.execute("update mmhealth_marts.fct_variant_call set source_lake_run = ? where variant_call_id = ?",
+                            [older, call])
+        finally:
+            con.close()
+        alt_lakes.use(lake)
+        proc = subprocess.run([str(BIN / "dbt"), "test", *select, "--target-path", str(tmp_path / "target"),
+                               "--log-path", str(tmp_path / "logs")],
+                              cwd=REPO, env=dbt_env(alt_lakes.link), capture_output=True, text=True)
+        assert proc.returncode == 1 and "Failure in test mmh_relationships_in_lake_run_" in proc.stdout, \
+            (case, proc.stdout[-3000:])
 
 
 @pytest.fixture(scope="module")
