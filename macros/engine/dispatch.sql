@@ -168,3 +168,10 @@ concat_ws('|', {% for e in exprs %}coalesce(cast({{ e }} as varchar), ''){{ ', '
 {% macro mmh_partitioned_by(columns) %}{{ return(adapter.dispatch('mmh_partitioned_by', 'mmhealth')(columns)) }}{% endmacro %}
 {% macro athena__mmh_partitioned_by(columns) %}{{ return(columns) }}{% endmacro %}
 {% macro duckdb__mmh_partitioned_by(columns) %}{{ return(none) }}{% endmacro %}
+
+{#- The keyword that makes DuckDB compute a CTE once for all the places that read it (`with x as {{ ... }} (...)`):
+    a CTE read twice is otherwise planned twice, e.g. an anti-join over a whole FHIR table run once per reader. DuckDB
+    still pushes a filter all readers share into it. Trino has no such keyword and plans each reader on its own. -#}
+{% macro mmh_materialized_cte() %}{{ return(adapter.dispatch('mmh_materialized_cte', 'mmhealth')()) }}{% endmacro %}
+{% macro duckdb__mmh_materialized_cte() %}materialized{% endmacro %}
+{% macro athena__mmh_materialized_cte() %}{% endmacro %}

@@ -2,7 +2,13 @@
 {#- Every numeric or coded value of an observation: the observation's own value plus one row per component
     (blood-pressure panels carry systolic and diastolic as components). Values are mapped to a measure by LOINC
     and converted to its canonical unit. Grain: one row per observation value (observation_value_id). -#}
-with own_values as (
+-- the current observations, read once: own values and components both read them, and each read of the staging
+-- view is an anti-join over every version the lake holds (DuckDB; Athena plans each read on its own)
+with observations as {{ mmh_materialized_cte() }} (
+    select * from {{ ref('stg_fhir__observation') }}
+),
+
+own_values as (
     select
         o.observation_id,
         0 as component_index,
@@ -18,7 +24,7 @@ with own_values as (
         o.value_display,
         o.source_last_updated_at,
         o.source_lake_run
-    from {{ ref('stg_fhir__observation') }} as o
+    from observations as o
     where o.value_numeric is not null or o.value_code is not null or o.value_string is not null
 ),
 
@@ -40,7 +46,7 @@ component_values as (
         -- the component's own copy of its row's lake run, so an incremental filter on it reaches the component scan
         c.source_lake_run
     from {{ ref('stg_fhir__observation_component') }} as c
-    inner join {{ ref('stg_fhir__observation') }} as o
+    inner join observations as o
         on c.observation_id = o.observation_id
         {#- A component and its observation come from one lake row, so their lake runs are equal; saying so lets an
             incremental filter on the component's run reach the observation scan too. HealthLake has no lake run. #}

@@ -115,6 +115,9 @@ with cases as (
     select 'normalize_contig chrMT', {{ normalize_contig("'chrMT'") }} = 'M'
     union all
     select 'mmh_engine_sql picks one text', {{ mmh_engine_sql("'x'", "'x'") }} = 'x'
+    union all
+    select 'mmh_materialized_cte read twice',
+        (with m as {{ mmh_materialized_cte() }} (select 2 as two) select a.two + b.two from m as a cross join m as b) = 4
 )
 
 select case_name

@@ -25,3 +25,4 @@
 {% macro mmh_try_cast(expr, type) %}{{ default__mmh_try_cast(expr, type) }}{% endmacro %}
 {% macro mmh_partitioned_by(columns) %}{{ athena__mmh_partitioned_by(columns) }}{% endmacro %}
 {% macro mmh_genome_merge_strategy() %}{{ athena__mmh_genome_merge_strategy() }}{% endmacro %}
+{% macro mmh_materialized_cte() %}{{ athena__mmh_materialized_cte() }}{% endmacro %}
