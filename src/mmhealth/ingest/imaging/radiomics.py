@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from mmhealth.ingest.imaging.volume import NoUsablePixels, PixelDecodeError, SliceSource, assemble_volume, read_frames
+from mmhealth.ingest.readahead import readahead
 
 if TYPE_CHECKING:
     import SimpleITK as sitk
@@ -168,6 +169,7 @@ def process_image_set(task: ImageSetTask) -> ImageSetResult:
     def done(status: str, **kw: Any) -> ImageSetResult:
         return ImageSetResult(task.imagesetid, status, seconds=time.perf_counter() - start, **kw)
 
+    readahead(s.path for s in task.sources if s.has_pixels)  # every slice's read queued before the first is decoded
     if task.decode_only:
         return done("decode-only", undecodable=decode_failures(task.sources))
     try:

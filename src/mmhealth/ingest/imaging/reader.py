@@ -34,6 +34,7 @@ from mmhealth.ingest.imaging.radiomics import (
 )
 from mmhealth.ingest.imaging.series import choose_copies, group_series, image_set_id, instance_key, radiomics_refusal
 from mmhealth.ingest.imaging.volume import SliceSource
+from mmhealth.ingest.readahead import readahead
 from mmhealth.ingest.records import (
     FileDone, FileGroup, Note, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile,
 )
@@ -114,6 +115,7 @@ def read_headers(files: list[SourceFile], pool: Any, progress: Any) -> dict[str,
 
 
 def _read_chunk(items: list[tuple[Path, str]]) -> list[tuple[str, Any]]:
+    readahead(path for path, _ in items)  # the chunk's reads queued at once (a source larger than the page cache)
     with _young_gc_only() as tick:
         out = []
         for path, rel in items:
