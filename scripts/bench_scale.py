@@ -4,6 +4,8 @@ resident memory of every stage, so what does not scale shows by stage.
     .venv/bin/python scripts/bench_scale.py                                  # 10,000 / 30,000 / 100,000 patients
     .venv/bin/python scripts/bench_scale.py --sizes 10000 --drop-scratch     # one size, then delete its data
     .venv/bin/python scripts/bench_scale.py --sizes 100000 --add --drop-scratch   # another size, same report
+    .venv/bin/python scripts/bench_scale.py --sizes 100000 --add --stages ingest  # one stage again, on the data an
+                                                                   # earlier run left in --out (without --drop-scratch)
 
 Stages, each one command in its own process (genomes and imaging studies in the demo set's proportions, 800 and
 300 of 1,300; seed 7):
@@ -65,14 +67,27 @@ def measured(argv: list[str], env: dict[str, str], log: Path) -> dict:
             "load_1m": os.getloadavg()[0]}
 
 
-def bench(size: int, out: Path, seed: int, drop_scratch: bool) -> dict:
+def bench(size: int, out: Path, seed: int, drop_scratch: bool, only: list[str] | None = None) -> dict:
+    """Every stage from scratch, or (`only`) the named stages on what an earlier run left in `out`: the stage
+    before the first named one must have run there (the data for ingest, the lake for dbt, ...)."""
     root = out / f"patients-{size}"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
     data, lake, target, log = root / "data", root / "lake", root / "target", root / "stages.log"
     key_file = root / "pseudonym.key"
-    create_key(key_file, lake)
+    if only:
+        if "generate" not in only and not data.is_dir():
+            sys.exit(f"{data} is missing: --stages {' '.join(only)} runs on the data of an earlier run of this size "
+                     f"(run it with generate first, without --drop-scratch)")
+        if "ingest" in only:  # an ingest is measured into an empty lake, as in a whole run
+            shutil.rmtree(lake, ignore_errors=True)
+        if "generate" in only:
+            shutil.rmtree(data, ignore_errors=True)
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    if not key_file.exists():
+        create_key(key_file, lake)
     project = root / "expectations"
+    shutil.rmtree(project, ignore_errors=True)
     shutil.copytree(REPO / "expectations", project, ignore=shutil.ignore_patterns("uncommitted", "__pycache__"))
     env = {**os.environ, "DBT_PROFILES_DIR": str(REPO), "MMHEALTH_LAKE": str(lake), "TQDM_DISABLE": "1",
            KEY_FILE_ENV: str(key_file), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
@@ -95,7 +110,7 @@ def bench(size: int, out: Path, seed: int, drop_scratch: bool) -> dict:
                   "--out", str(root / "runs"), "--repeats", "1", "--quiet"],
     }
     stages = {}
-    for stage in STAGES:
+    for stage in [s for s in STAGES if not only or s in only]:
         stages[stage] = measured(commands[stage], env, log)
         s = stages[stage]
         print(f"  {size:,} {stage}: {s['wall_s']:.1f} s wall, {s['cpu_s']:.1f} s CPU, {s['peak_rss_mb']:,.0f} MB "
@@ -113,15 +128,25 @@ def write_report(results: list[dict], path: Path) -> None:
         sizes = ", ".join(f"{r['patients']:,}" for r in rows)
         commits = ", ".join(sorted({r["commit"] for r in rows}))
         lines.append(f"Command: `{command}` (rows {sizes}; run {rows[0]['run_at']} UTC at commit {commits})  ")
+    # stages measured again on their own (--stages): their rows name the command that measured them
+    again = [(r, stage, s) for r in results for stage, s in r["stages"].items() if "command" in s]
+    for command in dict.fromkeys(s["command"] for _, _, s in again):
+        rows = [(r, stage, s) for r, stage, s in again if s["command"] == command]
+        what = ", ".join(f"{stage} at {r['patients']:,}" for r, stage, _ in rows)
+        commits = ", ".join(sorted({s["commit"] for _, _, s in rows}))
+        lines.append(f"Command: `{command}` ({what}; run {rows[0][2]['run_at']} UTC at commit {commits})  ")
     lines += [f"On {platform.machine()}, {os.cpu_count()} cores, shared with other work while it ran (the load "
               f"column is the 1-minute load average as the stage ended), Python {platform.python_version()}.", "",
               "Each stage is one process: wall time; CPU time (user + system, with the children it waited for); peak "
               "RSS of its largest single process (os.wait4).", "",
               "| patients | stage | wall (s) | CPU (s) | peak RSS (MB) | load |", "|---:|---|---:|---:|---:|---:|"]
     for r in results:
-        for stage, s in r["stages"].items():
-            lines.append(f"| {r['patients']:,} | {stage} | {s['wall_s']:.1f} | {s['cpu_s']:.1f} | "
-                         f"{s['peak_rss_mb']:,.0f} | {s['load_1m']:.1f} |")
+        for stage in [s for s in STAGES if s in r["stages"]]:
+            s = r["stages"][stage]
+            lines.append(f"| {r['patients']:,} | {stage}{' *' if 'command' in s else ''} | {s['wall_s']:.1f} | "
+                         f"{s['cpu_s']:.1f} | {s['peak_rss_mb']:,.0f} | {s['load_1m']:.1f} |")
+    if again:
+        lines += ["", "\\* measured again on its own (the stage's command line above)."]
     by_size = {r["patients"]: r for r in results}
     lines += ["", f"Acceptance: every stage within {MEMORY_LIMIT_GB} GB; time(100,000) / time(10,000) <= "
                   f"{RATIO_LIMIT} per stage.", ""]
@@ -152,13 +177,22 @@ def main() -> int:
     ap.add_argument("--add", action="store_true", help="keep the report's earlier results for the other sizes")
     ap.add_argument("--drop-scratch", action="store_true",
                     help="delete each size's data and lake once it is measured (100,000 patients take tens of GB)")
+    ap.add_argument("--stages", nargs="+", choices=STAGES,
+                    help="measure only these stages again, on the data and lake an earlier run of the size left in "
+                         "--out; with --add the report keeps that size's other stages")
     args = ap.parse_args()
     command = ("python scripts/bench_scale.py " + " ".join(sys.argv[1:])).strip()
-    results = [r for r in earlier_results(args.report) if r["patients"] not in args.sizes] if args.add else []
+    earlier = earlier_results(args.report) if args.add else []
+    results = [r for r in earlier if r["patients"] not in args.sizes]
     commit = code_commit()
     for size in args.sizes:
-        r = bench(size, args.out, args.seed, args.drop_scratch)
-        r.update(command=command, run_at=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}", commit=commit)
+        r = bench(size, args.out, args.seed, args.drop_scratch, args.stages)
+        stamp = {"command": command, "run_at": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}", "commit": commit}
+        held = next((e for e in earlier if e["patients"] == size), None)
+        if args.stages and held:  # the size's other stages stay as measured; the new ones say when and how
+            r = {**held, "stages": {**held["stages"], **{st: {**m, **stamp} for st, m in r["stages"].items()}}}
+        else:
+            r.update(stamp)
         results.append(r)
         # written after every size: a large size may be stopped, the smaller ones stay reported
         write_report(sorted(results, key=lambda x: x["patients"]), args.report)

@@ -81,52 +81,6 @@ def test_files_the_lake_does_not_read_are_skipped_with_what_to_do(tmp_path):
     assert rows["reads.bam"].startswith("other-format: BAM")
 
 
-def test_probe_hashes_new_and_changed_files_in_order_and_trusts_the_unchanged(tmp_path):
-    """Files are stat-ed and hashed in a thread pool (reads from a cold disk overlap); the result is the sequential
-    one: in discovery order, each new or changed file with the sha256 of its bytes (hashlib over the whole file,
-    independent of the chunked reader), each file whose size and mtime the manifest holds with no checksum."""
-    import hashlib
-
-    from mmhealth.lake.ingest import PROBE_THREADS, _probe
-    from mmhealth.lake.manifest import FileEntry, Manifest
-
-    paths = []
-    for i in range(5 * PROBE_THREADS):
-        p = tmp_path / f"d{i % 3}" / f"f{i:03d}.bin"
-        p.parent.mkdir(exist_ok=True)
-        p.write_bytes(bytes([i % 251]) * (1 + i * 70_001))  # up to 2.7 MB: several read chunks
-        paths.append(p)
-    root = tmp_path.resolve()
-    manifest = Manifest()
-    unchanged = {p.relative_to(tmp_path).as_posix() for p in paths[::4]}
-    for p in paths:
-        rel, st = p.relative_to(tmp_path).as_posix(), p.stat()
-        if rel in unchanged:
-            manifest.files[rel] = FileEntry("imaging", "sha256:held", st.st_size, st.st_mtime_ns, "r0")
-        elif p.name.endswith("1.bin"):  # held with another size: changed
-            manifest.files[rel] = FileEntry("imaging", "sha256:old", st.st_size + 1, st.st_mtime_ns, "r0")
-    probed = list(_probe(paths, root, manifest))
-    assert [path for path, *_ in probed] == paths
-    for path, rel, st, checksum in probed:
-        assert rel == path.relative_to(tmp_path).as_posix() and st.st_size == path.stat().st_size
-        if rel in unchanged:
-            assert checksum is None
-        else:
-            assert checksum == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def test_probe_stops_at_a_file_that_is_gone(tmp_path):
-    from mmhealth.lake.ingest import PROBE_THREADS, _probe
-    from mmhealth.lake.manifest import Manifest
-
-    paths = [tmp_path / f"f{i}" for i in range(4 * PROBE_THREADS)]
-    for p in paths:
-        p.write_bytes(b"x")
-    paths[5].unlink()
-    with pytest.raises(FileNotFoundError):
-        list(_probe(paths, tmp_path.resolve(), Manifest()))
-
-
 def test_readahead_announces_the_files_it_can_open_and_passes_over_the_rest(tmp_path):
     """The imaging workers announce a chunk's files before reading them (a hint to the kernel, never an error): a
     file that cannot be opened is left for the reader, which words the error itself."""

@@ -160,34 +160,6 @@ def file_checksum(path: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
-PROBE_THREADS = 8  # files stat-ed and hashed at once: reads from a cold disk overlap (about 3x one at a time here)
-
-
-def _probe(paths: list[Path], root: Path, manifest: Manifest):
-    """(path, rel, stat, checksum) per path, in order; checksum None when size and mtime are the manifest's.
-
-    New and changed files are hashed here, a full read of each. When the source is larger than the page cache
-    (100,000 patients' DICOM: 23 GB in 690,000 files) every read comes from disk, and one file at a time leaves the
-    disk idle between requests; threads keep several in flight (hashlib and file reads release the GIL)."""
-    def probe(path: Path):
-        rel = _rel(root, path)
-        st = path.stat()
-        old = manifest.files.get(rel)
-        if old and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
-            return path, rel, st, None
-        return path, rel, st, file_checksum(path)
-
-    if len(paths) < 2 * PROBE_THREADS:
-        return map(probe, paths)
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(max_workers=PROBE_THREADS, thread_name_prefix="probe")
-    try:
-        return list(pool.map(probe, paths))
-    finally:  # a file that cannot be read stops the run: the files queued after it are not hashed
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 def _rel(root: Path, path: Path) -> str:
     try:
         return path.resolve().relative_to(root).as_posix()
@@ -478,15 +450,17 @@ def _ingest_modality(run: RunContext, manifest: Manifest, reader, mreport: Modal
     touched: dict[str, FileEntry] = {}  # unchanged files whose manifest entry gets a new mtime or origin
     seen: dict[str, tuple[int, int]] = {}  # (size, mtime_ns) when discovered: what the manifest records
     again = _reprocess_filter(manifest, options.reprocess)
-    for path, rel, st, checksum in _probe(_discover(reader, run.source), root, manifest):
+    for path in _discover(reader, run.source):
+        rel = _rel(root, path)
+        st = path.stat()
         seen[rel] = (st.st_size, st.st_mtime_ns)
         old = manifest.files.get(rel)
-        if checksum is None:  # size and mtime as the manifest has them: unchanged
+        if old and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
             f = SourceFile(path, rel, st.st_size, old.checksum, old.group)
             if old.origin != str(root):  # seen under another folder (or before origins were recorded)
                 touched[rel] = replace(old, origin=str(root))
         else:
-            f = SourceFile(path, rel, st.st_size, checksum)
+            f = SourceFile(path, rel, st.st_size, file_checksum(path))
             if not (old and old.checksum == f.checksum):
                 changed.append(f)
                 continue
