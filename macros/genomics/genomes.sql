@@ -65,10 +65,7 @@ with grouped as (
 -- the versions this table holds that a later ingest run replaced by reading their file again (the lake then holds
 -- only the file's new rows): found from the ingest log's few re-read files, so the held rows are not all scanned
 replaced as (
-    select t.genome_file_id, t.sample_id, t.contig
-    from {{ this }} as t
-    inner join ({{ mmh_reread_genome_files() }}) as r
-        on t.source_file = r.source_file and t.source_lake_run < r.last_run
+{{ mmh_replaced_genome_files() }}
 ),
 
 touched as (
@@ -107,17 +104,21 @@ from files as f
 {%- endif -%}
 {%- endmacro %}
 
-{#- Whether the genome file version `alias` (a row of stg_omics__genome_files) was replaced: a later ingest run read
-    its file again, so the lake holds only that run's rows of it. The incremental run and its post-hook ask the same. -#}
-{#- The genomics files the ingest log shows read in more than one run, with the last of those runs: a held file
-    version older than its file's last run was replaced (the lake keeps only a file's latest rows). A file read once
-    has one version, its own run's. Few rows, or none: a file is read again only when its content changed. -#}
-{% macro mmh_reread_genome_files() -%}
-select l.lake_source as source_file, max(l.run_id) as last_run
-from {{ source('lake_meta', 'ingest_log') }} as l
-where l.modality = 'genomics'
-group by l.lake_source
-having min(l.run_id) < max(l.run_id)
+{#- The file versions this table (`this`) holds that a later ingest run replaced by reading their file again (the
+    lake then holds only that run's rows of it): genome_file_id, sample_id, contig. Found from the ingest log's
+    genomics files read in more than one run: a held version older than its file's last run was replaced. A file
+    read once has one version, its own run's; a file is read again only when its content changed, so the log's side
+    is a few rows, or none. The incremental run and its post-hook ask the same. -#}
+{% macro mmh_replaced_genome_files() -%}
+select t.genome_file_id, t.sample_id, t.contig
+from {{ this }} as t
+inner join (
+    select l.lake_source as source_file, max(l.run_id) as last_run
+    from {{ source('lake_meta', 'ingest_log') }} as l
+    where l.modality = 'genomics'
+    group by l.lake_source
+    having min(l.run_id) < max(l.run_id)
+) as r on t.source_file = r.source_file and t.source_lake_run < r.last_run
 {%- endmacro %}
 
 {#- Post-hook of stg_omics__genome_files: a MERGE never deletes, so after it the file versions a later ingest run
@@ -126,12 +127,7 @@ having min(l.run_id) < max(l.run_id)
 {% macro mmh_drop_replaced_genome_files() -%}
 {%- if not var('offline_catalog', false) and mmh_catalog_readable() and is_incremental() -%}
 delete from {{ this }}
-where genome_file_id in (
-    select t.genome_file_id
-    from {{ this }} as t
-    inner join ({{ mmh_reread_genome_files() }}) as r
-        on t.source_file = r.source_file and t.source_lake_run < r.last_run
-)
+where genome_file_id in (select replaced.genome_file_id from ({{ mmh_replaced_genome_files() }}) as replaced)
 {%- else -%}
 select 1 as nothing_to_delete
 {%- endif -%}
