@@ -27,6 +27,9 @@ INTERMEDIATE = ["int_patient_clinical_history", "int_cv_history_features", "int_
 STAGING = ["stg_omics__genome_files", "stg_omics__variant_calls"]
 # The genome tables that insert the new rows without a MERGE when none of their samples is held yet.
 GENOME_TABLES = ["stg_omics__variant_calls", "fct_variant_call", "fct_variant_clinvar"]
+# The FHIR facts and the timeline: they insert the new rows without a MERGE when none of their ids is held yet.
+ID_PROBED = ["fct_encounter", "fct_condition", "fct_observation", "fct_procedure", "fct_medication", "fct_claim",
+             "patient_timeline"]
 NEW_ROW_TESTS = ("--vars", "{data_tests_scope: new_rows}")
 
 
@@ -35,9 +38,9 @@ def _run(argv: list[str], lake) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
-def _genome_dml(target) -> dict[str, str]:
-    """The statement each genome table's last incremental run wrote with (dbt's target/run): insert or merge."""
-    return {m: next((target / "run").rglob(f"{m}.sql")).read_text().split()[0].lower() for m in GENOME_TABLES}
+def _dml(target, models: list[str]) -> dict[str, str]:
+    """The statement each model's last incremental run wrote with (dbt's target/run): insert or merge."""
+    return {m: next((target / "run").rglob(f"{m}.sql")).read_text().split()[0].lower() for m in models}
 
 
 def _snapshot(lake) -> dict[str, list[tuple]]:
@@ -72,7 +75,7 @@ def incremental_vs_full(dbt_scratch, alt_lakes):
     alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
     incremental = _snapshot(lake)
     scheduled = json.loads((alt_lakes.target / "run_results.json").read_text())["results"]
-    dml = _genome_dml(alt_lakes.target)
+    dml = _dml(alt_lakes.target, GENOME_TABLES + ID_PROBED)
     alt_lakes.dbt(lake, "build", "--full-refresh", "--selector", "deploy", *NEW_ROW_TESTS)
     full = _snapshot(lake)
     return before, incremental, full, scheduled, dml, stale
@@ -150,6 +153,7 @@ def test_scheduled_run_leaves_out_views_seeds_and_unit_tests(incremental_vs_full
     ("patient_genomic_summary", "patient_key in (select patient_key from"),
     ("int_patient_clinical_history", "patient_key in (select patient_key from"),
     ("int_cv_history_features", "patient_key in (select patient_key from"),
+    ("int_cv_labels", "patient_key in (select patient_key from"),
 ])
 def test_patient_marts_merge_only_what_changed(incremental_vs_full, mart, incremental_sql):
     """The marts ran as incremental models: the SQL of their MERGE selects only newer rows / changed patients."""
@@ -161,8 +165,17 @@ def test_genome_tables_insert_new_samples_and_merge_samples_they_hold(incrementa
     """New patients' genomes are inserted without a MERGE (which reads the whole target's keys); a run bringing
     more calls of samples the tables hold (a re-call, per-contig files, a trio) merges. Both equal a full refresh
     (test_incremental_equals_full_refresh, test_the_same_sample_in_several_vcfs_builds_and_counts_once)."""
-    assert incremental_vs_full[4] == {m: "insert" for m in GENOME_TABLES}
+    assert {m: incremental_vs_full[4][m] for m in GENOME_TABLES} == {m: "insert" for m in GENOME_TABLES}
     assert genome_versions["dml"] == {m: "merge" for m in GENOME_TABLES}
+
+
+def test_facts_insert_new_resources_and_merge_resources_they_hold(incremental_vs_full, resent_resources):
+    """New patients' resources are inserted without a MERGE; the timeline's changed imaging events (held ids) and an
+    Encounter sent again are merged. All equal a full refresh (test_incremental_equals_full_refresh,
+    test_a_resource_sent_again_replaces_its_earlier_version)."""
+    dml = incremental_vs_full[4]
+    assert {m: dml[m] for m in ID_PROBED} == {m: "insert" for m in ID_PROBED[:-1]} | {"patient_timeline": "merge"}
+    assert resent_resources["dml"]["fct_encounter"] == "merge"
 
 
 def test_scheduled_data_tests_read_only_the_new_rows_of_incremental_models(incremental_vs_full):
@@ -257,6 +270,7 @@ def resent_resources(clinvar_release, dbt_scratch, alt_lakes):
     _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"], lake)
     alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
     scheduled = _snapshot(lake)
+    dml = _dml(alt_lakes.target, ["fct_encounter"])
     con = connect(lake / "warehouse.duckdb")
     try:
         lake_rows = con.execute("select count(*) from lake.healthlake.patient where id = ?", [patient["id"]]).fetchone()[0]
@@ -266,7 +280,7 @@ def resent_resources(clinvar_release, dbt_scratch, alt_lakes):
     finally:
         con.close()
     alt_lakes.dbt(lake, "build", "--full-refresh", "--selector", "deploy", *NEW_ROW_TESTS)
-    return {"patient": patient, "encounter": encounter, "lake_rows": lake_rows, "dim": dim, "fct": fct,
+    return {"patient": patient, "encounter": encounter, "lake_rows": lake_rows, "dim": dim, "fct": fct, "dml": dml,
             "before": clinvar_release[2], "scheduled": scheduled, "full": _snapshot(lake)}
 
 
@@ -343,7 +357,7 @@ def genome_versions(resent_resources, dbt_scratch, alt_lakes, testdata):
     _run([str(BIN / "mmhealth"), "ingest", str(data), "--lake", str(lake), "--quiet"], lake)
     alt_lakes.dbt(lake, "build", "--selector", "scheduled", *NEW_ROW_TESTS)
     scheduled = _snapshot(lake)
-    dml = _genome_dml(alt_lakes.target)
+    dml = _dml(alt_lakes.target, GENOME_TABLES)
     con = connect(lake / "warehouse.duckdb")
     try:
         calls = {}

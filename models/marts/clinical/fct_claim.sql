@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', incremental_strategy='merge', unique_key='claim_id',
+    materialized='incremental', incremental_strategy=mmh_insert_or_merge_strategy(), unique_key='claim_id',
     on_schema_change='append_new_columns'
 ) }}
 {#- One row per claim: type, date, total amount. -#}

@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', incremental_strategy='merge', unique_key='encounter_id',
+    materialized='incremental', incremental_strategy=mmh_insert_or_merge_strategy(), unique_key='encounter_id',
     on_schema_change='append_new_columns', partitioned_by=mmh_partitioned_by(['year(started_at)'])
 ) }}
 {#- One row per encounter: class, type, start/end and length of stay. -#}

@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', incremental_strategy='merge', unique_key='observation_value_id',
+    materialized='incremental', incremental_strategy=mmh_insert_or_merge_strategy(), unique_key='observation_value_id',
     on_schema_change='append_new_columns', partitioned_by=mmh_partitioned_by(['year(effective_at)'])
 ) }}
 {#- One row per observation value (vitals, labs, social history; panel components unnested), with the value

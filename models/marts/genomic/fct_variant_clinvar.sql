@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', incremental_strategy=mmh_genome_merge_strategy(),
+    materialized='incremental', incremental_strategy=mmh_insert_or_merge_strategy(),
     merge_probe=['patient_key'], unique_key='variant_clinvar_id',
     on_schema_change='append_new_columns',
     post_hook="{{ mmh_drop_superseded_genomes(mmh_genome_file_id('patient_key', 'contig', 'source_file', 'source_lake_run'), by_patient=true) }}"

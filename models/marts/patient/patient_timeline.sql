@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', incremental_strategy='merge', unique_key='event_id',
+    materialized='incremental', incremental_strategy=mmh_insert_or_merge_strategy(), unique_key='event_id',
     on_schema_change='append_new_columns'
 ) }}
 {#- Every dated event of a patient across modalities, for the patient-level dashboard: encounters, diagnoses,

@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', incremental_strategy=mmh_genome_merge_strategy(),
+    materialized='incremental', incremental_strategy=mmh_insert_or_merge_strategy(),
     merge_probe=['sample_id'], unique_key='variant_row_id',
     on_schema_change='append_new_columns', table_type='iceberg',
     post_hook="{{ mmh_drop_superseded_genomes(mmh_genome_file_id('sample_id', 'contig', 'source_file', 'source_lake_run')) }}"

@@ -24,5 +24,5 @@
 {% macro mmh_is_integer_text(text) %}{{ athena__mmh_is_integer_text(text) }}{% endmacro %}
 {% macro mmh_try_cast(expr, type) %}{{ default__mmh_try_cast(expr, type) }}{% endmacro %}
 {% macro mmh_partitioned_by(columns) %}{{ athena__mmh_partitioned_by(columns) }}{% endmacro %}
-{% macro mmh_genome_merge_strategy() %}{{ athena__mmh_genome_merge_strategy() }}{% endmacro %}
+{% macro mmh_insert_or_merge_strategy() %}{{ athena__mmh_insert_or_merge_strategy() }}{% endmacro %}
 {% macro mmh_materialized_cte() %}{{ athena__mmh_materialized_cte() }}{% endmacro %}
