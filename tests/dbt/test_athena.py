@@ -113,11 +113,13 @@ def test_athena_partitions_the_big_facts(athena_compiled):
     assert parts["fct_variant_call"] == ["contig"]
 
 
-def test_athena_genome_tables_keep_the_iceberg_merge(athena_compiled):
+def test_athena_facts_and_genome_tables_keep_the_iceberg_merge(athena_compiled):
     """The insert-or-merge strategy is DuckDB's (macros/incremental.sql); dbt-athena knows no such strategy."""
     import json
 
     manifest = json.loads((athena_compiled.parents[1] / "manifest.json").read_text())
     strategy = {n["name"]: n["config"].get("incremental_strategy") for n in manifest["nodes"].values()
                 if n["resource_type"] == "model"}
-    assert {strategy[t] for t in ("stg_omics__variant_calls", "fct_variant_call", "fct_variant_clinvar")} == {"merge"}
+    tables = ("stg_omics__variant_calls", "fct_variant_call", "fct_variant_clinvar", "fct_encounter", "fct_condition",
+              "fct_observation", "fct_procedure", "fct_medication", "fct_claim", "patient_timeline")
+    assert {strategy[t] for t in tables} == {"merge"}

@@ -121,12 +121,14 @@ def test_athena_configs_iceberg_marts_merge_facts_persist_docs(manifest):
         assert cfg["persist_docs"] == {"relation": True, "columns": True}, name
         if node["original_file_path"].startswith("models/marts/"):
             assert cfg["table_type"] == "iceberg", name
-    for fact in ("fct_encounter", "fct_condition", "fct_observation", "fct_procedure", "fct_medication", "fct_claim"):
+    # the facts insert new resources and merge held ones on DuckDB, probed on their id (macros/incremental.sql);
+    # Athena merges (test_athena.py)
+    for fact in ("fct_encounter", "fct_condition", "fct_observation", "fct_procedure", "fct_medication", "fct_claim",
+                 "patient_timeline"):
         cfg = models[fact]["config"]
-        assert cfg["materialized"] == "incremental" and cfg["incremental_strategy"] == "merge", fact
-        assert cfg["unique_key"], fact
-    # the genome tables insert new samples and merge held ones on DuckDB (macros/incremental.sql); Athena merges
-    # (test_athena.py)
+        assert cfg["materialized"] == "incremental" and cfg["incremental_strategy"] == "mmh_merge", fact
+        assert cfg["unique_key"] and not cfg.get("merge_probe"), fact
+    # the genome tables insert new samples and merge held ones, probed on the sample (patient)
     for table, probe in (("stg_omics__variant_calls", ["sample_id"]), ("fct_variant_call", ["patient_key"]),
                          ("fct_variant_clinvar", ["patient_key"])):
         cfg = models[table]["config"]
