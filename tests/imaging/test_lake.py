@@ -89,6 +89,32 @@ def test_cli_ingest_writes_queryable_imaging_tables(mixed_source, tmp_path, caps
         summary["loaded"], summary["loaded"])
 
 
+def test_new_dicom_files_are_hashed_on_their_header_read_in_the_workers(mixed_source, tmp_path, monkeypatch):
+    """The lake does not read new DICOM files once more to hash them (at 100,000 patients, 23 GB): the header pass
+    hashes each one, in the worker processes, and the manifest and ingest log keep checksums equal to hashlib's
+    sha256 of every file's bytes, whatever the file's fate (loaded, quarantined, skipped)."""
+    import hashlib
+    import json
+
+    import mmhealth.lake.ingest as lake_ingest
+    from mmhealth.ingest.imaging import reader
+
+    src, _ = mixed_source
+    monkeypatch.setattr(reader, "HEADER_CHUNK", 4)  # the pool path, in chunks, on a small source
+    hashed: list[str] = []
+    real = lake_ingest.file_checksum
+    monkeypatch.setattr(lake_ingest, "file_checksum", lambda path: hashed.append(str(path)) or real(path))
+    lake = tmp_path / "lake"
+    report = lake_ingest.run_ingest(src, str(lake), ["imaging"], {"workers": 2, "radiomics": False}, progress=False)
+    assert hashed == []
+    expected = {p.relative_to(src).as_posix(): "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in src.rglob("*") if p.is_file()}
+    assert report.modalities["imaging"].read == len(expected) > 2 * 2 * 4
+    files = json.loads((lake / "_lake" / "manifest.json").read_text())["files"]
+    assert {rel: e["checksum"] for rel, e in files.items()} == expected
+    assert dict(query(lake, "select lake_source, checksum from lake_meta.ingest_log")) == expected
+
+
 def test_unknown_segmenter_is_one_clear_error(cohort, tmp_path, capsys):
     root, _ = cohort
     code = main(["ingest", str(root), "--lake", str(tmp_path / "lake"), "--modality", "imaging",

@@ -164,6 +164,73 @@ def test_rows_of_unchanged_files_a_reader_rereads_are_replaced(tmp_path, monkeyp
     assert rows == [("a.txt", "1"), ("a.txt", "2"), ("b.txt", "3")]
 
 
+class _HashingReader(_RereadingReader):
+    """A modality that hashes new files itself (`reports_checksums`), forgetting the one named `forget`."""
+
+    reports_checksums = True
+    forget = ""
+    given: dict = {}
+
+    def read(self, files, ctx):
+        import dataclasses
+        import hashlib
+
+        for f in files:
+            type(self).given[f.rel] = f.checksum
+        for out in super().read(files, ctx):
+            if type(out).__name__ == "FileDone" and out.source != self.forget:
+                path = next(f.path for f in list(files) + list(ctx.unchanged) if f.rel == out.source)
+                out = dataclasses.replace(out, checksum="sha256:" + hashlib.sha256(path.read_bytes()).hexdigest())
+            yield out
+
+
+def test_a_reader_that_reports_checksums_gets_new_files_unhashed_and_its_checksums_are_kept(tmp_path, monkeypatch):
+    """New files reach such a reader without a checksum (the lake does not read them once more to hash them);
+    what it reports is what the manifest and the ingest log keep. A file whose content changed is still hashed by
+    the lake first (to tell a changed file from a touched one); a file closed without a checksum commits nothing."""
+    import hashlib
+
+    import mmhealth.lake.ingest as lake_ingest
+
+    monkeypatch.setitem(lake_ingest.READERS, "fake", "tests:unused")
+    monkeypatch.setattr(lake_ingest, "load_reader", lambda name: _HashingReader())
+    hashed: list[str] = []
+    real = lake_ingest.file_checksum
+    monkeypatch.setattr(lake_ingest, "file_checksum", lambda path: hashed.append(path.name) or real(path))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("1 2")
+    (src / "b.txt").write_text("3")
+    lake = tmp_path / "lake"
+    _HashingReader.given = {}
+    run_ingest(src, str(lake), ["fake"], {}, progress=False)
+    assert hashed == [] and _HashingReader.given == {"a.txt": None, "b.txt": None}
+
+    def sha(name):
+        return "sha256:" + hashlib.sha256((src / name).read_bytes()).hexdigest()
+
+    def kept():
+        files = json.loads((lake / "_lake/manifest.json").read_text())["files"]
+        log = connect(lake).execute("SELECT lake_source, checksum FROM lake_meta.ingest_log "
+                                    "QUALIFY row_number() OVER (PARTITION BY lake_source ORDER BY run_id DESC) = 1"
+                                    ).fetchall()
+        return {rel: e["checksum"] for rel, e in files.items()}, dict(log)
+
+    assert kept() == ({"a.txt": sha("a.txt"), "b.txt": sha("b.txt")},) * 2
+    (src / "a.txt").write_text("1 2 4")
+    _HashingReader.given = {}
+    run_ingest(src, str(lake), ["fake"], {}, progress=False)
+    assert hashed == ["a.txt"] and _HashingReader.given == {"a.txt": sha("a.txt")}
+    assert kept() == ({"a.txt": sha("a.txt"), "b.txt": sha("b.txt")},) * 2
+
+    (src / "c.txt").write_text("5")
+    before = (lake / "_lake/manifest.json").read_text()
+    monkeypatch.setattr(_HashingReader, "forget", "c.txt")
+    with pytest.raises(MMHealthError, match=r"^c\.txt: the fake reader closed it without its checksum - nothing "):
+        run_ingest(src, str(lake), ["fake"], {}, progress=False)
+    assert (lake / "_lake/manifest.json").read_text() == before
+
+
 def _export(folder: Path, genders: dict[str, str]) -> Path:
     """A bulk-export-like folder: fhir/Patient.ndjson with one Patient per id."""
     (folder / "fhir").mkdir(parents=True)

@@ -126,3 +126,18 @@ def test_reference_contigs(testdata, testdata_lake):
         expected = {(r.name, len(r.sequence), hashlib.md5(r.sequence.upper().encode()).hexdigest()) for r in fh}
     got = set(connect(lake).execute("SELECT name, length, checksum FROM omics.reference_contigs").fetchall())
     assert got == expected
+
+
+def test_every_file_keeps_the_sha256_of_its_bytes(testdata, testdata_lake):
+    """Whoever hashed a file - the lake before reading it (FHIR) or the reader on its own read (genomics; imaging in
+    tests/imaging/test_lake.py) - the manifest and the ingest log hold hashlib's sha256 of the file's bytes."""
+    import json
+
+    lake, _ = testdata_lake
+    files = json.loads((lake / "_lake" / "manifest.json").read_text())["files"]
+    expected = {rel: "sha256:" + hashlib.sha256((testdata / rel).read_bytes()).hexdigest() for rel in files}
+    assert {e["modality"] for e in files.values()} == {"fhir", "genomics"}
+    assert any(rel.endswith(".vcf.gz") for rel in files) and any(rel.endswith(".fa") for rel in files)
+    assert {rel: e["checksum"] for rel, e in files.items()} == expected
+    logged = dict(connect(lake).execute("SELECT lake_source, checksum FROM lake_meta.ingest_log").fetchall())
+    assert logged == expected

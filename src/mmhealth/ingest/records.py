@@ -6,7 +6,8 @@ They live in `ingest/` (not `lake/`) because readers produce them and a stage ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import hashlib
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol, Union
 
@@ -27,6 +28,15 @@ LINEAGE_COLUMNS = frozenset({SOURCE_COLUMN, "lake_run", POSITION_COLUMN})
 EXCERPT_LIMIT = 1024
 
 
+def file_checksum(path: Path) -> str:
+    """A source file's identity in the manifest and `lake_meta.ingest_log`: the sha256 of its bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """One input file. `rel` is its path relative to the ingest SOURCE root, with forward slashes; it is the
@@ -35,7 +45,9 @@ class SourceFile:
     path: Path
     rel: str
     size: int
-    checksum: str
+    # sha256 of the bytes (`file_checksum`). None for a new file given to a reader that `reports_checksums`: it
+    # hashes the file as it reads it and hands the checksum back in its FileDone (one read of the file, not two).
+    checksum: str | None
     # For a file in `ctx.unchanged`: the group its reader named when it last read it (FileDone.group); None when
     # none was recorded (a reader without groups, or a lake written before groups were kept).
     group: str | None = None
@@ -118,6 +130,20 @@ class FileDone:
     # without a header). Kept in the manifest, so a later run finds a changed group's other files without reading
     # every unchanged file to learn which group it is in.
     group: str | None = None
+    # The file's `file_checksum`, taken by the reader from the bytes it read; required for a file whose SourceFile
+    # came without one (a reader that `reports_checksums`), None otherwise.
+    checksum: str | None = None
+
+
+def hashed_as_read(f: SourceFile, outputs: "Iterator[Output]") -> "Iterator[Output]":
+    """A reader's outputs for one file, its FileDone carrying the file's checksum when the lake left it to the
+    reader (`reports_checksums`). The file is hashed right before the reader opens it, so the reader's own read
+    finds its bytes in the page cache: one read from disk, not the lake's hashing pass and then the reader's."""
+    checksum = file_checksum(f.path) if f.checksum is None else None
+    for out in outputs:
+        if checksum is not None and isinstance(out, FileDone) and out.source == f.rel:
+            out = replace(out, checksum=checksum)
+        yield out
 
 
 @dataclass(frozen=True)
@@ -220,6 +246,8 @@ class ModalityReader(Protocol):
     """The contract between the `ingest` command (in `mmhealth.lake`) and one modality's reader."""
 
     name: str  # "fhir", "genomics", "imaging": the value of --modality
+    # Optional `reports_checksums = True`: the reader hashes every file it gets without a checksum as it reads it
+    # and reports it in that file's FileDone, so the lake need not read a new file once more just to hash it.
 
     def discover(self, root: Path) -> Iterator[Path]:
         """Files under `root` this modality reads (the lake walks nothing itself)."""

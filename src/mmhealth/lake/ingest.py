@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 import sys
 import time
@@ -25,6 +24,7 @@ from mmhealth.ingest.records import (
     Skipped,
     SourceFile,
     TableBatch,
+    file_checksum,
 )
 from mmhealth.lake.catalog import DATABASES
 from mmhealth.lake.compact import coalesce
@@ -150,14 +150,6 @@ def _wait_to_follow(latest: str, run_id: str, lake: str) -> bool:
             f"run again, so this run's id sorts after it")
     time.sleep(max(ahead, 0) + 1 - now.microsecond / 1e6)
     return False
-
-
-def file_checksum(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
 
 
 def _rel(root: Path, path: Path) -> str:
@@ -450,6 +442,7 @@ def _ingest_modality(run: RunContext, manifest: Manifest, reader, mreport: Modal
     touched: dict[str, FileEntry] = {}  # unchanged files whose manifest entry gets a new mtime or origin
     seen: dict[str, tuple[int, int]] = {}  # (size, mtime_ns) when discovered: what the manifest records
     again = _reprocess_filter(manifest, options.reprocess)
+    reports_checksums = getattr(reader, "reports_checksums", False)
     for path in _discover(reader, run.source):
         rel = _rel(root, path)
         st = path.stat()
@@ -459,6 +452,9 @@ def _ingest_modality(run: RunContext, manifest: Manifest, reader, mreport: Modal
             f = SourceFile(path, rel, st.st_size, old.checksum, old.group)
             if old.origin != str(root):  # seen under another folder (or before origins were recorded)
                 touched[rel] = replace(old, origin=str(root))
+        elif old is None and reports_checksums:  # new: the reader hashes it on its one read of the file
+            changed.append(SourceFile(path, rel, st.st_size, None))
+            continue
         else:
             f = SourceFile(path, rel, st.st_size, file_checksum(path))
             if not (old and old.checksum == f.checksum):
@@ -539,7 +535,7 @@ def _reader_failed(modality: str, changed: list[SourceFile], done: dict, exc: Ex
 
 def _check_still_there(done: dict, files: dict[str, SourceFile], seen: dict[str, tuple[int, int]], modality: str):
     """Rows may only be committed for a file that stayed as it was while it was read: one that vanished or grew
-    meanwhile may have been read in part, and its checksum (taken first) would not describe what was loaded."""
+    meanwhile may have been read in part, and its checksum would not describe what was loaded."""
     for rel in done:
         f = files.get(rel)
         if f is None:
@@ -563,6 +559,11 @@ def _commit(run: RunContext, manifest: Manifest, read: _ModalityRead) -> Manifes
     known = {f.rel: f for f in collector.ctx.unchanged} | {f.rel: f for f in changed}
     new_files = {rel: known[rel] for rel in collector.done if rel in known}
     replaced = {rel for rel in new_files if rel in manifest.files}
+    checksums = {rel: collector.done[rel].checksum or f.checksum for rel, f in new_files.items()}
+    unhashed = sorted(rel for rel, c in checksums.items() if not c)
+    if unhashed:  # a reader that reports checksums missed one: a bug, never a file's fault
+        raise MMHealthError(f"{unhashed[0]}: the {modality} reader closed it without its checksum - nothing of "
+                            f"{modality} was committed; report this with the file")
     # Rows only count once their file is closed by a FileDone: a part naming an unfinished file would be
     # committed without the file being logged, and the rerun that reads the file again would duplicate it.
     staged: list[tuple[str, Path, int, list[str]]] = []
@@ -593,7 +594,7 @@ def _commit(run: RunContext, manifest: Manifest, read: _ModalityRead) -> Manifes
         _write_meta(p, SKIPPED_COLUMNS, s_rows)
         staged.append((SKIPPED, p, len(s_rows), sorted({r["lake_source"] for r in s_rows})))
     log_rows = [
-        {"run_id": run_id, "lake_source": rel, "modality": modality, "checksum": f.checksum, "size_bytes": f.size,
+        {"run_id": run_id, "lake_source": rel, "modality": modality, "checksum": checksums[rel], "size_bytes": f.size,
          "records_read": collector.done[rel].read, "records_loaded": collector.done[rel].loaded,
          "records_quarantined": collector.done[rel].quarantined, "records_skipped": collector.done[rel].skipped,
          "duration_s": round(time.monotonic() - started.get(rel, time.monotonic()), 3), "ingested_at": now}
@@ -650,7 +651,7 @@ def _commit(run: RunContext, manifest: Manifest, read: _ModalityRead) -> Manifes
                if rel in files and rel not in new_files and files[rel].group != g}
     files.update(grouped)
     for rel, f in new_files.items():
-        files[rel] = FileEntry(modality, f.checksum, f.size, seen[rel][1], run_id, origin, collector.done[rel].group)
+        files[rel] = FileEntry(modality, checksums[rel], f.size, seen[rel][1], run_id, origin, collector.done[rel].group)
     runs = manifest.runs + ([run_id] if staged and run_id not in manifest.runs else [])
     committed = Manifest(
         tables={t: ps for t, ps in new_tables.items() if ps}, files=files, runs=runs,

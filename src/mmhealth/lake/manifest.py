@@ -50,7 +50,7 @@ class Manifest:
             "files": {f: asdict(e) for f, e in sorted(self.files.items())},
             "schemas": dict(sorted(self.schemas.items())),
         }
-        return json.dumps(doc, indent=1)
+        return json.dumps(doc, separators=(",", ":"))  # compact: 476 MB with indent at 100,000 patients, 18 s to write
 
     @classmethod
     def from_json(cls, text: str) -> "Manifest":

@@ -16,7 +16,7 @@ from mmhealth.ingest.genomics import vcf, vcf_tolerant
 from mmhealth.ingest.genomics.fasta import Reference
 from mmhealth.ingest.genomics.vcf_header import VcfHeader, open_text
 from mmhealth.ingest.records import (FileDone, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile,
-                                     TableBatch, warnings_batch)
+                                     TableBatch, hashed_as_read, warnings_batch)
 
 DATABASE = "omics"
 # Genomics files the lake does not read. They are claimed all the same (the imaging reader leaves them alone), so
@@ -34,6 +34,7 @@ def _not_read(path: Path) -> str | None:
 
 class GenomicsReader:
     name = vcf.MODALITY
+    reports_checksums = True  # each new file is hashed as it is read (records.hashed_as_read)
 
     def discover(self, root: Path) -> Iterator[Path]:
         for dirpath, dirnames, filenames in os.walk(root):
@@ -47,13 +48,13 @@ class GenomicsReader:
         reference = self._reference(files, ctx)
         for f in files:
             if fa.is_fasta(f.path):
-                yield from self._fasta(f)
+                yield from hashed_as_read(f, self._fasta(f))
         for f in files:
             if vcf.is_vcf(f.path):
-                yield from self._vcf(f, ctx, reference)
+                yield from hashed_as_read(f, self._vcf(f, ctx, reference))
             elif (reason := _not_read(f.path)) is not None:
-                yield Skipped(f.rel, "file", reason)
-                yield FileDone(f.rel, read=1, loaded=0, quarantined=0, skipped=1)
+                yield from hashed_as_read(f, iter([Skipped(f.rel, "file", reason),
+                                                   FileDone(f.rel, read=1, loaded=0, quarantined=0, skipped=1)]))
             if ctx.progress is not None:
                 ctx.progress.update(f.size)
 

@@ -36,7 +36,7 @@ from mmhealth.ingest.imaging.series import choose_copies, group_series, image_se
 from mmhealth.ingest.imaging.volume import SliceSource
 from mmhealth.ingest.readahead import readahead
 from mmhealth.ingest.records import (
-    FileDone, FileGroup, Note, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile,
+    FileDone, FileGroup, Note, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile, file_checksum,
 )
 
 MODALITY = "imaging"
@@ -46,6 +46,7 @@ class ImagingReader:
     """`--modality imaging`: the lake's entry point (see `mmhealth.lake`), beside the run it drives."""
 
     name = MODALITY
+    reports_checksums = True  # new files are hashed in the header pass (read_headers), not read again for it
 
     def discover(self, root: Path) -> Iterator[Path]:
         return discover_dicom(root)
@@ -67,7 +68,8 @@ def read_imaging(files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
     workers = max(1, options.workers or default_workers())
     pool = make_pool(workers) if workers > 1 else None
     try:
-        outcomes = read_headers(files, pool, ctx.progress)
+        checksums: dict[str, str] = {}
+        outcomes = read_headers(files, pool, ctx.progress, checksums)
         changed_studies = {o.study_uid for o in outcomes.values() if isinstance(o, DicomHeader)}
         # A study is read whole: unchanged files of a study that gained or changed a file are read again. The
         # manifest knows each file's study from its last run (FileDone.group), so only those files and the ones
@@ -80,7 +82,7 @@ def read_imaging(files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
                 else:  # opened only to learn its study: the manifest keeps it for the next run
                     yield FileGroup(source, o.study_uid if isinstance(o, DicomHeader) else "")
         yield from run_outcomes(outcomes, ctx, segmenter=segmenter, workers=workers,
-                                radiomics=options.radiomics, pool=pool,
+                                radiomics=options.radiomics, pool=pool, checksums=checksums,
                                 # the lake passes a progress bar only when it shows one; ours follows suit
                                 progress=ctx.progress is not None if options.progress is None else options.progress)
     finally:
@@ -91,35 +93,49 @@ def read_imaging(files: list[SourceFile], ctx: ReadContext) -> Iterator[Output]:
 HEADER_CHUNK = 256  # files per task when headers are read in the pool: big enough to amortise pickling
 
 
-def read_headers(files: list[SourceFile], pool: Any, progress: Any) -> dict[str, Any]:
-    """Header outcome per source, read in `pool` (chunks of files) when there is one and enough files."""
-    items = [(f.path if isinstance(f.path, Path) else Path(f.path), f.rel) for f in files]
+def read_headers(files: list[SourceFile], pool: Any, progress: Any,
+                 checksums: dict[str, str] | None = None) -> dict[str, Any]:
+    """Header outcome per source, read in `pool` (chunks of files) when there is one and enough files. A file
+    given without a checksum (new to the lake) is hashed just before its header is read, while its bytes are in
+    the page cache, and the checksum goes into `checksums`."""
+    items = [(f.path if isinstance(f.path, Path) else Path(f.path), f.rel, f.checksum is None) for f in files]
     sizes = {f.rel: f.size for f in files}
+    found: list[tuple[str, Any, str | None]] = []
     if pool is None or len(items) < 2 * HEADER_CHUNK:
-        out = {}
         with _young_gc_only() as tick:
-            for path, rel in items:
-                out[rel] = read_header(path, rel)
+            for path, rel, hash_it in items:
+                found.append(_read_one(path, rel, hash_it))
                 tick()
                 if progress is not None:
                     progress.update(sizes[rel])
-        return out
-    chunks = [items[i:i + HEADER_CHUNK] for i in range(0, len(items), HEADER_CHUNK)]
+    else:
+        chunks = [items[i:i + HEADER_CHUNK] for i in range(0, len(items), HEADER_CHUNK)]
+        for chunk_result in pool.map(_read_chunk, chunks):  # map keeps the input order: output is deterministic
+            for entry in chunk_result:
+                found.append(entry)
+                if progress is not None:
+                    progress.update(sizes[entry[0]])
     out = {}
-    for chunk_result in pool.map(_read_chunk, chunks):  # map keeps the input order: output is deterministic
-        for rel, outcome in chunk_result:
-            out[rel] = outcome
-            if progress is not None:
-                progress.update(sizes[rel])
+    for rel, outcome, checksum in found:
+        out[rel] = outcome
+        if checksum is not None and checksums is not None:
+            checksums[rel] = checksum
     return out
 
 
-def _read_chunk(items: list[tuple[Path, str]]) -> list[tuple[str, Any]]:
-    readahead(path for path, _ in items)  # the chunk's reads queued at once (a source larger than the page cache)
+def _read_one(path: Path, rel: str, hash_it: bool) -> tuple[str, Any, str | None]:
+    # A file that cannot be read raises here as it did when the lake hashed it first: the machine's refusal (gone,
+    # permission denied), which the lake words, not the file's content, which read_header would quarantine.
+    checksum = file_checksum(path) if hash_it else None
+    return rel, read_header(path, rel), checksum
+
+
+def _read_chunk(items: list[tuple[Path, str, bool]]) -> list[tuple[str, Any, str | None]]:
+    readahead(path for path, _, _ in items)  # the chunk's reads queued at once (a source larger than the page cache)
     with _young_gc_only() as tick:
         out = []
-        for path, rel in items:
-            out.append((rel, read_header(path, rel)))
+        for item in items:
+            out.append(_read_one(*item))
             tick()
         return out
 
@@ -150,8 +166,10 @@ def _young_gc_only(every: int = 512):
 
 def run_outcomes(outcomes: dict[str, Any], ctx: ReadContext, *, segmenter: str | None = None,
                  workers: int | None = None, radiomics: bool = True, progress: bool = True,
-                 pool: Any = None) -> Iterator[Output]:
-    """Steps 3-6 for header outcomes keyed by source."""
+                 pool: Any = None, checksums: dict[str, str] | None = None) -> Iterator[Output]:
+    """Steps 3-6 for header outcomes keyed by source; `checksums` (source -> checksum, from `read_headers`) go
+    into the files' FileDone."""
+    checksums = checksums or {}
     final: dict[str, str] = {}  # source -> loaded | quarantined | skipped
 
     def skip(n: NotLoaded) -> Skipped:
@@ -242,7 +260,7 @@ def run_outcomes(outcomes: dict[str, Any], ctx: ReadContext, *, segmenter: str |
     for source in sorted(final):
         kind = final[source]
         yield FileDone(source, 1, int(kind == "loaded"), int(kind == "quarantined"), int(kind == "skipped"),
-                       group=study.get(source, ""))
+                       group=study.get(source, ""), checksum=checksums.get(source))
 
 
 def _folder(source: str) -> str:
