@@ -93,3 +93,19 @@ def test_readahead_announces_the_files_it_can_open_and_passes_over_the_rest(tmp_
         f.write_bytes(b"\0" * 4096)
     expected = 3 if hasattr(os, "POSIX_FADV_WILLNEED") else 0
     assert readahead([*files, tmp_path / "gone.dcm"]) == expected
+
+
+def test_read_ahead_of_yields_in_order_and_announces_each_window_before_it_is_reached(monkeypatch):
+    """The genomics reader's one-by-one path: every file announced once, and before it is reached the whole window
+    after the current one is announced too (the disk works ahead of the parser)."""
+    from mmhealth.ingest import readahead as ra
+
+    announced: list[int] = []
+    monkeypatch.setattr(ra, "readahead", lambda paths: announced.extend(paths))
+    seen = []
+    for item in ra.read_ahead_of(range(10), lambda i: i, window=3):
+        start = item - item % 3
+        assert set(range(min(start + 6, 10))) <= set(announced), item  # its window and the next one
+        seen.append(item)
+    assert seen == list(range(10))
+    assert sorted(announced) == list(range(10))

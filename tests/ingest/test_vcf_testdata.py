@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pysam
 
@@ -141,3 +142,40 @@ def test_every_file_keeps_the_sha256_of_its_bytes(testdata, testdata_lake):
     assert {rel: e["checksum"] for rel, e in files.items()} == expected
     logged = dict(connect(lake).execute("SELECT lake_source, checksum FROM lake_meta.ingest_log").fetchall())
     assert logged == expected
+
+
+def test_vcfs_read_across_worker_processes_load_what_one_process_loads(testdata, tmp_path, monkeypatch):
+    """The pool path (chunks of VCFs in spawned workers, each announcing its chunk's reads) on every real VCF and
+    the awkward ones, twice under two folders (same names: the tolerant path's scratch files must not meet): the
+    same rows, quarantine, warnings and checksums as reading them one by one in this process."""
+    import shutil
+    import sys
+
+    from mmhealth.ingest.genomics import reader
+    from mmhealth.lake.ingest import run_ingest
+
+    from .conftest import content_hashes
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from vcf_awkward import write_awkward_vcf
+
+    src = tmp_path / "src"
+    shutil.copytree(testdata / "vcf", src / "real")
+    write_awkward_vcf(src / "a")
+    write_awkward_vcf(src / "b")
+    vcfs = sum(1 for p in src.rglob("*") if p.name.endswith((".vcf", ".vcf.gz")))
+    one = run_ingest(src, str(tmp_path / "one"), ["genomics"], {"workers": 1}, progress=False)
+    monkeypatch.setattr(reader, "POOL_MIN_VCFS", 2)
+    monkeypatch.setattr(reader, "CHUNK_VCFS", 2)
+    pooled = []
+    real = reader._read_in_pool
+    monkeypatch.setattr(reader, "_read_in_pool", lambda *a: pooled.append(a[2]) or real(*a))
+    two = run_ingest(src, str(tmp_path / "two"), ["genomics"], {"workers": 2}, progress=False)
+    assert pooled == [2] and vcfs > 2 * 2
+    counts = ("files_read", "read", "loaded", "quarantined", "skipped", "rows_added", "notes")
+    assert [getattr(two.modalities["genomics"], c) for c in counts] == [
+        getattr(one.modalities["genomics"], c) for c in counts]
+    hashes = content_hashes(tmp_path / "one")
+    assert content_hashes(tmp_path / "two") == hashes
+    # the quarantine and the tolerant path's warnings are among what was compared
+    assert hashes["lake_meta.warnings"][0] > 0 and hashes["lake_meta.quarantine"][0] > 0

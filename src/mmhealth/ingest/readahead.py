@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 _WILLNEED = getattr(os, "POSIX_FADV_WILLNEED", None)
 
@@ -33,3 +35,14 @@ def readahead(paths: Iterable[Path | str]) -> int:
         finally:
             os.close(fd)
     return announced
+
+
+def read_ahead_of(items: Iterable[T], path_of: Callable[[T], Path | str], window: int = 64) -> Iterator[T]:
+    """`items` in order, each window's files announced while the window before it is being worked on: a reader that
+    takes one file at a time (genomics: 61,538 small VCFs at 100,000 patients) then finds the next files in memory
+    instead of waiting on the disk for each in turn."""
+    items = list(items)
+    readahead(path_of(x) for x in items[:window])
+    for start in range(0, len(items), window):
+        readahead(path_of(x) for x in items[start + window:start + 2 * window])
+        yield from items[start:start + window]

@@ -193,7 +193,8 @@ class IngestOptions:
 
     reference: Path | None = None  # genomics: FASTA to check REF alleles against
     segmenter: str | None = None  # imaging: name or module:function (None: the default segmenter)
-    workers: int | None = None  # imaging: processes for headers and radiomics (None: one per core)
+    workers: int | None = None  # imaging, genomics: processes for headers and radiomics, and for VCFs (None: one
+    # per core)
     radiomics: bool = True  # imaging: compute radiomic features (off: metadata only)
     progress: bool | None = None  # imaging: its own per-image-set bar (None: when the lake shows one)
     fhir_schema_sample: int | None = None  # fhir: records the schema is inferred from (None: the reader's

@@ -15,6 +15,7 @@ from mmhealth.ingest.genomics import fasta as fa
 from mmhealth.ingest.genomics import vcf, vcf_tolerant
 from mmhealth.ingest.genomics.fasta import Reference
 from mmhealth.ingest.genomics.vcf_header import VcfHeader, open_text
+from mmhealth.ingest.readahead import read_ahead_of
 from mmhealth.ingest.records import (FileDone, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile,
                                      TableBatch, hashed_as_read, warnings_batch)
 
@@ -49,12 +50,16 @@ class GenomicsReader:
         for f in files:
             if fa.is_fasta(f.path):
                 yield from hashed_as_read(f, self._fasta(f))
-        for f in files:
-            if vcf.is_vcf(f.path):
-                yield from hashed_as_read(f, self._vcf(f, ctx, reference))
-            elif (reason := _not_read(f.path)) is not None:
-                yield from hashed_as_read(f, iter([Skipped(f.rel, "file", reason),
-                                                   FileDone(f.rel, read=1, loaded=0, quarantined=0, skipped=1)]))
+        rest = [f for f in files if not fa.is_fasta(f.path)]
+        workers = ctx.options.workers or _cores()
+        if workers > 1 and sum(1 for f in rest if vcf.is_vcf(f.path)) >= POOL_MIN_VCFS:
+            outputs = _read_in_pool(rest, ctx, workers)
+        else:
+            part_path = lambda table: ctx.part_path(DATABASE, table)  # noqa: E731
+            outputs = ((f, _read_one(f, part_path, reference, ctx.staging_dir / "vcf-clean"))
+                       for f in read_ahead_of(rest, lambda f: f.path))
+        for f, file_outputs in outputs:
+            yield from file_outputs
             if ctx.progress is not None:
                 ctx.progress.update(f.size)
 
@@ -85,29 +90,92 @@ class GenomicsReader:
         yield TableBatch(DATABASE, "reference_contigs", f.rel, data)
         yield FileDone(f.rel, read=len(contigs), loaded=len(contigs), quarantined=0, skipped=0)
 
-    def _vcf(self, f: SourceFile, ctx: ReadContext, reference) -> Iterator[Output]:
-        try:
-            header = vcf.read_header(f.path)
-        except (OSError, EOFError) as exc:
-            yield from _rejected(f, f"unreadable-file: {vcf.first_line(exc)}")
-            return
-        if header.problem:
-            yield from _rejected(f, header.problem)
-            return
-        out = ctx.part_path(DATABASE, header.table)
-        try:
-            result = load_vcf(f.path, f.rel, header, out, reference, ctx.staging_dir / "vcf-clean")
-        except vcf.Rejected as exc:
-            out.unlink(missing_ok=True)
-            yield from _rejected(f, exc.reason)
-            return
-        yield from result.quarantined
-        warnings = result.warnings.rows()
-        if warnings:
-            yield warnings_batch(f.rel, self.name, [(w.position, w.warning, w.records) for w in warnings])
-        yield ParquetPart(DATABASE, header.table, out, result.rows, (f.rel,))
-        yield FileDone(f.rel, read=result.records, loaded=result.loaded_sites,
-                       quarantined=len(result.quarantined), skipped=0)
+
+# VCFs below this count are read in this process: a pool's start-up (a fresh interpreter per worker importing
+# pyarrow and oxbow) costs more than it saves on a handful of files.
+POOL_MIN_VCFS = 64
+CHUNK_VCFS = 32  # files per pool task: each worker announces a chunk's reads at once (readahead), then parses
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _read_one(f: SourceFile, part_path, reference: Reference | None, scratch: Path) -> Iterator[Output]:
+    """A VCF's or an unread format's outputs, its FileDone carrying the checksum the lake left to this reader."""
+    if vcf.is_vcf(f.path):
+        return hashed_as_read(f, _vcf(f, part_path, reference, scratch))
+    reason = _not_read(f.path)
+    if reason is None:  # not a genomics file (discover never yields one)
+        return iter(())
+    return hashed_as_read(f, iter([Skipped(f.rel, "file", reason),
+                                   FileDone(f.rel, read=1, loaded=0, quarantined=0, skipped=1)]))
+
+
+def _read_in_pool(files: list[SourceFile], ctx: ReadContext, workers: int) -> Iterator[tuple[SourceFile, list]]:
+    """(file, its outputs) in `files`' order, the files parsed in chunks across `workers` processes: the per-file
+    work (oxbow's parse, the genotype reshaping, REF checks) is Python-bound, one core each."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    reference = str(ctx.options.reference) if ctx.options.reference else None
+    chunks = [files[i:i + CHUNK_VCFS] for i in range(0, len(files), CHUNK_VCFS)]
+    tasks = [(chunk, reference, str(ctx.staging_dir), ctx.run_id, n) for n, chunk in enumerate(chunks)]
+    # spawn, not fork: the parent holds DuckDB's threads from the FHIR read
+    with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for chunk, outputs in zip(chunks, pool.map(_read_chunk, tasks)):  # map keeps the input order
+            yield from zip(chunk, outputs)
+
+
+_WORKER_REFERENCE: dict[str, Reference] = {}  # per worker process: the --reference, loaded once
+
+
+def _read_chunk(task) -> list[list[Output]]:
+    from mmhealth.ingest.readahead import readahead
+
+    files, reference_path, staging, run_id, n = task
+    reference = None
+    if reference_path:
+        reference = _WORKER_REFERENCE.get(reference_path) or _WORKER_REFERENCE.setdefault(
+            reference_path, Reference(Path(reference_path)))
+    readahead(f.path for f in files)
+    made = 0
+
+    def part_path(table: str) -> Path:  # unique across workers: the chunk's number and the file's place in it
+        nonlocal made
+        made += 1
+        folder = Path(staging) / DATABASE / table
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"part-{run_id}-c{n:06d}-{made:03d}.parquet"
+
+    # the tolerant path's scratch files are named for the VCF: a folder per chunk keeps two workers' apart
+    scratch = Path(staging) / "vcf-clean" / f"c{n:06d}"
+    return [list(_read_one(f, part_path, reference, scratch)) for f in files]
+
+
+def _vcf(f: SourceFile, part_path, reference, scratch: Path) -> Iterator[Output]:
+    try:
+        header = vcf.read_header(f.path)
+    except (OSError, EOFError) as exc:
+        yield from _rejected(f, f"unreadable-file: {vcf.first_line(exc)}")
+        return
+    if header.problem:
+        yield from _rejected(f, header.problem)
+        return
+    out = part_path(header.table)
+    try:
+        result = load_vcf(f.path, f.rel, header, out, reference, scratch)
+    except vcf.Rejected as exc:
+        out.unlink(missing_ok=True)
+        yield from _rejected(f, exc.reason)
+        return
+    yield from result.quarantined
+    warnings = result.warnings.rows()
+    if warnings:
+        yield warnings_batch(f.rel, vcf.MODALITY, [(w.position, w.warning, w.records) for w in warnings])
+    yield ParquetPart(DATABASE, header.table, out, result.rows, (f.rel,))
+    yield FileDone(f.rel, read=result.records, loaded=result.loaded_sites,
+                   quarantined=len(result.quarantined), skipped=0)
 
 
 def load_vcf(path: Path, rel: str, header: VcfHeader, out: Path, reference: Reference | None,
