@@ -46,7 +46,8 @@ def register(subparsers) -> None:
                    help="exit 3 when more than N records are quarantined in this run (default: no limit)")
     cli_options.add_json(p, "print the run summary as JSON on stdout")
     p.add_argument("--segmenter", default=None, metavar="NAME", help="imaging: segmentation model for radiomics")
-    cli_options.add_jobs(p, "imaging and genomics: processes for DICOM headers and radiomics, and for VCFs (default: the number of cores)")
+    cli_options.add_jobs(p, "imaging and genomics: processes for DICOM headers and radiomics, and for VCFs "
+                            "(default: the number of cores)")
     cli_options.deprecated_option(p, "--workers", "--jobs", "jobs", type=int)
     p.add_argument("--source-moved", action="store_true",
                    help="SOURCE is the folder earlier runs read, moved or mounted elsewhere: its changed files "

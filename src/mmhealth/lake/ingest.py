@@ -651,7 +651,8 @@ def _commit(run: RunContext, manifest: Manifest, read: _ModalityRead) -> Manifes
                if rel in files and rel not in new_files and files[rel].group != g}
     files.update(grouped)
     for rel, f in new_files.items():
-        files[rel] = FileEntry(modality, checksums[rel], f.size, seen[rel][1], run_id, origin, collector.done[rel].group)
+        files[rel] = FileEntry(modality, checksums[rel], f.size, seen[rel][1], run_id, origin,
+                               collector.done[rel].group)
     runs = manifest.runs + ([run_id] if staged and run_id not in manifest.runs else [])
     committed = Manifest(
         tables={t: ps for t, ps in new_tables.items() if ps}, files=files, runs=runs,

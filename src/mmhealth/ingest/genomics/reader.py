@@ -15,9 +15,10 @@ from mmhealth.ingest.genomics import fasta as fa
 from mmhealth.ingest.genomics import vcf, vcf_tolerant
 from mmhealth.ingest.genomics.fasta import Reference
 from mmhealth.ingest.genomics.vcf_header import VcfHeader, open_text
-from mmhealth.ingest.readahead import read_ahead_of
+from mmhealth.ingest.readahead import read_ahead_of, readahead
 from mmhealth.ingest.records import (FileDone, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile,
                                      TableBatch, hashed_as_read, warnings_batch)
+from mmhealth.ingest.workers import default_workers, spawn_pool
 
 DATABASE = "omics"
 # Genomics files the lake does not read. They are claimed all the same (the imaging reader leaves them alone), so
@@ -51,7 +52,7 @@ class GenomicsReader:
             if fa.is_fasta(f.path):
                 yield from hashed_as_read(f, self._fasta(f))
         rest = [f for f in files if not fa.is_fasta(f.path)]
-        workers = ctx.options.workers or _cores()
+        workers = ctx.options.workers or default_workers()
         if workers > 1 and sum(1 for f in rest if vcf.is_vcf(f.path)) >= POOL_MIN_VCFS:
             outputs = _read_in_pool(rest, ctx, workers)
         else:
@@ -97,10 +98,6 @@ POOL_MIN_VCFS = 128
 CHUNK_VCFS = 32  # files per pool task: each worker announces a chunk's reads at once (readahead), then parses
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def _read_one(f: SourceFile, part_path, reference: Reference | None, scratch: Path) -> Iterator[Output]:
     """A VCF's or an unread format's outputs, its FileDone carrying the checksum the lake left to this reader."""
     if vcf.is_vcf(f.path):
@@ -115,14 +112,10 @@ def _read_one(f: SourceFile, part_path, reference: Reference | None, scratch: Pa
 def _read_in_pool(files: list[SourceFile], ctx: ReadContext, workers: int) -> Iterator[tuple[SourceFile, list]]:
     """(file, its outputs) in `files`' order, the files parsed in chunks across `workers` processes: the per-file
     work (oxbow's parse, the genotype reshaping, REF checks) is Python-bound, one core each."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     reference = str(ctx.options.reference) if ctx.options.reference else None
     chunks = [files[i:i + CHUNK_VCFS] for i in range(0, len(files), CHUNK_VCFS)]
     tasks = [(chunk, reference, str(ctx.staging_dir), ctx.run_id, n) for n, chunk in enumerate(chunks)]
-    # spawn, not fork: the parent holds DuckDB's threads from the FHIR read
-    with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=multiprocessing.get_context("spawn")) as pool:
+    with spawn_pool(min(workers, len(chunks))) as pool:
         for chunk, outputs in zip(chunks, pool.map(_read_chunk, tasks)):  # map keeps the input order
             yield from zip(chunk, outputs)
 
@@ -131,8 +124,6 @@ _WORKER_REFERENCE: dict[str, Reference] = {}  # per worker process: the --refere
 
 
 def _read_chunk(task) -> list[list[Output]]:
-    from mmhealth.ingest.readahead import readahead
-
     files, reference_path, staging, run_id, n = task
     reference = None
     if reference_path:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from mmhealth.ingest.imaging.volume import NoUsablePixels, PixelDecodeError, SliceSource, assemble_volume, read_frames
 from mmhealth.ingest.readahead import readahead
+from mmhealth.ingest.workers import default_workers, spawn_pool
 
 if TYPE_CHECKING:
     import SimpleITK as sitk
@@ -250,18 +251,9 @@ def _init_worker() -> None:
         pass
 
 
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def make_pool(workers: int):
     """A process pool of `workers` processes for image work (header chunks, image sets)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn, not fork: the parent may hold DuckDB / thread pools that must not be duplicated mid-flight.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker)
+    return spawn_pool(workers, _init_worker)
 
 
 def run_image_sets(tasks: Iterable[ImageSetTask], workers: int | None = None, progress: bool = True,

@@ -30,7 +30,7 @@ from mmhealth.ingest.imaging import tables
 from mmhealth.ingest.imaging.header import DicomHeader, NotLoaded, Rejection, read_header
 from mmhealth.ingest.imaging.header import discover as discover_dicom
 from mmhealth.ingest.imaging.radiomics import (
-    ImageSetTask, decode_failures, default_workers, make_pool, run_image_sets,
+    ImageSetTask, decode_failures, make_pool, run_image_sets,
 )
 from mmhealth.ingest.imaging.series import choose_copies, group_series, image_set_id, instance_key, radiomics_refusal
 from mmhealth.ingest.imaging.volume import SliceSource
@@ -38,6 +38,7 @@ from mmhealth.ingest.readahead import readahead
 from mmhealth.ingest.records import (
     FileDone, FileGroup, Note, Output, ParquetPart, Quarantined, ReadContext, Skipped, SourceFile, file_checksum,
 )
+from mmhealth.ingest.workers import default_workers
 
 MODALITY = "imaging"
 
